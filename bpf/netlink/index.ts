@@ -1,0 +1,10 @@
+// Twill's rtnetlink layer: typed requests over the pinned `netlink` package, with
+// sockets opened inside the namespace they act on. No shelling out to `ip`.
+//
+//   Rtnl          lib/rtnl.ts    links, veth pairs, addresses, routes, neighbours
+//   NetlinkError  lib/errors.ts  { op, errno } for every kernel refusal
+//   addresses     lib/addr.ts    IPv4 / prefix / MAC parsing and formatting
+export { Rtnl, type Link, type Neighbour, type RouteSpec, type VethSpec } from './lib/rtnl';
+export { NetlinkError } from './lib/errors';
+export type { LinkSettings } from './lib/veth';
+export { ipv4FromBytes, ipv4ToBytes, isIpv4, macFromBytes, macToBytes, parseIpv4Prefix, type Ipv4Prefix } from './lib/addr';

@@ -1,0 +1,268 @@
+// Typed rtnetlink over the pinned `netlink` package: links, veth pairs, addresses,
+// routes and neighbours in one network namespace.
+import fs from 'node:fs';
+
+import { createRtNetlink, FlagsNew, ifla, type rt, type RtNetlinkSocket } from 'netlink';
+
+import { withNetns } from '../../tsbpf';
+import { ipv4FromBytes, ipv4ToBytes, macFromBytes, macToBytes, parseIpv4Prefix } from './addr';
+import { NetlinkError, toNetlinkError } from './errors';
+import { linkAttrs, vethLinkInfo, type LinkSettings } from './veth';
+
+const AF_INET = 2;
+const MAIN_TABLE = 254;
+const RTNH_F_ONLINK = 4;
+const REQUEST_TIMEOUT_MS = 5000;
+const CREATE_NEW = FlagsNew.CREATE | FlagsNew.EXCL;
+const CREATE_OR_REPLACE = FlagsNew.CREATE | FlagsNew.REPLACE;
+
+export interface Link {
+  index: number;
+  name: string;
+  mac: string;
+  mtu: number;
+  up: boolean;
+  /** veth, vxlan, … ; undefined for devices without IFLA_INFO_KIND (lo, physical NICs). */
+  kind?: string;
+}
+
+export interface VethSpec extends LinkSettings {
+  /** The other end, created directly in `netns` (a path or an open netns fd). */
+  peer: LinkSettings & { netns: string | number };
+}
+
+export interface RouteSpec {
+  /** "default" or a.b.c.d/len. */
+  destination: string;
+  ifindex: number;
+  gateway?: string;
+  /** Treat the gateway as directly reachable on ifindex even with no subnet covering it. */
+  onlink?: boolean;
+  table?: number;
+}
+
+export interface Neighbour {
+  ifindex: number;
+  ip: string;
+  mac?: string;
+  permanent: boolean;
+}
+
+function requireInterfaceName(name: unknown): asserts name is string {
+  if (typeof name !== 'string' || !/^[^\s/:]{1,15}$/.test(name)) {
+    throw new TypeError(`interface name ${JSON.stringify(name)} must be 1-15 characters without spaces, '/' or ':'`);
+  }
+}
+
+function requireIndex(ifindex: unknown): asserts ifindex is number {
+  if (typeof ifindex !== 'number' || !Number.isInteger(ifindex) || ifindex <= 0) {
+    throw new TypeError('ifindex must be a positive integer');
+  }
+}
+
+function toLink(message: rt.LinkMessage): Link {
+  const kind = message.attrs.linkinfo ? ifla.parseInfo(message.attrs.linkinfo).kind : undefined;
+  return {
+    index: message.data.index ?? 0,
+    name: message.attrs.ifname ?? '',
+    mac: message.attrs.address ? macFromBytes(message.attrs.address) : '',
+    mtu: message.attrs.mtu ?? 0,
+    up: message.data.flags?.up === true,
+    ...(kind !== undefined ? { kind } : {}),
+  };
+}
+
+function routeMessage(spec: RouteSpec): { data: rt.Route; attrs: rt.RouteAttrs } {
+  requireIndex(spec.ifindex);
+  const isDefault = spec.destination === 'default';
+  const prefix = isDefault ? { address: '0.0.0.0', prefixLength: 0 } : parseIpv4Prefix(spec.destination);
+  const gateway = spec.gateway !== undefined ? ipv4ToBytes(spec.gateway) : undefined;
+  const table = spec.table ?? MAIN_TABLE;
+  return {
+    data: {
+      family: AF_INET,
+      dstLen: prefix.prefixLength,
+      table: table < 256 ? table : 0,
+      protocol: 'BOOT',
+      scope: gateway ? 'UNIVERSE' : 'LINK',
+      type: 'UNICAST',
+      flags: spec.onlink ? { __unknown: RTNH_F_ONLINK } : {},
+    },
+    attrs: {
+      ...(isDefault ? {} : { dst: ipv4ToBytes(prefix.address) }),
+      oif: spec.ifindex,
+      ...(gateway ? { gateway } : {}),
+      table,
+    },
+  };
+}
+
+/** One rtnetlink socket, bound to the namespace it was opened in. */
+export class Rtnl {
+  #socket: RtNetlinkSocket;
+
+  private constructor(socket: RtNetlinkSocket) {
+    this.#socket = socket;
+  }
+
+  /**
+   * Opens a socket in this namespace, or in `netns` (a path or fd): the socket is
+   * created inside it, so every request made through it acts there.
+   */
+  static open(netns?: string | number): Rtnl {
+    const create = (): RtNetlinkSocket => createRtNetlink();
+    return new Rtnl(netns === undefined ? create() : withNetns(netns, create));
+  }
+
+  close(): void {
+    this.#socket.socket.close();
+  }
+
+  async links(): Promise<Link[]> {
+    const messages = await this.#request('RTM_GETLINK', (options) => this.#socket.getLinks(undefined, undefined, options));
+    return messages.map(toLink);
+  }
+
+  /** The link called `name`, or undefined when there is none. */
+  async link(name: string): Promise<Link | undefined> {
+    requireInterfaceName(name);
+    try {
+      const [message] = await this.#request(`RTM_GETLINK ${name}`, (options) => this.#socket.getLink({}, { ifname: name }, options));
+      return message ? toLink(message) : undefined;
+    } catch (error) {
+      if (error instanceof NetlinkError && error.errno === 'ENODEV') return undefined;
+      throw error;
+    }
+  }
+
+  /** Creates a veth pair with the peer born inside `spec.peer.netns`; returns this side. */
+  async createVeth(spec: VethSpec): Promise<Link> {
+    requireInterfaceName(spec.name);
+    requireInterfaceName(spec.peer.name);
+    const peerNetns = spec.peer.netns;
+    const netnsFd = typeof peerNetns === 'number' ? peerNetns : fs.openSync(peerNetns, 'r');
+    try {
+      const attrs = { ...linkAttrs(spec), linkinfo: vethLinkInfo(spec.peer, netnsFd) };
+      await this.#request(`RTM_NEWLINK veth ${spec.name}`, (options) =>
+        this.#socket.newLink({}, attrs, { ...options, flags: CREATE_NEW }),
+      );
+    } finally {
+      if (typeof peerNetns !== 'number') fs.closeSync(netnsFd);
+    }
+    const link = await this.link(spec.name);
+    if (!link) throw new NetlinkError(`RTM_GETLINK ${spec.name}`, 'ENODEV');
+    return link;
+  }
+
+  async setUp(ifindex: number, up = true): Promise<void> {
+    requireIndex(ifindex);
+    await this.#request(`RTM_SETLINK ${ifindex} ${up ? 'up' : 'down'}`, (options) =>
+      this.#socket.setLink({ index: ifindex, flags: up ? { up: true } : {}, change: { up: true } }, {}, options),
+    );
+  }
+
+  /** Whether the link existed. Deleting one end of a veth removes both. */
+  async deleteLink(ifindex: number): Promise<boolean> {
+    requireIndex(ifindex);
+    return this.#delete(`RTM_DELLINK ${ifindex}`, 'ENODEV', (options) => this.#socket.delLink({ index: ifindex }, {}, options));
+  }
+
+  /** Adds a.b.c.d/len to a link (a bare address is a /32). */
+  async addAddress(ifindex: number, prefix: string): Promise<void> {
+    const message = this.#addressMessage(ifindex, prefix);
+    await this.#request(`RTM_NEWADDR ${prefix}`, (options) =>
+      this.#socket.newAddress(message.data, message.attrs, { ...options, flags: CREATE_NEW }),
+    );
+  }
+
+  async deleteAddress(ifindex: number, prefix: string): Promise<boolean> {
+    const message = this.#addressMessage(ifindex, prefix);
+    return this.#delete(`RTM_DELADDR ${prefix}`, 'EADDRNOTAVAIL', (options) => this.#socket.delAddress(message.data, message.attrs, options));
+  }
+
+  /** IPv4 addresses as a.b.c.d/len, of one link or all. */
+  async addresses(ifindex?: number): Promise<string[]> {
+    const messages = await this.#request('RTM_GETADDR', (options) => this.#socket.getAddresses({ family: AF_INET }, undefined, options));
+    return messages
+      .filter((m) => ifindex === undefined || m.data.index === ifindex)
+      .filter((m) => m.attrs.local ?? m.attrs.address)
+      .map((m) => `${ipv4FromBytes((m.attrs.local ?? m.attrs.address) as Buffer)}/${m.data.prefixlen}`);
+  }
+
+  async addRoute(spec: RouteSpec, { replace = false } = {}): Promise<void> {
+    const message = routeMessage(spec);
+    await this.#request(`RTM_NEWROUTE ${spec.destination}`, (options) =>
+      this.#socket.newRoute(message.data, message.attrs, { ...options, flags: replace ? CREATE_OR_REPLACE : CREATE_NEW }),
+    );
+  }
+
+  async deleteRoute(spec: RouteSpec): Promise<boolean> {
+    const message = routeMessage(spec);
+    return this.#delete(`RTM_DELROUTE ${spec.destination}`, 'ESRCH', (options) => this.#socket.delRoute(message.data, message.attrs, options));
+  }
+
+  /** IPv4 routes of the main table as { destination, ifindex, gateway }. */
+  async routes(): Promise<Array<{ destination: string; ifindex?: number; gateway?: string }>> {
+    const messages = await this.#request('RTM_GETROUTE', (options) => this.#socket.getRoutes({ family: AF_INET }, undefined, options));
+    return messages
+      .filter((m) => (m.attrs.table ?? m.data.table) === MAIN_TABLE)
+      .map((m) => ({
+        destination: m.attrs.dst ? `${ipv4FromBytes(m.attrs.dst)}/${m.data.dstLen}` : 'default',
+        ...(m.attrs.oif !== undefined ? { ifindex: m.attrs.oif } : {}),
+        ...(m.attrs.gateway ? { gateway: ipv4FromBytes(m.attrs.gateway) } : {}),
+      }));
+  }
+
+  /** A permanent ARP entry (created or replaced): ip is at mac on ifindex. */
+  async addPermanentNeighbour(ifindex: number, ip: string, mac: string): Promise<void> {
+    requireIndex(ifindex);
+    const attrs = { dst: ipv4ToBytes(ip), lladdr: macToBytes(mac) };
+    await this.#request(`RTM_NEWNEIGH ${ip}`, (options) =>
+      this.#socket.newNeighbor({ family: AF_INET, ifindex, state: { permanent: true } }, attrs, { ...options, flags: CREATE_OR_REPLACE }),
+    );
+  }
+
+  async deleteNeighbour(ifindex: number, ip: string): Promise<boolean> {
+    requireIndex(ifindex);
+    const attrs = { dst: ipv4ToBytes(ip) };
+    return this.#delete(`RTM_DELNEIGH ${ip}`, 'ENOENT', (options) => this.#socket.delNeighbor({ family: AF_INET, ifindex }, attrs, options));
+  }
+
+  async neighbours(ifindex?: number): Promise<Neighbour[]> {
+    const messages = await this.#request('RTM_GETNEIGH', (options) => this.#socket.getNeighbors({ family: AF_INET }, undefined, options));
+    return messages
+      .filter((m) => m.attrs.dst && (ifindex === undefined || m.data.ifindex === ifindex))
+      .map((m) => ({
+        ifindex: m.data.ifindex ?? 0,
+        ip: ipv4FromBytes(m.attrs.dst as Buffer),
+        ...(m.attrs.lladdr ? { mac: macFromBytes(m.attrs.lladdr) } : {}),
+        permanent: m.data.state?.permanent === true,
+      }));
+  }
+
+  #addressMessage(ifindex: number, prefix: string): { data: rt.Address; attrs: rt.AddressAttrs } {
+    requireIndex(ifindex);
+    const { address, prefixLength } = parseIpv4Prefix(prefix);
+    const bytes = ipv4ToBytes(address);
+    return { data: { family: AF_INET, prefixlen: prefixLength, index: ifindex }, attrs: { local: bytes, address: bytes } };
+  }
+
+  async #request<T>(op: string, send: (options: { timeout: number }) => Promise<T>): Promise<T> {
+    try {
+      return await send({ timeout: REQUEST_TIMEOUT_MS });
+    } catch (error) {
+      throw toNetlinkError(op, error);
+    }
+  }
+
+  /** Sends a delete; the errno that means "it was not there" gives false rather than an error. */
+  async #delete(op: string, absentErrno: string, send: (options: { timeout: number }) => Promise<unknown>): Promise<boolean> {
+    try {
+      await this.#request(op, send);
+      return true;
+    } catch (error) {
+      if (error instanceof NetlinkError && error.errno === absentErrno) return false;
+      throw error;
+    }
+  }
+}

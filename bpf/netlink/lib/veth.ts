@@ -1,0 +1,36 @@
+// The IFLA_LINKINFO attribute that asks for a veth pair whose peer is created straight
+// inside another namespace. The pinned `netlink` package types IFLA_LINKINFO as raw
+// bytes, so the nesting (kind, data, peer ifinfomsg + attributes) is assembled here
+// from the package's own encoders.
+import { AttrStream, ifla, rt, type StreamData } from 'netlink';
+
+import { macToBytes } from './addr';
+
+export interface LinkSettings {
+  name: string;
+  /** aa:bb:cc:dd:ee:ff; the kernel picks a random one when absent. */
+  mac?: string;
+  mtu?: number;
+}
+
+function toBuffer(data: StreamData): Buffer {
+  const stream = new AttrStream();
+  stream.emit(data);
+  return Buffer.concat(stream.bufs);
+}
+
+export function linkAttrs(settings: LinkSettings, netnsFd?: number): ifla.LinkAttrs {
+  return {
+    ifname: settings.name,
+    ...(settings.mac !== undefined ? { address: macToBytes(settings.mac) } : {}),
+    ...(settings.mtu !== undefined ? { mtu: settings.mtu } : {}),
+    ...(netnsFd !== undefined ? { netNsFd: netnsFd } : {}),
+  };
+}
+
+/** IFLA_LINKINFO { kind "veth", data { VETH_INFO_PEER: ifinfomsg + peer attributes } }. */
+export function vethLinkInfo(peer: LinkSettings, peerNetnsFd: number): Buffer {
+  const peerMessage = Buffer.concat([rt.formatLink({}), toBuffer(ifla.formatLinkAttrs(linkAttrs(peer, peerNetnsFd)))]);
+  const data = toBuffer(ifla.formatVethInfo({ peer: peerMessage }));
+  return toBuffer(ifla.formatInfo({ kind: 'veth', data }));
+}

@@ -1,0 +1,102 @@
+// Attaching programs to a device's ingress or egress: TCX links where the kernel has
+// them (6.6+), clsact direct-action filters otherwise. Twill removes a clsact qdisc
+// only if it created it and no filter of anyone else's remains on it.
+import { BpfError } from './errors';
+import { TCX_ATTACH_TYPE, TcxLink, type Direction } from './link';
+import { native, type NativeTcFilter } from './native';
+import type { BpfProgram } from './program';
+import { requireOneOf, requirePositive, requireU32 } from './validate';
+
+export type AttachMode = 'auto' | 'tcx' | 'clsact';
+
+/** A direct-action bpf filter under a clsact qdisc. */
+export interface ClsactFilter {
+  kind: 'clsact';
+  ifindex: number;
+  direction: Direction;
+  handle: number;
+  priority: number;
+  /** The qdisc was created by this attach, so it is ours to remove. */
+  ownsQdisc: boolean;
+}
+
+export type Attachment = TcxLink | ClsactFilter;
+
+export interface ClsactOptions {
+  /** Filter handle and priority; 0 lets the kernel choose. */
+  handle?: number;
+  priority?: number;
+  /** Replace the filter at this handle and priority in place (tc replace). */
+  replace?: boolean;
+}
+
+const DIRECTIONS: readonly Direction[] = ['ingress', 'egress'];
+const MODES: readonly AttachMode[] = ['auto', 'tcx', 'clsact'];
+
+export function attachTcx(program: BpfProgram, ifindex: number, direction: Direction): TcxLink {
+  requirePositive('ifindex', ifindex);
+  requireOneOf('direction', direction, DIRECTIONS);
+  return new TcxLink(native.tcxAttach(program.fd, ifindex, TCX_ATTACH_TYPE[direction]));
+}
+
+export function attachClsact(program: BpfProgram, ifindex: number, direction: Direction, options: ClsactOptions = {}): ClsactFilter {
+  requirePositive('ifindex', ifindex);
+  requireOneOf('direction', direction, DIRECTIONS);
+  const handle = options.handle ?? 0;
+  const priority = options.priority ?? 0;
+  requireU32('handle', handle);
+  requireU32('priority', priority);
+  const attached = native.tcAttach(program.fd, ifindex, direction === 'ingress', handle, priority, options.replace ?? false);
+  return { kind: 'clsact', ifindex, direction, handle: attached.handle, priority: attached.priority, ownsQdisc: attached.createdQdisc };
+}
+
+/**
+ * Attaches with TCX, or with clsact where the kernel has no TCX (it rejects the
+ * attach type with EINVAL). `mode` forces one of them.
+ */
+export function attach(program: BpfProgram, ifindex: number, direction: Direction, mode: AttachMode = 'auto'): Attachment {
+  requireOneOf('mode', mode, MODES);
+  if (mode === 'clsact') return attachClsact(program, ifindex, direction);
+  try {
+    return attachTcx(program, ifindex, direction);
+  } catch (error) {
+    if (mode === 'auto' && error instanceof BpfError && error.errno === 'EINVAL') {
+      return attachClsact(program, ifindex, direction);
+    }
+    throw error;
+  }
+}
+
+/** Lists the clsact filters on one hook of a device (none when it has no clsact qdisc). */
+export function clsactFilters(ifindex: number, direction: Direction): NativeTcFilter[] {
+  requirePositive('ifindex', ifindex);
+  requireOneOf('direction', direction, DIRECTIONS);
+  return native.tcFilters(ifindex, direction === 'ingress');
+}
+
+export function detach(attachment: Attachment): void {
+  if (attachment instanceof TcxLink) {
+    attachment.detach();
+    attachment.close();
+    return;
+  }
+  const { ifindex, direction, handle, priority } = attachment;
+  native.tcDetach(ifindex, direction === 'ingress', handle, priority);
+  const othersRemain = DIRECTIONS.some((d) => clsactFilters(ifindex, d).length > 0);
+  if (attachment.ownsQdisc && !othersRemain) native.tcDestroyClsact(ifindex);
+}
+
+/** What is attached to one hook of a device, by both mechanisms. */
+export interface HookContents {
+  tcx: { programIds: number[]; linkIds: number[]; revision: bigint };
+  clsact: NativeTcFilter[];
+}
+
+export function queryAttached(ifindex: number, direction: Direction): HookContents {
+  requirePositive('ifindex', ifindex);
+  requireOneOf('direction', direction, DIRECTIONS);
+  return {
+    tcx: native.tcxQuery(ifindex, TCX_ATTACH_TYPE[direction]),
+    clsact: clsactFilters(ifindex, direction),
+  };
+}

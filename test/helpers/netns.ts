@@ -1,0 +1,78 @@
+// Network namespaces owned by one test process. Every namespace made here is deleted
+// by cleanup(), and again by an exit hook if a test died before its cleanup ran;
+// deleting a namespace deletes the devices in it.
+import { execFileSync } from 'node:child_process';
+
+import { run } from './kernel';
+
+/** Every test namespace name starts with this, so leftovers can be found. */
+export const TEST_NETNS_PREFIX = 'twt-';
+
+const created = new Set<string>();
+let counter = 0;
+
+function deleteQuietly(name: string): void {
+  try {
+    execFileSync('ip', ['netns', 'delete', name], { stdio: 'ignore', timeout: 10_000 });
+  } catch {
+    // Already gone.
+  }
+  created.delete(name);
+}
+
+process.on('exit', () => created.forEach(deleteQuietly));
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    created.forEach(deleteQuietly);
+    process.kill(process.pid, signal);
+  });
+}
+
+export class TestNetns {
+  readonly name: string;
+  readonly path: string;
+
+  constructor(tag: string) {
+    this.name = `${TEST_NETNS_PREFIX}${process.pid}-${counter++}-${tag}`.slice(0, 40);
+    run('ip', ['netns', 'add', this.name]);
+    created.add(this.name);
+    this.path = `/run/netns/${this.name}`;
+    this.exec('ip', ['link', 'set', 'lo', 'up']);
+  }
+
+  /** Runs a command inside this namespace. */
+  exec(command: string, args: string[]): string {
+    return run(command, args, { netns: this.name });
+  }
+
+  ifindex(device: string): number {
+    // `ip netns exec` mounts this namespace's own /sys.
+    return Number(this.exec('cat', [`/sys/class/net/${device}/ifindex`]).trim());
+  }
+
+  delete(): void {
+    deleteQuietly(this.name);
+  }
+}
+
+/**
+ * Two namespaces joined by a veth pair with addresses 192.168.77.1/24 (in `a`, device
+ * va) and 192.168.77.2/24 (in `b`, device vb): the smallest wire to send traffic over.
+ */
+export function wiredPair(tag: string): { a: TestNetns; b: TestNetns; cleanup: () => void } {
+  const a = new TestNetns(`${tag}a`);
+  const b = new TestNetns(`${tag}b`);
+  a.exec('ip', ['link', 'add', 'va', 'type', 'veth', 'peer', 'name', 'vb', 'netns', b.name]);
+  a.exec('ip', ['addr', 'add', '192.168.77.1/24', 'dev', 'va']);
+  b.exec('ip', ['addr', 'add', '192.168.77.2/24', 'dev', 'vb']);
+  a.exec('ip', ['link', 'set', 'va', 'up']);
+  b.exec('ip', ['link', 'set', 'vb', 'up']);
+  return {
+    a,
+    b,
+    cleanup: () => {
+      a.delete();
+      b.delete();
+    },
+  };
+}
