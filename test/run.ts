@@ -1,5 +1,6 @@
 // The test command: runs every *.test.js under dist/test with the node test runner,
-// then checks that no test left a namespace or bpffs mount behind (failing if so).
+// then fails if any test left something behind: a test namespace, a bpffs mount, a
+// device in this namespace or a pin in /sys/fs/bpf that was not there before.
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -18,7 +19,20 @@ function testFiles(directory: string): string[] {
     .sort();
 }
 
-function leftovers(): string[] {
+/** Entries of a directory, or none when it cannot be read. */
+function entries(directory: string): Set<string> {
+  try {
+    return new Set(fs.readdirSync(directory));
+  } catch {
+    return new Set();
+  }
+}
+
+function added(before: Set<string>, after: Set<string>): string[] {
+  return [...after].filter((name) => !before.has(name));
+}
+
+function leftovers(devicesBefore: Set<string>, pinsBefore: Set<string>): string[] {
   const isRoot = process.getuid?.() === 0;
   const namespaces = isRoot
     ? execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
@@ -31,12 +45,19 @@ function leftovers(): string[] {
     .split('\n')
     .map((line) => line.split(' ')[1] ?? '')
     .filter((mountPoint) => path.basename(mountPoint).startsWith(TEST_BPFFS_PREFIX));
-  return [...namespaces.map((n) => `network namespace ${n}`), ...mounts.map((m) => `bpffs mount ${m}`)];
+  return [
+    ...namespaces.map((n) => `network namespace ${n}`),
+    ...mounts.map((m) => `bpffs mount ${m}`),
+    ...added(devicesBefore, entries('/sys/class/net')).map((d) => `device ${d} in the test runner's namespace`),
+    ...added(pinsBefore, entries('/sys/fs/bpf')).map((p) => `pin /sys/fs/bpf/${p}`),
+  ];
 }
 
 const files = testFiles(__dirname);
+const devicesBefore = entries('/sys/class/net');
+const pinsBefore = entries('/sys/fs/bpf');
 const result = spawnSync(process.execPath, ['--test', ...process.argv.slice(2), ...files], { stdio: 'inherit' });
-const leaked = leftovers();
+const leaked = leftovers(devicesBefore, pinsBefore);
 if (leaked.length > 0) {
   console.error(`\ntests left behind:\n  ${leaked.join('\n  ')}`);
   process.exitCode = 1;
