@@ -11,7 +11,8 @@
         "bpf/tsbpf/src/program.cc",
         "bpf/tsbpf/src/link.cc",
         "bpf/tsbpf/src/tc.cc",
-        "bpf/tsbpf/src/netns.cc"
+        "bpf/tsbpf/src/netns.cc",
+        "bpf/tsbpf/src/lock.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")"

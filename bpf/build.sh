@@ -34,7 +34,7 @@ esac
 
 compile() { # compile SOURCE OBJECT
   clang -O2 -g -target bpf -D__TARGET_ARCH_"$arch" -Wall -Werror \
-    -I "$include" -c "$1" -o "$2"
+    -I "$include" -I bpf/include -c "$1" -o "$2"
 }
 
 shopt -s nullglob

@@ -6,6 +6,7 @@
 //   TcxLink     lib/link.ts     TCX link: atomic program swap, detach, pin
 //   attach…     lib/tc.ts       TCX or clsact attach/detach, what a hook holds
 //   withNetns   lib/netns.ts    synchronous work inside another network namespace
+//   withFileLock lib/lock.ts    an flock shared between processes (IPAM state)
 //   BpfError    lib/errors.ts   every failure: { op, errno }
 export { BpfError, NetnsNotFound } from './lib/errors';
 export { BpfObject, encodeRodata, type RodataValue } from './lib/object';
@@ -26,3 +27,4 @@ export {
   type HookContents,
 } from './lib/tc';
 export { withNetns } from './lib/netns';
+export { withFileLock } from './lib/lock';

@@ -48,6 +48,7 @@ export interface NativeTcFilter {
 export interface NativeObjectHandle {
   variables(): Array<{ name: string; size: number }>;
   setVariable(name: string, value: Buffer): void;
+  setMapPinPath(name: string, path: string): void;
   load(): void;
   programFd(name: string): number;
   mapFd(name: string): number;
@@ -84,6 +85,7 @@ interface NativeBinding {
   tcDestroyClsact(ifindex: number): void;
   tcFilters(ifindex: number, ingress: boolean): NativeTcFilter[];
   runInNetns<T>(target: string | number, callback: () => T): T;
+  tryLock(fd: number): boolean;
 }
 
 // dist/bpf/tsbpf/lib -> the repository root, where node-gyp writes build/Release.

@@ -1,5 +1,7 @@
 // An ELF object file: set its .rodata configuration, load it, and take out its
 // programs and maps as fds of their own (valid after the object is closed).
+import path from 'node:path';
+
 import { BpfMap } from './map';
 import { native, type NativeObjectHandle } from './native';
 import { BpfProgram } from './program';
@@ -48,6 +50,18 @@ export class BpfObject {
     const variable = this.rodataVariables().find((v) => v.name === name);
     if (!variable) throw new TypeError(`the object has no .rodata variable ${name}`);
     this.#handle.setVariable(name, encodeRodata(name, value, variable.size));
+    return this;
+  }
+
+  /**
+   * Pins every map of the object under `directory` by its name at load. A map already
+   * pinned there with the same type, sizes and flags is reused with its contents, which
+   * is how a restarted agent re-adopts its state; a mismatched one fails the load.
+   */
+  pinMapsUnder(directory: string): this {
+    requireString('directory', directory);
+    if (this.#loaded) throw new TypeError('set map pin paths before load');
+    for (const name of this.mapNames()) this.#handle.setMapPinPath(name, path.join(directory, name));
     return this;
   }
 

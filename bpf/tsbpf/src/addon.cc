@@ -18,6 +18,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ExportLinkFunctions(env, exports);
   ExportTcFunctions(env, exports);
   ExportNetnsFunctions(env, exports);
+  ExportLockFunctions(env, exports);
   return exports;
 }
 

@@ -11,5 +11,6 @@ void ExportProgramFunctions(Napi::Env env, Napi::Object exports);
 void ExportLinkFunctions(Napi::Env env, Napi::Object exports);
 void ExportTcFunctions(Napi::Env env, Napi::Object exports);
 void ExportNetnsFunctions(Napi::Env env, Napi::Object exports);
+void ExportLockFunctions(Napi::Env env, Napi::Object exports);
 
 }  // namespace tsbpf

@@ -58,6 +58,7 @@ Napi::Function NativeObject::Define(Napi::Env env) {
   return DefineClass(env, "NativeObject",
                      {InstanceMethod<&NativeObject::Variables>("variables"),
                       InstanceMethod<&NativeObject::SetVariable>("setVariable"),
+                      InstanceMethod<&NativeObject::SetMapPinPath>("setMapPinPath"),
                       InstanceMethod<&NativeObject::Load>("load"),
                       InstanceMethod<&NativeObject::ProgramFd>("programFd"),
                       InstanceMethod<&NativeObject::MapFd>("mapFd"),
@@ -123,6 +124,19 @@ Napi::Value NativeObject::SetVariable(const Napi::CallbackInfo& info) {
   if (!found) ThrowBpfError(env, "bpf_map__set_initial_value", ENOENT, "no .rodata variable " + name);
   int error = bpf_map__set_initial_value(rodata, data.data(), data.size());
   if (error != 0) ThrowBpfError(env, "bpf_map__set_initial_value", -error, name);
+  return env.Undefined();
+}
+
+// setMapPinPath(name, path): at load, libbpf reuses the map pinned at path when its
+// type, sizes and flags match, and otherwise creates it and pins it there.
+Napi::Value NativeObject::SetMapPinPath(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string name = StringArg(info, 0);
+  std::string path = StringArg(info, 1);
+  struct bpf_map* map = bpf_object__find_map_by_name(Open(env), name.c_str());
+  if (map == nullptr) ThrowBpfError(env, "bpf_object__find_map_by_name", ENOENT, name);
+  int error = bpf_map__set_pin_path(map, path.c_str());
+  if (error != 0) ThrowBpfError(env, "bpf_map__set_pin_path", -error, path);
   return env.Undefined();
 }
 

@@ -1,0 +1,29 @@
+// Where the datapath lives: its object file, its programs, and the pins under a bpffs
+// root that the agent creates and the CNI plugin and CLI open.
+import path from 'node:path';
+
+import type { MapName } from './layouts';
+
+/** bpf/build.sh compiles bpf/datapath.bpf.c to this file, next to the compiled TypeScript. */
+export const DATAPATH_OBJECT = path.join(__dirname, 'datapath.bpf.o');
+
+export const PROGRAMS = ['from_pod', 'from_netdev'] as const;
+export type ProgramName = (typeof PROGRAMS)[number];
+
+export const DEFAULT_BPFFS_ROOT = '/sys/fs/bpf/twill';
+
+/** Every pin path under one bpffs root. */
+export function pinPaths(root: string) {
+  return {
+    root,
+    maps: path.join(root, 'maps'),
+    map: (name: MapName) => path.join(root, 'maps', name),
+    programs: path.join(root, 'programs'),
+    program: (name: ProgramName) => path.join(root, 'programs', name),
+    /** TCX links of pod veths (by host veth name) and of the uplink. */
+    links: path.join(root, 'links'),
+    link: (device: string) => path.join(root, 'links', device),
+  };
+}
+
+export type PinPaths = ReturnType<typeof pinPaths>;

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR Apache-2.0) */
+/*
+ * The datapath's map layouts: the single source for C and for TypeScript, whose
+ * codecs (bpf/layouts.ts) are checked against the BTF of the compiled object.
+ */
+#ifndef TWILL_TYPES_H
+#define TWILL_TYPES_H
+
+/* Why a packet went where it went; every drop has a reason of its own. */
+enum twill_reason {
+	TWILL_DELIVERED_LOCAL = 1,   /* redirected into a pod on this node */
+	TWILL_FORWARDED_REMOTE = 2,  /* sent towards the node that owns the destination */
+	TWILL_PASSED_NOT_IPV4 = 3,   /* ARP, IPv6, …: the host stack handles it */
+	TWILL_PASSED_NOT_POD = 4,    /* IPv4 for no pod or pod subnet we know */
+	TWILL_DROPPED_SPOOFED = 5,   /* a pod sent from an address that is not its own */
+	TWILL_DROPPED_MALFORMED = 6, /* too short for the headers it claims */
+};
+
+/* Which hook saw the packet. */
+enum twill_direction {
+	TWILL_FROM_POD = 0,    /* host-side veth ingress: leaving a pod */
+	TWILL_FROM_NETDEV = 1, /* uplink or tunnel ingress: arriving from the network */
+};
+
+struct counter_key {
+	enum twill_reason reason;
+	enum twill_direction direction;
+};
+
+struct counter_value {
+	__u64 packets;
+	__u64 bytes;
+};
+
+/* A pod on this node, by its IPv4 address (network order). */
+struct endpoint_key {
+	__be32 ip;
+};
+
+struct endpoint {
+	__u32 ifindex;    /* the host-side veth */
+	__u8 pod_mac[6];  /* the pod's eth0 */
+	__u8 host_mac[6]; /* the host-side veth, the pod's next hop */
+	__u32 flags;      /* reserved, 0 */
+};
+
+/* A node's pod subnet, for longest-prefix match. */
+struct node_subnet_key {
+	__u32 prefixlen;
+	__be32 addr;
+};
+
+#define TWILL_SUBNET_TUNNEL 1 /* reach the node through the VXLAN device */
+
+struct node_subnet {
+	__be32 node_ip;
+	__u32 flags;
+};
+
+#endif /* TWILL_TYPES_H */

@@ -1,0 +1,85 @@
+// The datapath programs' verdicts as a table run through BPF_PROG_TEST_RUN: each row
+// is a packet, the verdict expected, the counter that must move, and for redirects the
+// MACs the packet must leave with.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+
+import { readCounters, type Counter } from '../../bpf/counters';
+import { DATAPATH_OBJECT, type ProgramName } from '../../bpf/datapath';
+import { encodeEndpoint, endpointKey, type Endpoint } from '../../bpf/endpoints';
+import type { DirectionName, ReasonName } from '../../bpf/layouts';
+import { BpfObject, type BpfMap, type BpfProgram } from '../../bpf/tsbpf';
+import { needsRoot } from '../helpers/kernel';
+import { ethernetFrame, ipv4Packet } from '../helpers/packets';
+
+const TC_ACT_OK = 0;
+const TC_ACT_SHOT = 2;
+const TC_ACT_REDIRECT = 7;
+
+// Under BPF_PROG_TEST_RUN the packet arrives on lo (ifindex 1): pod A "sits behind" it.
+const podA: Endpoint = { ip: '10.244.0.2', ifindex: 1, podMac: '02:00:0a:f4:00:02', hostMac: '02:aa:00:00:00:02' };
+const podB: Endpoint = { ip: '10.244.0.3', ifindex: 4242, podMac: '02:00:0a:f4:00:03', hostMac: '02:aa:00:00:00:03' };
+
+interface Row {
+  name: string;
+  program: ProgramName;
+  packet: Buffer;
+  verdict: number;
+  counted: [ReasonName, DirectionName];
+  /** For redirects: the Ethernet destination and source the packet must carry. */
+  macs?: [string, string];
+}
+
+const rows: Row[] = [
+  { name: 'pod to local pod: MACs rewritten, redirected into the peer', program: 'from_pod', packet: ipv4Packet(podA.ip, podB.ip), verdict: TC_ACT_REDIRECT, counted: ['TWILL_DELIVERED_LOCAL', 'TWILL_FROM_POD'], macs: [podB.podMac, podB.hostMac] },
+  { name: 'pod to an address that is no pod: passed to the stack', program: 'from_pod', packet: ipv4Packet(podA.ip, '10.96.0.10'), verdict: TC_ACT_OK, counted: ['TWILL_PASSED_NOT_POD', 'TWILL_FROM_POD'] },
+  { name: 'source that is no endpoint: dropped as spoofed', program: 'from_pod', packet: ipv4Packet('10.244.0.99', podB.ip), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_SPOOFED', 'TWILL_FROM_POD'] },
+  { name: "another pod's address from this veth: dropped as spoofed", program: 'from_pod', packet: ipv4Packet(podB.ip, podA.ip), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_SPOOFED', 'TWILL_FROM_POD'] },
+  { name: 'ARP: passed as not IPv4', program: 'from_pod', packet: ethernetFrame(0x0806, Buffer.alloc(28)), verdict: TC_ACT_OK, counted: ['TWILL_PASSED_NOT_IPV4', 'TWILL_FROM_POD'] },
+  { name: 'IPv6: passed as not IPv4', program: 'from_pod', packet: ethernetFrame(0x86dd, Buffer.alloc(40)), verdict: TC_ACT_OK, counted: ['TWILL_PASSED_NOT_IPV4', 'TWILL_FROM_POD'] },
+  // The kernel refuses to test-run a frame shorter than an IPv4 header, so truncation
+  // here is a header whose IHL claims more bytes than the frame has.
+  { name: 'IPv4 header longer than the packet: dropped as malformed', program: 'from_pod', packet: ipv4Packet(podA.ip, podB.ip, 0, 15), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_MALFORMED', 'TWILL_FROM_POD'] },
+  { name: 'IPv4 header length below 20 bytes: dropped as malformed', program: 'from_pod', packet: ipv4Packet(podA.ip, podB.ip, 18, 4), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_MALFORMED', 'TWILL_FROM_POD'] },
+  { name: 'from the network to a local pod: redirected into the peer', program: 'from_netdev', packet: ipv4Packet('192.168.60.2', podB.ip), verdict: TC_ACT_REDIRECT, counted: ['TWILL_DELIVERED_LOCAL', 'TWILL_FROM_NETDEV'], macs: [podB.podMac, podB.hostMac] },
+  { name: 'from the network to the node itself: passed', program: 'from_netdev', packet: ipv4Packet('192.168.60.2', '192.168.60.1'), verdict: TC_ACT_OK, counted: ['TWILL_PASSED_NOT_POD', 'TWILL_FROM_NETDEV'] },
+  { name: 'from the network, IPv4 header longer than the packet: dropped as malformed', program: 'from_netdev', packet: ipv4Packet('192.168.60.2', podB.ip, 0, 15), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_MALFORMED', 'TWILL_FROM_NETDEV'] },
+];
+
+const macOf = (packet: Buffer, offset: number): string => Array.from(packet.subarray(offset, offset + 6), (b) => b.toString(16).padStart(2, '0')).join(':');
+
+describe('datapath verdicts under BPF_PROG_TEST_RUN', needsRoot, () => {
+  let object: BpfObject;
+  let endpoints: BpfMap;
+  let counters: BpfMap;
+  const programs = new Map<ProgramName, BpfProgram>();
+
+  before(() => {
+    object = BpfObject.open(DATAPATH_OBJECT).load();
+    endpoints = object.map('endpoints');
+    counters = object.map('counters');
+    for (const pod of [podA, podB]) endpoints.update(endpointKey(pod.ip), encodeEndpoint(pod));
+    for (const name of ['from_pod', 'from_netdev'] as const) programs.set(name, object.program(name));
+  });
+  after(() => {
+    programs.forEach((program) => program.close());
+    endpoints?.close();
+    counters?.close();
+    object?.close();
+  });
+
+  const snapshot = (): Map<string, bigint> => new Map(readCounters(counters).map((c: Counter) => [`${c.reason}/${c.direction}`, c.packets]));
+
+  for (const row of rows) {
+    test(row.name, () => {
+      const before = snapshot();
+      const result = (programs.get(row.program) as BpfProgram).testRun(row.packet);
+      assert.equal(result.retval, row.verdict, 'verdict');
+      const after = snapshot();
+      const moved = [...after].filter(([key, packets]) => packets !== (before.get(key) ?? 0n));
+      assert.deepEqual(moved, [[row.counted.join('/'), (before.get(row.counted.join('/')) ?? 0n) + 1n]], 'exactly one counter moved, by one');
+      if (row.macs) assert.deepEqual([macOf(result.packet, 0), macOf(result.packet, 6)], row.macs, 'Ethernet destination, source');
+      else assert.deepEqual(result.packet, row.packet, 'the packet is unchanged');
+    });
+  }
+});
