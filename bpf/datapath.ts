@@ -20,9 +20,12 @@ export function pinPaths(root: string) {
     map: (name: MapName) => path.join(root, 'maps', name),
     programs: path.join(root, 'programs'),
     program: (name: ProgramName) => path.join(root, 'programs', name),
-    /** TCX links of pod veths (by host veth name) and of the uplink. */
-    links: path.join(root, 'links'),
-    link: (device: string) => path.join(root, 'links', device),
+    /** TCX links running from_pod, one per pod, by host veth name. */
+    podLinks: path.join(root, 'links', 'pods'),
+    podLink: (hostVeth: string) => path.join(root, 'links', 'pods', hostVeth),
+    /** TCX links running from_netdev, by device (uplink, tunnel). */
+    netdevLinks: path.join(root, 'links', 'netdev'),
+    netdevLink: (device: string) => path.join(root, 'links', 'netdev', device),
   };
 }
 

@@ -1,0 +1,87 @@
+// The agent's configuration: a YAML or JSON file (--config), then flags over it, then
+// defaults; validated once so every later step can trust it.
+import fs from 'node:fs';
+
+import YAML from 'yaml';
+
+import { DEFAULT_BPFFS_ROOT } from '../../bpf/datapath';
+import { isIpv4, parseIpv4Prefix } from '../../bpf/netlink';
+import { DEFAULT_STATE_DIR } from '../../bpf/node-settings';
+
+export type Mode = 'native' | 'vxlan';
+
+export interface AgentConfig {
+  nodeName: string;
+  podCIDR: string;
+  /** This node's address on the uplink; reached by other nodes (cross-node issue). */
+  nodeIP?: string;
+  /** The device carrying traffic to other nodes; from_netdev is attached to it. */
+  uplink?: string;
+  bpffsRoot: string;
+  stateDir: string;
+  /** A static list of nodes and their pod CIDRs (cross-node issue). */
+  nodesFile?: string;
+  mode: Mode;
+  /** Pod interface MTU; default: the uplink's MTU, or 1500 without one. */
+  mtu?: number;
+  metricsPort: number;
+  logLevel: string;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+const KEYS: Record<keyof AgentConfig, 'string' | 'number'> = {
+  nodeName: 'string',
+  podCIDR: 'string',
+  nodeIP: 'string',
+  uplink: 'string',
+  bpffsRoot: 'string',
+  stateDir: 'string',
+  nodesFile: 'string',
+  mode: 'string',
+  mtu: 'number',
+  metricsPort: 'number',
+  logLevel: 'string',
+};
+
+const DEFAULTS = { bpffsRoot: DEFAULT_BPFFS_ROOT, stateDir: DEFAULT_STATE_DIR, mode: 'native', metricsPort: 9962, logLevel: 'info' } as const;
+
+/** Reads a config file; YAML is a superset of JSON, so one parser serves both. */
+export function readConfigFile(file: string): Partial<AgentConfig> {
+  let parsed: unknown;
+  try {
+    parsed = YAML.parse(fs.readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new ConfigError(`config file ${file}: ${(error as Error).message}`);
+  }
+  if (parsed === null || parsed === undefined) return {};
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError(`config file ${file}: expected a mapping of settings`);
+  for (const [key, value] of Object.entries(parsed)) {
+    const type = KEYS[key as keyof AgentConfig];
+    if (!type) throw new ConfigError(`config file ${file}: unknown setting ${JSON.stringify(key)} (known: ${Object.keys(KEYS).join(', ')})`);
+    if (typeof value !== type) throw new ConfigError(`config file ${file}: ${key} must be a ${type}`);
+  }
+  return parsed as Partial<AgentConfig>;
+}
+
+/** Merges file and flags (flags win) over the defaults and validates the result. */
+export function resolveConfig(file: Partial<AgentConfig>, flags: Partial<AgentConfig>): AgentConfig {
+  const merged = { ...DEFAULTS, ...file, ...flags };
+  const { nodeName, podCIDR, nodeIP, mode, mtu, metricsPort } = merged;
+  if (!nodeName) throw new ConfigError('nodeName is required (--node-name, or NODE_NAME from the downward API)');
+  if (!podCIDR) throw new ConfigError('podCIDR is required (--pod-cidr)');
+  let prefix;
+  try {
+    prefix = parseIpv4Prefix(podCIDR);
+  } catch {
+    throw new ConfigError(`podCIDR ${JSON.stringify(podCIDR)} is not an IPv4 CIDR such as 10.244.1.0/24`);
+  }
+  if (prefix.prefixLength > 30) throw new ConfigError(`podCIDR ${podCIDR} is too small for pods: use /30 or larger`);
+  if (nodeIP !== undefined && !isIpv4(nodeIP)) throw new ConfigError(`nodeIP ${JSON.stringify(nodeIP)} is not an IPv4 address`);
+  if (mode !== 'native' && mode !== 'vxlan') throw new ConfigError(`mode ${JSON.stringify(mode)} must be native or vxlan`);
+  if (mtu !== undefined && (!Number.isInteger(mtu) || mtu < 576 || mtu > 65535)) throw new ConfigError(`mtu ${mtu} must be an integer from 576 to 65535`);
+  if (!Number.isInteger(metricsPort) || metricsPort < 1 || metricsPort > 65535) throw new ConfigError(`metricsPort ${metricsPort} must be a TCP port`);
+  return { ...merged, nodeName, podCIDR, mode };
+}

@@ -1,0 +1,73 @@
+// Command-line flags of twill-agent, as a partial config that overrides the file.
+import { parseArgs } from 'node:util';
+
+import { ConfigError, type AgentConfig } from './config';
+
+export const USAGE = `usage: twill-agent [--config FILE] [flags]
+  --config FILE        YAML or JSON settings; flags override it
+  --node-name NAME     this node (default: $NODE_NAME)
+  --pod-cidr CIDR      this node's pod range, e.g. 10.244.1.0/24
+  --node-ip IP         this node's address towards other nodes
+  --uplink DEVICE      the device towards other nodes (from_netdev attaches to it)
+  --bpffs-root DIR     where maps, programs and links are pinned (default /sys/fs/bpf/twill)
+  --state-dir DIR      node settings and IPAM state (default /var/lib/twill)
+  --nodes-file FILE    static list of nodes {name, podCIDR, internalIP}
+  --mode MODE          native (default) or vxlan
+  --mtu N              pod MTU (default: the uplink's, or 1500)
+  --metrics-port PORT  Prometheus metrics and health (default 9962)
+  --log-level LEVEL    pino level (default info)`;
+
+export interface ParsedFlags {
+  configFile?: string;
+  help: boolean;
+  overrides: Partial<AgentConfig>;
+}
+
+export function parseFlags(argv: string[], env: NodeJS.ProcessEnv): ParsedFlags {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      options: {
+        config: { type: 'string' },
+        'node-name': { type: 'string' },
+        'pod-cidr': { type: 'string' },
+        'node-ip': { type: 'string' },
+        uplink: { type: 'string' },
+        'bpffs-root': { type: 'string' },
+        'state-dir': { type: 'string' },
+        'nodes-file': { type: 'string' },
+        mode: { type: 'string' },
+        mtu: { type: 'string' },
+        'metrics-port': { type: 'string' },
+        'log-level': { type: 'string' },
+        help: { type: 'boolean' },
+      },
+    }));
+  } catch (error) {
+    throw new ConfigError(`${(error as Error).message}\n${USAGE}`);
+  }
+  const number = (flag: string, value: string | undefined): number | undefined => {
+    if (value === undefined) return undefined;
+    if (!/^\d+$/.test(value)) throw new ConfigError(`--${flag} must be a whole number, got ${JSON.stringify(value)}`);
+    return Number(value);
+  };
+  const overrides: Partial<AgentConfig> = {
+    nodeName: values['node-name'] ?? env.NODE_NAME,
+    podCIDR: values['pod-cidr'],
+    nodeIP: values['node-ip'],
+    uplink: values.uplink,
+    bpffsRoot: values['bpffs-root'],
+    stateDir: values['state-dir'],
+    nodesFile: values['nodes-file'],
+    mode: values.mode as AgentConfig['mode'] | undefined,
+    mtu: number('mtu', values.mtu),
+    metricsPort: number('metrics-port', values['metrics-port']),
+    logLevel: values['log-level'],
+  };
+  for (const key of Object.keys(overrides) as Array<keyof AgentConfig>) {
+    if (overrides[key] === undefined) delete overrides[key];
+  }
+  return { configFile: values.config, help: values.help ?? false, overrides };
+}
