@@ -19,6 +19,10 @@ export function endpointKey(ip: string): Buffer {
   return key;
 }
 
+export function endpointIp(key: Buffer): string {
+  return ipv4FromBytes(key.subarray(KEY.members.ip, KEY.members.ip + 4));
+}
+
 export function encodeEndpoint(endpoint: Endpoint): Buffer {
   const value = Buffer.alloc(VALUE.size);
   value.writeUInt32LE(endpoint.ifindex, VALUE.members.ifindex);
@@ -30,7 +34,7 @@ export function encodeEndpoint(endpoint: Endpoint): Buffer {
 
 export function decodeEndpoint(key: Buffer, value: Buffer): Endpoint {
   return {
-    ip: ipv4FromBytes(key.subarray(KEY.members.ip, KEY.members.ip + 4)),
+    ip: endpointIp(key),
     ifindex: value.readUInt32LE(VALUE.members.ifindex),
     podMac: macFromBytes(value.subarray(VALUE.members.pod_mac, VALUE.members.pod_mac + 6)),
     hostMac: macFromBytes(value.subarray(VALUE.members.host_mac, VALUE.members.host_mac + 6)),

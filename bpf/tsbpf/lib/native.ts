@@ -1,7 +1,6 @@
 // The compiled addon (build/Release/tsbpf.node) and the types of what it exports.
 // Nothing outside bpf/tsbpf/lib touches these functions directly.
-import path from 'node:path';
-
+import { loadAddon } from './addon';
 import { BpfError } from './errors';
 
 export interface NativeMapInfo {
@@ -88,9 +87,6 @@ interface NativeBinding {
   tryLock(fd: number): boolean;
 }
 
-// dist/bpf/tsbpf/lib -> the repository root, where node-gyp writes build/Release.
-const addonPath = process.env.TSBPF_ADDON ?? path.join(__dirname, '..', '..', '..', '..', 'build', 'Release', 'tsbpf.node');
-
-export const native = require(addonPath) as NativeBinding;
+export const native = loadAddon() as NativeBinding;
 
 native.setErrorFactory((op, errno, errnoNumber, detail) => new BpfError(op, errno, errnoNumber, detail));

@@ -1,0 +1,29 @@
+// The node as the plugin finds it: the agent's published settings and the pinned
+// datapath. Without both, the node cannot take pods (code 50).
+import fs from 'node:fs';
+
+import { pinPaths, type PinPaths } from '../../bpf/datapath';
+import { nodeSettingsPath, readNodeSettings, type NodeSettings } from '../../bpf/node-settings';
+import type { NetConf } from './config';
+import { Code, CniError } from './errors';
+
+export interface ReadyNode {
+  settings: NodeSettings;
+  pins: PinPaths;
+}
+
+/** Why the node cannot take pods, or undefined when it can. */
+export function notReadyReason(netConf: NetConf): string | undefined {
+  const settings = readNodeSettings(netConf.stateDir);
+  if (!settings) return `the Twill agent has not set up this node: ${nodeSettingsPath(netConf.stateDir)} does not exist (is twill-agent running?)`;
+  const pins = pinPaths(netConf.bpffsRoot);
+  const missing = [pins.program('from_pod'), pins.map('endpoints')].filter((pin) => !fs.existsSync(pin));
+  if (missing.length > 0) return `the Twill datapath is not loaded: ${missing.join(', ')} missing under bpffsRoot ${netConf.bpffsRoot} (is twill-agent running?)`;
+  return undefined;
+}
+
+export function requireReadyNode(netConf: NetConf): ReadyNode {
+  const reason = notReadyReason(netConf);
+  if (reason) throw new CniError(Code.NotAvailable, reason);
+  return { settings: readNodeSettings(netConf.stateDir) as NodeSettings, pins: pinPaths(netConf.bpffsRoot) };
+}

@@ -1,0 +1,96 @@
+// Wiring one pod: a veth with its peer born inside the pod as CNI_IFNAME, a /32, the
+// onlink default route via 169.254.1.1 with a permanent neighbour entry for it, and on
+// the host the /32 route and neighbour; then from_pod on the host veth and the pod's
+// endpoint entry. unwirePod undoes all of it and tolerates any part being gone.
+import fs from 'node:fs';
+
+import type { PinPaths } from '../../bpf/datapath';
+import { encodeEndpoint, endpointKey } from '../../bpf/endpoints';
+import { Rtnl, type Link } from '../../bpf/netlink';
+import { BpfMap, BpfProgram, attachTcx } from '../../bpf/tsbpf';
+import type { Attachment } from './config';
+import { POD_GATEWAY, hostVethName, podMac } from './naming';
+
+export interface PodWiring {
+  hostVeth: Link;
+  podInterface: Link;
+}
+
+export async function wirePod(attachment: Attachment, netns: string, ip: string, mtu: number): Promise<PodWiring> {
+  const host = Rtnl.open();
+  const pod = Rtnl.open(netns);
+  try {
+    const name = hostVethName(attachment);
+    // A veth by this name can only be left from an earlier ADD of this attachment.
+    const stale = await host.link(name);
+    if (stale) await host.deleteLink(stale.index);
+
+    const hostVeth = await host.createVeth({ name, mtu, peer: { name: attachment.ifname, mac: podMac(ip), mtu, netns } });
+    const podInterface = (await pod.link(attachment.ifname)) as Link;
+    const loopback = await pod.link('lo');
+    if (loopback) await pod.setUp(loopback.index);
+    await pod.setUp(podInterface.index);
+    await pod.addAddress(podInterface.index, `${ip}/32`);
+    await pod.addPermanentNeighbour(podInterface.index, POD_GATEWAY, hostVeth.mac);
+    await pod.addRoute({ destination: 'default', ifindex: podInterface.index, gateway: POD_GATEWAY, onlink: true });
+
+    await host.setUp(hostVeth.index);
+    await host.addRoute({ destination: `${ip}/32`, ifindex: hostVeth.index });
+    await host.addPermanentNeighbour(hostVeth.index, ip, podInterface.mac);
+    return { hostVeth: { ...hostVeth, up: true }, podInterface: { ...podInterface, up: true } };
+  } finally {
+    host.close();
+    pod.close();
+  }
+}
+
+/** Attaches from_pod to the host veth's ingress through a pinned TCX link that outlives the plugin. */
+export function attachFromPod(pins: PinPaths, hostVeth: Link): void {
+  const program = BpfProgram.openPinned(pins.program('from_pod'));
+  try {
+    const link = attachTcx(program, hostVeth.index, 'ingress');
+    try {
+      const pin = pins.podLink(hostVeth.name);
+      fs.rmSync(pin, { force: true });
+      link.pin(pin);
+    } finally {
+      link.close();
+    }
+  } finally {
+    program.close();
+  }
+}
+
+export function registerEndpoint(pins: PinPaths, ip: string, wiring: PodWiring): void {
+  const endpoints = BpfMap.openPinned(pins.map('endpoints'));
+  try {
+    endpoints.update(endpointKey(ip), encodeEndpoint({ ip, ifindex: wiring.hostVeth.index, podMac: wiring.podInterface.mac, hostMac: wiring.hostVeth.mac }));
+  } finally {
+    endpoints.close();
+  }
+}
+
+/**
+ * Removes the pod's veth (its routes and neighbours go with it), its link pin and, when
+ * `ip` is given, its endpoint entry. Anything already gone is fine: the netns may be
+ * gone, the agent down, the veth deleted by hand.
+ */
+export async function unwirePod(pins: PinPaths, attachment: Attachment, ip: string | undefined): Promise<void> {
+  const name = hostVethName(attachment);
+  const host = Rtnl.open();
+  try {
+    const veth = await host.link(name);
+    if (veth) await host.deleteLink(veth.index);
+  } finally {
+    host.close();
+  }
+  fs.rmSync(pins.podLink(name), { force: true });
+  if (ip !== undefined && fs.existsSync(pins.map('endpoints'))) {
+    const endpoints = BpfMap.openPinned(pins.map('endpoints'));
+    try {
+      endpoints.delete(endpointKey(ip));
+    } finally {
+      endpoints.close();
+    }
+  }
+}

@@ -1,0 +1,42 @@
+#!/usr/bin/env node
+// twill-cni: Twill's CNI plugin (spec 1.1.0; configs 0.3.1 to 1.1.0). The only file
+// that touches the process: it reads CNI_* and stdin, and writes stdout and the exit
+// code. Logs never go to stdout: the runtime parses it.
+//
+//   lib/dispatch.ts     command, arguments, config, output
+//   lib/args.ts         CNI_* environment        lib/config.ts   stdin network config
+//   lib/add.ts del.ts check.ts status.ts gc.ts  the commands
+//   lib/ipam.ts         addresses from the node's pod CIDR
+//   lib/pod-network.ts  veth, addresses, routes, program, endpoint entry
+import fs from 'node:fs';
+
+import { MAX_STDIN_BYTES } from './lib/config';
+import { dispatch } from './lib/dispatch';
+
+/** Reads stdin up to one byte past the limit, so an oversized config is refused, not buffered. */
+function readStdin(): Buffer {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  const chunk = Buffer.alloc(64 * 1024);
+  for (;;) {
+    let read: number;
+    try {
+      read = fs.readSync(0, chunk, 0, chunk.length, null);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EAGAIN') continue;
+      if (code === 'EOF' || code === 'EBADF') break;
+      throw error;
+    }
+    if (read === 0) break;
+    chunks.push(Buffer.from(chunk.subarray(0, read)));
+    total += read;
+    if (total > MAX_STDIN_BYTES) break;
+  }
+  return Buffer.concat(chunks);
+}
+
+dispatch(process.env, readStdin()).then(({ stdout, exitCode }) => {
+  if (stdout !== undefined) process.stdout.write(stdout + '\n');
+  process.exitCode = exitCode;
+});
