@@ -29,7 +29,7 @@ describe('same-node pods through the eBPF datapath', needsRoot, () => {
     counters = BpfMap.openPinned(pinPaths(node.bpffsRoot).map('counters'));
     for (const name of ['a', 'b', 'c']) {
       const ns = new TestNetns(`pod${name}`);
-      const { ip } = node.add({ containerID: newContainerID(), netns: ns.path, podName: `pod-${name}` });
+      const { ip } = await node.add({ containerID: newContainerID(), netns: ns.path, podName: `pod-${name}` });
       pods.push({ ns, ip });
     }
   });
@@ -39,13 +39,13 @@ describe('same-node pods through the eBPF datapath', needsRoot, () => {
     await node?.cleanup();
   });
 
-  test('each pod got its own address from the pod CIDR', () => {
+  test('each pod got its own address from the pod CIDR', async () => {
     const ips = pods.map((pod) => pod.ip);
     assert.equal(new Set(ips).size, 3);
     for (const ip of ips) assert.match(ip, /^10\.244\.0\.\d+$/);
   });
 
-  test('pods ping each other, redirected between veths and never passed to the host stack', () => {
+  test('pods ping each other, redirected between veths and never passed to the host stack', async () => {
     const before = counted();
     for (const [from, to] of [[0, 1], [1, 2], [2, 0]]) {
       assert.equal(ping(pods[from].ns, pods[to].ip, 3), 3, `pod ${from} -> pod ${to}`);
@@ -66,14 +66,14 @@ describe('same-node pods through the eBPF datapath', needsRoot, () => {
     }
   });
 
-  test('the node reaches every pod, and every pod reaches the node', () => {
+  test('the node reaches every pod, and every pod reaches the node', async () => {
     for (const pod of pods) {
       assert.equal(ping(node.ns, pod.ip, 2), 2, `node -> ${pod.ip}`);
       assert.equal(ping(pod.ns, '192.168.50.1', 2), 2, `${pod.ip} -> node`);
     }
   });
 
-  test('a pod sending from an address that is not its own is dropped and counted', () => {
+  test('a pod sending from an address that is not its own is dropped and counted', async () => {
     const spoofed = '10.244.0.250';
     pods[0].ns.exec('ip', ['addr', 'add', `${spoofed}/32`, 'dev', 'eth0']);
     const before = packetsFor(counted(), 'TWILL_DROPPED_SPOOFED', 'TWILL_FROM_POD');

@@ -1,6 +1,6 @@
 // A test node: a namespace with its own bpffs root and state dir, the real twill-agent
 // running inside it, and the built twill-cni called the way containerd calls it.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -13,6 +13,7 @@ import { TestNetns } from './netns';
 export const CNI_PLUGIN = path.join(repoRoot, 'dist', 'twill-cni');
 const AGENT = path.join(repoRoot, 'dist', 'agent', 'main.js');
 const READY_TIMEOUT_MS = 15_000;
+const PLUGIN_TIMEOUT_MS = 30_000;
 
 export interface PluginRun {
   exitCode: number;
@@ -83,7 +84,7 @@ export class TestNode {
   }
 
   /** Runs the built plugin inside the node namespace with containerd's environment. */
-  plugin(command: string, pod: PodSpec | undefined, config: Record<string, unknown> = this.netConf()): PluginRun {
+  async plugin(command: string, pod: PodSpec | undefined, config: Record<string, unknown> = this.netConf()): Promise<PluginRun> {
     const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, CNI_COMMAND: command, CNI_PATH: '/opt/cni/bin' };
     if (pod) {
       env.CNI_CONTAINERID = pod.containerID;
@@ -91,14 +92,20 @@ export class TestNode {
       env.CNI_IFNAME = pod.ifname ?? 'eth0';
       env.CNI_ARGS = `IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=${pod.podName ?? 'pod'};K8S_POD_INFRA_CONTAINER_ID=${pod.containerID}`;
     }
-    const run = spawnSync('ip', ['netns', 'exec', this.ns.name, CNI_PLUGIN], { env, input: JSON.stringify(config), encoding: 'utf8', timeout: 30_000 });
-    const stdout = run.stdout.trim();
-    return { exitCode: run.status ?? -1, stderr: run.stderr, ...(stdout ? { output: JSON.parse(stdout) as Record<string, unknown> } : {}) };
+    const child = spawn('ip', ['netns', 'exec', this.ns.name, CNI_PLUGIN], { env, stdio: ['pipe', 'pipe', 'pipe'], timeout: PLUGIN_TIMEOUT_MS });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (data: Buffer) => (stdout += data.toString()));
+    child.stderr.on('data', (data: Buffer) => (stderr += data.toString()));
+    child.stdin.end(JSON.stringify(config));
+    const exitCode = await new Promise<number>((resolve) => child.once('close', (code) => resolve(code ?? -1)));
+    stdout = stdout.trim();
+    return { exitCode, stderr, ...(stdout ? { output: JSON.parse(stdout) as Record<string, unknown> } : {}) };
   }
 
   /** ADD that must succeed; returns the result and the pod's IP. */
-  add(pod: PodSpec, config?: Record<string, unknown>): { result: Record<string, unknown>; ip: string } {
-    const run = this.plugin('ADD', pod, config);
+  async add(pod: PodSpec, config?: Record<string, unknown>): Promise<{ result: Record<string, unknown>; ip: string }> {
+    const run = await this.plugin('ADD', pod, config);
     if (run.exitCode !== 0) throw new Error(`ADD failed (${run.exitCode}): ${JSON.stringify(run.output)} ${run.stderr}`);
     const result = run.output as { ips: Array<{ address: string }> };
     return { result: run.output as Record<string, unknown>, ip: result.ips[0].address.split('/')[0] };

@@ -1,0 +1,74 @@
+// The agent can stop, be killed and restart without disturbing pods: the datapath stays
+// pinned and attached while it is down, and a restart re-adopts maps (entries and
+// counters kept) and moves pod links onto the newly loaded programs.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+
+import { pinPaths } from '../../bpf/datapath';
+import { BpfMap, BpfProgram, TcxLink } from '../../bpf/tsbpf';
+import { hostVethName } from '../../cni/lib/naming';
+import { needsRoot } from '../helpers/kernel';
+import { TestNetns } from '../helpers/netns';
+import { TestNode, newContainerID } from '../helpers/node';
+import { ping } from '../helpers/traffic';
+
+describe('agent restarts', needsRoot, () => {
+  let node: TestNode;
+  const pods: Array<{ ns: TestNetns; ip: string; containerID: string }> = [];
+  const mapId = (): number => {
+    const map = BpfMap.openPinned(pinPaths(node.bpffsRoot).map('endpoints'));
+    const { id } = map.info;
+    map.close();
+    return id;
+  };
+  const podsTalk = (): boolean => ping(pods[0].ns, pods[1].ip, 2) === 2 && ping(pods[1].ns, pods[0].ip, 2) === 2;
+
+  before(async () => {
+    node = new TestNode('restart');
+    await node.startAgent();
+    for (const tag of ['ra', 'rb']) {
+      const ns = new TestNetns(tag);
+      const containerID = newContainerID();
+      pods.push({ ns, containerID, ip: (await node.add({ containerID, netns: ns.path })).ip });
+    }
+  });
+  after(async () => {
+    pods.forEach((pod) => pod.ns.delete());
+    await node?.cleanup();
+  });
+
+  test('SIGTERM leaves the datapath in place: pods keep talking with the agent down', async () => {
+    assert.ok(podsTalk());
+    await node.stopAgent('SIGTERM');
+    assert.ok(podsTalk(), 'traffic flows with the agent stopped');
+  });
+
+  test('a restart re-adopts the pinned maps and moves pod links onto the new programs', async () => {
+    const before = mapId();
+    const fromPodBefore = BpfProgram.openPinned(pinPaths(node.bpffsRoot).program('from_pod'));
+    const oldProgramId = fromPodBefore.info.id;
+    fromPodBefore.close();
+
+    await node.startAgent();
+    assert.equal(mapId(), before, 'the same endpoints map, not a new one');
+    const fromPod = BpfProgram.openPinned(pinPaths(node.bpffsRoot).program('from_pod'));
+    const newProgramId = fromPod.info.id;
+    fromPod.close();
+    assert.notEqual(newProgramId, oldProgramId, 'a freshly loaded program');
+    for (const pod of pods) {
+      const link = TcxLink.openPinned(pinPaths(node.bpffsRoot).podLink(hostVethName({ containerID: pod.containerID, ifname: 'eth0' })));
+      assert.equal(link.info().programId, newProgramId, 'pod link runs the new program');
+      link.close();
+    }
+    assert.ok(podsTalk(), 'traffic flows after the restart');
+  });
+
+  test('kill -9 of the agent changes nothing for pods; the next start adopts again', async () => {
+    await node.stopAgent('SIGKILL');
+    assert.ok(podsTalk());
+    const before = mapId();
+    await node.startAgent();
+    assert.equal(mapId(), before);
+    assert.ok(podsTalk());
+  });
+});

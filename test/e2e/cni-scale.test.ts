@@ -1,0 +1,93 @@
+// Concurrency and churn: parallel ADDs never share an address, and many ADD/DEL cycles
+// leave nothing behind (no veth, route, link pin, endpoint entry or address). Reports
+// ADD and DEL latency of the built plugin, process start included.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import { pinPaths } from '../../bpf/datapath';
+import { BpfMap } from '../../bpf/tsbpf';
+import { needsRoot } from '../helpers/kernel';
+import { TestNetns } from '../helpers/netns';
+import { TestNode, newContainerID, type PodSpec } from '../helpers/node';
+
+const PARALLEL_ADDS = 32;
+const CYCLES = 200;
+const CYCLE_WORKERS = 4;
+const CYCLE_BUDGET_MS = 240_000;
+
+function percentile(values: number[], fraction: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(fraction * sorted.length))];
+}
+
+describe('CNI under concurrency and churn', needsRoot, () => {
+  let node: TestNode;
+  const namespaces: TestNetns[] = [];
+
+  /** What the node holds for pods: veths, pod routes, link pins, endpoint entries, addresses. */
+  const podState = () => {
+    const endpoints = BpfMap.openPinned(pinPaths(node.bpffsRoot).map('endpoints'));
+    const entries = endpoints.keys().length;
+    endpoints.close();
+    const ipamDirectory = path.join(node.stateDir, 'ipam');
+    return {
+      veths: node.ns.exec('ip', ['-o', 'link', 'show']).split('\n').filter((line) => / tw[0-9a-f]{11}@/.test(line)).length,
+      routes: node.ns.exec('ip', ['route', 'show']).split('\n').filter((line) => line.startsWith('10.244.')).length,
+      linkPins: fs.readdirSync(pinPaths(node.bpffsRoot).podLinks).length,
+      endpoints: entries,
+      addresses: fs.readdirSync(ipamDirectory).filter((name) => /^\d+\.\d+\.\d+\.\d+$/.test(name)).length,
+    };
+  };
+
+  before(async () => {
+    node = new TestNode('scale');
+    await node.startAgent();
+  });
+  after(async () => {
+    namespaces.forEach((ns) => ns.delete());
+    await node?.cleanup();
+  });
+
+  test(`${PARALLEL_ADDS} parallel ADDs get ${PARALLEL_ADDS} distinct addresses`, async () => {
+    const pods: PodSpec[] = Array.from({ length: PARALLEL_ADDS }, () => {
+      const ns = new TestNetns('par');
+      namespaces.push(ns);
+      return { containerID: newContainerID(), netns: ns.path };
+    });
+    const ips = (await Promise.all(pods.map((pod) => node.add(pod)))).map((added) => added.ip);
+    assert.equal(new Set(ips).size, PARALLEL_ADDS, `distinct: ${ips.join(' ')}`);
+    assert.deepEqual(podState(), { veths: PARALLEL_ADDS, routes: PARALLEL_ADDS, linkPins: PARALLEL_ADDS, endpoints: PARALLEL_ADDS, addresses: PARALLEL_ADDS });
+    const deleted = await Promise.all(pods.map((pod) => node.plugin('DEL', pod)));
+    assert.ok(deleted.every((run) => run.exitCode === 0));
+    assert.deepEqual(podState(), { veths: 0, routes: 0, linkPins: 0, endpoints: 0, addresses: 0 });
+  });
+
+  test(`${CYCLES} ADD/DEL cycles leave nothing behind`, async (t) => {
+    const started = Date.now();
+    const addMs: number[] = [];
+    const delMs: number[] = [];
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      const ns = new TestNetns('cyc');
+      namespaces.push(ns);
+      while (next < CYCLES && Date.now() - started < CYCLE_BUDGET_MS) {
+        next++;
+        const pod = { containerID: newContainerID(), netns: ns.path };
+        let begin = performance.now();
+        await node.add(pod);
+        addMs.push(performance.now() - begin);
+        begin = performance.now();
+        const run = await node.plugin('DEL', pod);
+        delMs.push(performance.now() - begin);
+        assert.equal(run.exitCode, 0, JSON.stringify(run.output));
+      }
+    };
+    await Promise.all(Array.from({ length: CYCLE_WORKERS }, worker));
+    assert.equal(addMs.length, CYCLES, `all ${CYCLES} cycles ran within ${CYCLE_BUDGET_MS} ms`);
+    assert.deepEqual(podState(), { veths: 0, routes: 0, linkPins: 0, endpoints: 0, addresses: 0 });
+    for (const ns of namespaces.slice(-CYCLE_WORKERS)) assert.ok(!ns.exec('ip', ['-o', 'link', 'show']).includes('eth0'), 'pod eth0 removed');
+    t.diagnostic(`ADD ms p50 ${percentile(addMs, 0.5).toFixed(1)} p99 ${percentile(addMs, 0.99).toFixed(1)}; DEL ms p50 ${percentile(delMs, 0.5).toFixed(1)} p99 ${percentile(delMs, 0.99).toFixed(1)} (${CYCLE_WORKERS} in flight, incl. ip netns exec and node start-up)`);
+  });
+});
