@@ -42,6 +42,7 @@ export class Ipam {
   /** The attachment's address in podCIDR: the one it already holds (a retried ADD), or a free one. */
   async allocate(attachment: Attachment, podCIDR: string): Promise<string> {
     const range = podRange(podCIDR);
+    fs.mkdirSync(this.directory, { recursive: true, mode: 0o700 });
     return this.#locked(() => {
       const held = this.#read().find((a) => sameAttachment(a, attachment));
       if (held) return held.ip;
@@ -86,6 +87,7 @@ export class Ipam {
   }
 
   #read(): Allocation[] {
+    if (!fs.existsSync(this.directory)) return [];
     return fs
       .readdirSync(this.directory)
       .filter(isIpv4)
@@ -105,8 +107,9 @@ export class Ipam {
     }
   }
 
+  /** Runs fn under the lock; without a state directory nothing was ever allocated, so fn sees an empty one. */
   async #locked<T>(fn: () => T): Promise<T> {
-    fs.mkdirSync(this.directory, { recursive: true, mode: 0o700 });
+    if (!fs.existsSync(this.directory)) return fn();
     try {
       return await withFileLock(path.join(this.directory, 'lock'), LOCK_TIMEOUT_MS, async () => fn());
     } catch (error) {

@@ -1,0 +1,56 @@
+// twill-agent configuration: file (YAML or JSON), flags over it, defaults, and errors
+// that name the setting.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+
+import { ConfigError, readConfigFile, resolveConfig } from '../../agent/lib/config';
+import { parseFlags } from '../../agent/lib/flags';
+
+function writeTemp(name: string, text: string): string {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'twill-config-')), name);
+  fs.writeFileSync(file, text);
+  return file;
+}
+
+describe('agent configuration', () => {
+  test('YAML and JSON files read alike; flags override the file; defaults fill the rest', () => {
+    const yaml = readConfigFile(writeTemp('agent.yaml', 'nodeName: n1\npodCIDR: 10.244.1.0/24\nmode: vxlan\n'));
+    const json = readConfigFile(writeTemp('agent.json', '{"nodeName": "n1", "podCIDR": "10.244.1.0/24", "mode": "vxlan"}'));
+    assert.deepEqual(yaml, json);
+    const flags = parseFlags(['--pod-cidr', '10.244.2.0/24', '--mtu', '1450'], {});
+    const config = resolveConfig(yaml, flags.overrides);
+    assert.equal(config.podCIDR, '10.244.2.0/24');
+    assert.equal(config.nodeName, 'n1');
+    assert.equal(config.mode, 'vxlan');
+    assert.equal(config.mtu, 1450);
+    assert.equal(config.bpffsRoot, '/sys/fs/bpf/twill');
+    assert.equal(config.stateDir, '/var/lib/twill');
+  });
+
+  test('NODE_NAME from the downward API names the node when no flag does', () => {
+    assert.equal(parseFlags([], { NODE_NAME: 'worker-3' }).overrides.nodeName, 'worker-3');
+    assert.equal(parseFlags(['--node-name', 'x'], { NODE_NAME: 'worker-3' }).overrides.nodeName, 'x');
+  });
+
+  const errors: Array<[string, () => unknown, RegExp]> = [
+    ['missing node name', () => resolveConfig({ podCIDR: '10.0.0.0/24' }, {}), /nodeName is required/],
+    ['missing pod CIDR', () => resolveConfig({ nodeName: 'n' }, {}), /podCIDR is required/],
+    ['bad pod CIDR', () => resolveConfig({ nodeName: 'n', podCIDR: '10.0.0.0/40' }, {}), /podCIDR "10.0.0.0\/40" is not an IPv4 CIDR/],
+    ['tiny pod CIDR', () => resolveConfig({ nodeName: 'n', podCIDR: '10.0.0.0/31' }, {}), /too small/],
+    ['bad mode', () => resolveConfig({ nodeName: 'n', podCIDR: '10.0.0.0/24', mode: 'gre' as 'native' }, {}), /mode "gre" must be native or vxlan/],
+    ['bad node IP', () => resolveConfig({ nodeName: 'n', podCIDR: '10.0.0.0/24', nodeIP: '1.2.3' }, {}), /nodeIP "1.2.3"/],
+    ['unknown file setting', () => readConfigFile(writeTemp('a.yaml', 'podCidr: 10.0.0.0/24\n')), /unknown setting "podCidr"/],
+    ['wrongly typed file setting', () => readConfigFile(writeTemp('a.yaml', 'mtu: "1500"\n')), /mtu must be a number/],
+    ['unparsable file', () => readConfigFile(writeTemp('a.yaml', 'a: [\n')), /config file .*a.yaml/],
+    ['unknown flag', () => parseFlags(['--pod-cdir', 'x'], {}), /Unknown option '--pod-cdir'/],
+    ['non-numeric flag', () => parseFlags(['--mtu', 'big'], {}), /--mtu must be a whole number/],
+  ];
+  for (const [name, call, message] of errors) {
+    test(`${name} is a ConfigError naming it`, () => {
+      assert.throws(call, (error: unknown) => error instanceof ConfigError && message.test(error.message));
+    });
+  }
+});
