@@ -1,8 +1,10 @@
 // The test command: runs every *.test.js under dist/test with the node test runner,
 // then fails if any test left something behind: a test namespace, a bpffs mount, a
-// device in this namespace or a pin in /sys/fs/bpf that was not there before.
+// device in this namespace, a pin in /sys/fs/bpf or a twill* temp entry that was not
+// there before.
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
 import { TEST_BPFFS_PREFIX } from './helpers/bpffs';
@@ -32,7 +34,11 @@ function added(before: Set<string>, after: Set<string>): string[] {
   return [...after].filter((name) => !before.has(name));
 }
 
-function leftovers(devicesBefore: Set<string>, pinsBefore: Set<string>): string[] {
+function temporaryEntries(): Set<string> {
+  return new Set([...entries(os.tmpdir())].filter((name) => name.startsWith('twill')));
+}
+
+function leftovers(devicesBefore: Set<string>, pinsBefore: Set<string>, temporaryBefore: Set<string>): string[] {
   const isRoot = process.getuid?.() === 0;
   const namespaces = isRoot
     ? execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
@@ -50,14 +56,16 @@ function leftovers(devicesBefore: Set<string>, pinsBefore: Set<string>): string[
     ...mounts.map((m) => `bpffs mount ${m}`),
     ...added(devicesBefore, entries('/sys/class/net')).map((d) => `device ${d} in the test runner's namespace`),
     ...added(pinsBefore, entries('/sys/fs/bpf')).map((p) => `pin /sys/fs/bpf/${p}`),
+    ...added(temporaryBefore, temporaryEntries()).map((t) => `temporary ${path.join(os.tmpdir(), t)}`),
   ];
 }
 
 const files = testFiles(__dirname);
 const devicesBefore = entries('/sys/class/net');
 const pinsBefore = entries('/sys/fs/bpf');
+const temporaryBefore = temporaryEntries();
 const result = spawnSync(process.execPath, ['--test', ...process.argv.slice(2), ...files], { stdio: 'inherit' });
-const leaked = leftovers(devicesBefore, pinsBefore);
+const leaked = leftovers(devicesBefore, pinsBefore, temporaryBefore);
 if (leaked.length > 0) {
   console.error(`\ntests left behind:\n  ${leaked.join('\n  ')}`);
   process.exitCode = 1;

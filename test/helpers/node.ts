@@ -85,7 +85,8 @@ export class TestNode {
 
   /** Runs the built plugin inside the node namespace with containerd's environment. */
   async plugin(command: string, pod: PodSpec | undefined, config: Record<string, unknown> = this.netConf()): Promise<PluginRun> {
-    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, CNI_COMMAND: command, CNI_PATH: '/opt/cni/bin' };
+    // TMPDIR keeps the plugin's native-code cache inside this node's state, removed with it.
+    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, TMPDIR: this.stateDir, CNI_COMMAND: command, CNI_PATH: '/opt/cni/bin' };
     if (pod) {
       env.CNI_CONTAINERID = pod.containerID;
       env.CNI_NETNS = pod.netns;

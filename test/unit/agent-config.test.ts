@@ -4,18 +4,23 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 
 import { ConfigError, readConfigFile, resolveConfig } from '../../agent/lib/config';
 import { parseFlags } from '../../agent/lib/flags';
 
+const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'twill-config-'));
+let files = 0;
+
 function writeTemp(name: string, text: string): string {
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'twill-config-')), name);
+  const file = path.join(directory, `${files++}-${name}`);
   fs.writeFileSync(file, text);
   return file;
 }
 
 describe('agent configuration', () => {
+  after(() => fs.rmSync(directory, { recursive: true, force: true }));
+
   test('YAML and JSON files read alike; flags override the file; defaults fill the rest', () => {
     const yaml = readConfigFile(writeTemp('agent.yaml', 'nodeName: n1\npodCIDR: 10.244.1.0/24\nmode: vxlan\n'));
     const json = readConfigFile(writeTemp('agent.json', '{"nodeName": "n1", "podCIDR": "10.244.1.0/24", "mode": "vxlan"}'));
