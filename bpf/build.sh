@@ -33,7 +33,7 @@ case "$(uname -m)" in
 esac
 
 compile() { # compile SOURCE OBJECT
-  clang -O2 -g -target bpf -D__TARGET_ARCH_"$arch" -Wall -Werror \
+  clang -O2 -g -target bpf -mcpu=v3 -D__TARGET_ARCH_"$arch" -Wall -Werror \
     -I "$include" -I bpf/include -c "$1" -o "$2"
 }
 

@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
-// Twill's datapath. from_pod runs on every host-side pod veth's ingress, from_netdev on
-// the uplink's: a packet for a pod on this node goes straight into that pod's namespace
-// with bpf_redirect_peer; everything else is the host stack's.
+// Twill's datapath.
+//   from_pod     host-side veth ingress: traffic leaving a pod
+//   from_netdev  uplink and VXLAN device ingress: traffic arriving from other nodes
+//   to_tunnel    VXLAN device egress: sets the tunnel key for the node owning the destination
+// A packet for a pod on this node goes straight into its namespace (bpf_redirect_peer);
+// one for another node's pod subnet is routed there (bpf_redirect_neigh out of the uplink,
+// or through the VXLAN device); everything else is the host stack's.
 #include "vmlinux.h"
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
@@ -12,6 +16,21 @@
 #define TC_ACT_SHOT 2
 #define ETH_P_IP 0x0800
 #define ETH_ALEN 6
+#define AF_INET 2
+#define IPPROTO_TCP 6
+#define IPPROTO_UDP 17
+#define BPF_F_CURRENT_NETNS (-1)
+#define TUNNEL_TTL 64
+
+// Per-node settings, fixed when the agent loads the object.
+const volatile __u32 uplink_ifindex = 0; /* native routing: the device towards other nodes */
+const volatile __u32 tunnel_ifindex = 0; /* overlay: the collect-metadata VXLAN device */
+const volatile __u32 tunnel_vni = 1;
+const volatile __be32 node_ip = 0; /* this node's address on the uplink */
+
+struct nf_conn *bpf_skb_ct_lookup(struct __sk_buff *skb, struct bpf_sock_tuple *tuple, __u32 tuple__sz,
+				  struct bpf_ct_opts *opts, __u32 opts__sz) __ksym;
+void bpf_ct_release(struct nf_conn *ct) __ksym;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -54,18 +73,6 @@ static __always_inline int account(struct __sk_buff *skb, enum twill_reason reas
 	return verdict;
 }
 
-// Rewrites the Ethernet header as the pod's next hop would and hands the packet to
-// the ingress of the pod's eth0, skipping the host stack and the veth's backlog.
-static __always_inline int deliver_local(struct __sk_buff *skb, struct ethhdr *eth,
-					 const struct endpoint *pod,
-					 enum twill_direction direction)
-{
-	__builtin_memcpy(eth->h_dest, pod->pod_mac, ETH_ALEN);
-	__builtin_memcpy(eth->h_source, pod->host_mac, ETH_ALEN);
-	account(skb, TWILL_DELIVERED_LOCAL, direction, TC_ACT_OK);
-	return bpf_redirect_peer(pod->ifindex, 0);
-}
-
 // The IPv4 header, or NULL with *verdict set when the packet is not IPv4 or is cut
 // shorter than its header length claims.
 static __always_inline struct iphdr *ipv4_header(struct __sk_buff *skb, struct ethhdr **eth,
@@ -92,11 +99,104 @@ static __always_inline struct iphdr *ipv4_header(struct __sk_buff *skb, struct e
 	return ip;
 }
 
+// Routing decrements the TTL; the checksum follows incrementally (RFC 1624), as the
+// kernel's ip_decrease_ttl does. The caller has checked ttl > 1.
+static __always_inline void decrease_ttl(struct iphdr *ip)
+{
+	__u32 check = (__u32)ip->check + (__u32)bpf_htons(0x0100);
+
+	ip->check = (__u16)(check + (check >= 0xffff));
+	ip->ttl--;
+}
+
+// The MAC of a node's VXLAN device: 02:76 and the node's address. The agent gives each
+// device this MAC, so a tunnelled frame arrives addressed to its receiver.
+static __always_inline void tunnel_mac(__u8 mac[ETH_ALEN], __be32 node)
+{
+	mac[0] = 0x02;
+	mac[1] = 0x76;
+	__builtin_memcpy(&mac[2], &node, sizeof(node));
+}
+
+// Whether the packet is a reply of a connection the host stack NATed (a kube-proxy
+// Service): delivered straight into the pod, it would skip the reverse NAT. Only pods
+// that have sent traffic into the stack can have such connections, so only they pay
+// for the conntrack lookup.
+static __always_inline bool nat_reply(struct __sk_buff *skb, struct iphdr *ip, const struct endpoint *pod)
+{
+	void *data_end = (void *)(long)skb->data_end;
+	struct bpf_ct_opts opts = { .netns_id = BPF_F_CURRENT_NETNS };
+	struct bpf_sock_tuple tuple = {};
+	struct nf_conn *ct;
+	__be16 *ports;
+	bool natted;
+
+	if (!(pod->flags & TWILL_ENDPOINT_USES_STACK))
+		return false;
+	if (ip->protocol != IPPROTO_TCP && ip->protocol != IPPROTO_UDP)
+		return false;
+	ports = (void *)ip + ip->ihl * 4;
+	if ((void *)(ports + 2) > data_end)
+		return false;
+	tuple.ipv4.saddr = ip->saddr;
+	tuple.ipv4.daddr = ip->daddr;
+	tuple.ipv4.sport = ports[0];
+	tuple.ipv4.dport = ports[1];
+	opts.l4proto = ip->protocol;
+	ct = bpf_skb_ct_lookup(skb, &tuple, sizeof(tuple.ipv4), &opts, sizeof(opts));
+	if (!ct)
+		return false;
+	natted = ct->status & (IPS_SRC_NAT | IPS_DST_NAT);
+	bpf_ct_release(ct);
+	return natted;
+}
+
+// Rewrites the Ethernet header as the pod's next hop would and hands the packet to
+// the ingress of the pod's eth0, skipping the host stack and the veth's backlog.
+static __always_inline int deliver_local(struct __sk_buff *skb, struct ethhdr *eth, struct iphdr *ip,
+					 const struct endpoint *pod, enum twill_direction direction)
+{
+	if (nat_reply(skb, ip, pod))
+		return account(skb, TWILL_PASSED_NAT_REPLY, direction, TC_ACT_OK);
+	__builtin_memcpy(eth->h_dest, pod->pod_mac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, pod->host_mac, ETH_ALEN);
+	account(skb, TWILL_DELIVERED_LOCAL, direction, TC_ACT_OK);
+	return bpf_redirect_peer(pod->ifindex, 0);
+}
+
+// Routes a pod's packet to the node that owns its destination: natively through the
+// uplink's neighbour for that node, or through the VXLAN device (whose egress program
+// sets the tunnel key).
+static __always_inline int forward_remote(struct __sk_buff *skb, struct ethhdr *eth, struct iphdr *ip,
+					  const struct node_subnet *remote)
+{
+	struct bpf_redir_neigh next_hop = { .nh_family = AF_INET, .ipv4_nh = remote->node_ip };
+
+	if (ip->ttl <= 1)
+		return account(skb, TWILL_PASSED_TTL_EXCEEDED, TWILL_FROM_POD, TC_ACT_OK);
+	decrease_ttl(ip);
+	account(skb, TWILL_FORWARDED_REMOTE, TWILL_FROM_POD, TC_ACT_OK);
+	if (remote->flags & TWILL_SUBNET_TUNNEL) {
+		tunnel_mac(eth->h_dest, remote->node_ip);
+		tunnel_mac(eth->h_source, node_ip);
+		return bpf_redirect(tunnel_ifindex, 0);
+	}
+	return bpf_redirect_neigh(uplink_ifindex, &next_hop, sizeof(next_hop), 0);
+}
+
+static __always_inline struct node_subnet *node_subnet_of(__be32 address)
+{
+	struct node_subnet_key key = { .prefixlen = 32, .addr = address };
+
+	return bpf_map_lookup_elem(&node_subnets, &key);
+}
+
 SEC("tc")
 int from_pod(struct __sk_buff *skb)
 {
 	struct endpoint_key source, destination;
 	struct endpoint *sender, *receiver;
+	struct node_subnet *remote;
 	struct ethhdr *eth;
 	struct iphdr *ip;
 	int verdict;
@@ -114,8 +214,16 @@ int from_pod(struct __sk_buff *skb)
 	destination.ip = ip->daddr;
 	receiver = bpf_map_lookup_elem(&endpoints, &destination);
 	if (receiver)
-		return deliver_local(skb, eth, receiver, TWILL_FROM_POD);
+		return deliver_local(skb, eth, ip, receiver, TWILL_FROM_POD);
 
+	remote = node_subnet_of(ip->daddr);
+	if (remote)
+		return forward_remote(skb, eth, ip, remote);
+
+	// The host stack may NAT what it gets from here; see nat_reply. Only this pod's
+	// own packets set the flag, so a plain store cannot lose anything that matters.
+	if (!(sender->flags & TWILL_ENDPOINT_USES_STACK))
+		sender->flags |= TWILL_ENDPOINT_USES_STACK;
 	return account(skb, TWILL_PASSED_NOT_POD, TWILL_FROM_POD, TC_ACT_OK);
 }
 
@@ -134,10 +242,34 @@ int from_netdev(struct __sk_buff *skb)
 
 	destination.ip = ip->daddr;
 	receiver = bpf_map_lookup_elem(&endpoints, &destination);
-	if (receiver)
-		return deliver_local(skb, eth, receiver, TWILL_FROM_NETDEV);
+	if (!receiver)
+		return account(skb, TWILL_PASSED_NOT_POD, TWILL_FROM_NETDEV, TC_ACT_OK);
+	// Delivering into a pod is a routing hop, as on the sending node.
+	if (ip->ttl <= 1)
+		return account(skb, TWILL_PASSED_TTL_EXCEEDED, TWILL_FROM_NETDEV, TC_ACT_OK);
+	decrease_ttl(ip);
+	return deliver_local(skb, eth, ip, receiver, TWILL_FROM_NETDEV);
+}
 
-	return account(skb, TWILL_PASSED_NOT_POD, TWILL_FROM_NETDEV, TC_ACT_OK);
+SEC("tc")
+int to_tunnel(struct __sk_buff *skb)
+{
+	struct bpf_tunnel_key key = { .tunnel_id = tunnel_vni, .tunnel_ttl = TUNNEL_TTL };
+	struct node_subnet *remote;
+	struct ethhdr *eth;
+	struct iphdr *ip;
+	int verdict;
+
+	ip = ipv4_header(skb, &eth, TWILL_TO_TUNNEL, &verdict);
+	if (!ip)
+		return verdict == TC_ACT_OK ? TC_ACT_SHOT : verdict;
+	remote = node_subnet_of(ip->daddr);
+	if (!remote)
+		return account(skb, TWILL_DROPPED_NO_TUNNEL, TWILL_TO_TUNNEL, TC_ACT_SHOT);
+	key.remote_ipv4 = bpf_ntohl(remote->node_ip);
+	if (bpf_skb_set_tunnel_key(skb, &key, sizeof(key), BPF_F_ZERO_CSUM_TX) < 0)
+		return account(skb, TWILL_DROPPED_NO_TUNNEL, TWILL_TO_TUNNEL, TC_ACT_SHOT);
+	return account(skb, TWILL_FORWARDED_REMOTE, TWILL_TO_TUNNEL, TC_ACT_OK);
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -7,7 +7,7 @@ import type { MapName } from './layouts';
 /** bpf/build.sh compiles bpf/datapath.bpf.c to this file, next to the compiled TypeScript. */
 export const DATAPATH_OBJECT = path.join(__dirname, 'datapath.bpf.o');
 
-export const PROGRAMS = ['from_pod', 'from_netdev'] as const;
+export const PROGRAMS = ['from_pod', 'from_netdev', 'to_tunnel'] as const;
 export type ProgramName = (typeof PROGRAMS)[number];
 
 export const DEFAULT_BPFFS_ROOT = '/sys/fs/bpf/twill';

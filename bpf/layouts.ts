@@ -25,12 +25,16 @@ export const REASONS = {
   TWILL_PASSED_NOT_POD: 4,
   TWILL_DROPPED_SPOOFED: 5,
   TWILL_DROPPED_MALFORMED: 6,
+  TWILL_PASSED_NAT_REPLY: 7,
+  TWILL_PASSED_TTL_EXCEEDED: 8,
+  TWILL_DROPPED_NO_TUNNEL: 9,
 } as const;
 
 /** enum twill_direction. */
 export const DIRECTIONS = {
   TWILL_FROM_POD: 0,
   TWILL_FROM_NETDEV: 1,
+  TWILL_TO_TUNNEL: 2,
 } as const;
 
 export type ReasonName = keyof typeof REASONS;

@@ -14,12 +14,16 @@ enum twill_reason {
 	TWILL_PASSED_NOT_POD = 4,    /* IPv4 for no pod or pod subnet we know */
 	TWILL_DROPPED_SPOOFED = 5,   /* a pod sent from an address that is not its own */
 	TWILL_DROPPED_MALFORMED = 6, /* too short for the headers it claims */
+	TWILL_PASSED_NAT_REPLY = 7,  /* a reply the host NATed (a Service): conntrack must reverse it */
+	TWILL_PASSED_TTL_EXCEEDED = 8, /* TTL would expire here: the stack sends ICMP time exceeded */
+	TWILL_DROPPED_NO_TUNNEL = 9, /* the tunnel key could not be set */
 };
 
 /* Which hook saw the packet. */
 enum twill_direction {
 	TWILL_FROM_POD = 0,    /* host-side veth ingress: leaving a pod */
 	TWILL_FROM_NETDEV = 1, /* uplink or tunnel ingress: arriving from the network */
+	TWILL_TO_TUNNEL = 2,   /* tunnel device egress: leaving for another node */
 };
 
 struct counter_key {
@@ -41,8 +45,14 @@ struct endpoint {
 	__u32 ifindex;    /* the host-side veth */
 	__u8 pod_mac[6];  /* the pod's eth0 */
 	__u8 host_mac[6]; /* the host-side veth, the pod's next hop */
-	__u32 flags;      /* reserved, 0 */
+	__u32 flags;      /* TWILL_ENDPOINT_* */
 };
+
+/*
+ * The pod has sent traffic into the host stack, which may have NATed it (kube-proxy
+ * Services): replies to it are checked against conntrack before delivery.
+ */
+#define TWILL_ENDPOINT_USES_STACK 1
 
 /* A node's pod subnet, for longest-prefix match. */
 struct node_subnet_key {
