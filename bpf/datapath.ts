@@ -23,9 +23,12 @@ export function pinPaths(root: string) {
     /** TCX links running from_pod, one per pod, by host veth name. */
     podLinks: path.join(root, 'links', 'pods'),
     podLink: (hostVeth: string) => path.join(root, 'links', 'pods', hostVeth),
-    /** TCX links running from_netdev, by device (uplink, tunnel). */
+    /** TCX links running from_netdev on a device's ingress (uplink, tunnel), by device. */
     netdevLinks: path.join(root, 'links', 'netdev'),
     netdevLink: (device: string) => path.join(root, 'links', 'netdev', device),
+    /** TCX links running to_tunnel on the tunnel device's egress. */
+    tunnelLinks: path.join(root, 'links', 'tunnel'),
+    tunnelLink: (device: string) => path.join(root, 'links', 'tunnel', device),
   };
 }
 

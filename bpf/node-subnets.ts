@@ -1,7 +1,7 @@
 // The node subnets map: another node's pod CIDR -> that node's address, and whether it
 // is reached through the tunnel. Longest-prefix match on the destination.
 import { LAYOUTS } from './layouts';
-import { ipv4FromBytes, ipv4ToBytes, parseIpv4Prefix } from './netlink';
+import { ipv4FromBytes, ipv4ToBytes, macFromBytes, parseIpv4Prefix } from './netlink';
 
 export interface NodeSubnet {
   nodeIp: string;
@@ -37,4 +37,9 @@ export function decodeNodeSubnet(value: Buffer): NodeSubnet {
     nodeIp: ipv4FromBytes(value.subarray(VALUE.members.node_ip, VALUE.members.node_ip + 4)),
     tunnel: (value.readUInt32LE(VALUE.members.flags) & TWILL_SUBNET_TUNNEL) !== 0,
   };
+}
+
+/** The MAC Twill gives a node's VXLAN device, 02:76 + its address; the C side computes the same. */
+export function tunnelMac(nodeIp: string): string {
+  return macFromBytes(Buffer.concat([Buffer.from([0x02, 0x76]), ipv4ToBytes(nodeIp)]));
 }

@@ -12,7 +12,10 @@ export type Mode = 'native' | 'vxlan';
 
 export interface AgentConfig {
   nodeName: string;
-  podCIDR: string;
+  /** This node's pod range; default: what the node source says of this node. */
+  podCIDR?: string;
+  /** Every pod range of the cluster; pod traffic to anywhere else is masqueraded. */
+  clusterCIDR?: string;
   /** This node's address on the uplink; reached by other nodes (cross-node issue). */
   nodeIP?: string;
   /** The device carrying traffic to other nodes; from_netdev is attached to it. */
@@ -22,6 +25,10 @@ export interface AgentConfig {
   /** A static list of nodes and their pod CIDRs (cross-node issue). */
   nodesFile?: string;
   mode: Mode;
+  /** VXLAN network identifier in overlay mode. */
+  vni: number;
+  /** Kubeconfig for the Node informer; in a pod the service account is used instead. */
+  kubeconfig?: string;
   /** Pod interface MTU; default: the uplink's MTU, or 1500 without one. */
   mtu?: number;
   metricsPort: number;
@@ -35,6 +42,9 @@ export class ConfigError extends Error {
 const KEYS: Record<keyof AgentConfig, 'string' | 'number'> = {
   nodeName: 'string',
   podCIDR: 'string',
+  clusterCIDR: 'string',
+  vni: 'number',
+  kubeconfig: 'string',
   nodeIP: 'string',
   uplink: 'string',
   bpffsRoot: 'string',
@@ -46,7 +56,15 @@ const KEYS: Record<keyof AgentConfig, 'string' | 'number'> = {
   logLevel: 'string',
 };
 
-const DEFAULTS = { bpffsRoot: DEFAULT_BPFFS_ROOT, stateDir: DEFAULT_STATE_DIR, mode: 'native', metricsPort: 9962, logLevel: 'info' } as const;
+const DEFAULTS = { bpffsRoot: DEFAULT_BPFFS_ROOT, stateDir: DEFAULT_STATE_DIR, mode: 'native', vni: 1, metricsPort: 9962, logLevel: 'info' } as const;
+
+function requireCidr(name: string, value: string): void {
+  try {
+    parseIpv4Prefix(value);
+  } catch {
+    throw new ConfigError(`${name} ${JSON.stringify(value)} is not an IPv4 CIDR such as 10.244.1.0/24`);
+  }
+}
 
 /** Reads a config file; YAML is a superset of JSON, so one parser serves both. */
 export function readConfigFile(file: string): Partial<AgentConfig> {
@@ -69,19 +87,17 @@ export function readConfigFile(file: string): Partial<AgentConfig> {
 /** Merges file and flags (flags win) over the defaults and validates the result. */
 export function resolveConfig(file: Partial<AgentConfig>, flags: Partial<AgentConfig>): AgentConfig {
   const merged = { ...DEFAULTS, ...file, ...flags };
-  const { nodeName, podCIDR, nodeIP, mode, mtu, metricsPort } = merged;
+  const { nodeName, podCIDR, clusterCIDR, nodeIP, mode, mtu, metricsPort, vni } = merged;
   if (!nodeName) throw new ConfigError('nodeName is required (--node-name, or NODE_NAME from the downward API)');
-  if (!podCIDR) throw new ConfigError('podCIDR is required (--pod-cidr)');
-  let prefix;
-  try {
-    prefix = parseIpv4Prefix(podCIDR);
-  } catch {
-    throw new ConfigError(`podCIDR ${JSON.stringify(podCIDR)} is not an IPv4 CIDR such as 10.244.1.0/24`);
+  if (podCIDR !== undefined) {
+    requireCidr('podCIDR', podCIDR);
+    if (parseIpv4Prefix(podCIDR).prefixLength > 30) throw new ConfigError(`podCIDR ${podCIDR} is too small for pods: use /30 or larger`);
   }
-  if (prefix.prefixLength > 30) throw new ConfigError(`podCIDR ${podCIDR} is too small for pods: use /30 or larger`);
+  if (clusterCIDR !== undefined) requireCidr('clusterCIDR', clusterCIDR);
+  if (!Number.isInteger(vni) || vni < 1 || vni > 0xffffff) throw new ConfigError(`vni ${vni} must be an integer from 1 to 16777215`);
   if (nodeIP !== undefined && !isIpv4(nodeIP)) throw new ConfigError(`nodeIP ${JSON.stringify(nodeIP)} is not an IPv4 address`);
   if (mode !== 'native' && mode !== 'vxlan') throw new ConfigError(`mode ${JSON.stringify(mode)} must be native or vxlan`);
   if (mtu !== undefined && (!Number.isInteger(mtu) || mtu < 576 || mtu > 65535)) throw new ConfigError(`mtu ${mtu} must be an integer from 576 to 65535`);
   if (!Number.isInteger(metricsPort) || metricsPort < 1 || metricsPort > 65535) throw new ConfigError(`metricsPort ${metricsPort} must be a TCP port`);
-  return { ...merged, nodeName, podCIDR, mode };
+  return { ...merged, nodeName, mode };
 }

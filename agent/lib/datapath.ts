@@ -7,12 +7,21 @@ import type { Logger } from 'pino';
 
 import { DATAPATH_OBJECT, PROGRAMS, pinPaths, type PinPaths, type ProgramName } from '../../bpf/datapath';
 import { MAPS, type MapName } from '../../bpf/layouts';
-import { Rtnl } from '../../bpf/netlink';
-import { BpfObject, TcxLink, attachTcx, type BpfProgram } from '../../bpf/tsbpf';
+import { ipv4ToBytes } from '../../bpf/netlink';
+import { BpfMap, BpfObject, TcxLink, attachTcx, type BpfProgram, type Direction } from '../../bpf/tsbpf';
+
+/** The per-node constants compiled into the programs at load (.rodata). */
+export interface DatapathSettings {
+  uplinkIfindex: number;
+  tunnelIfindex: number;
+  vni: number;
+  nodeIp?: string;
+}
 
 export interface Datapath {
   pins: PinPaths;
   programs: Map<ProgramName, BpfProgram>;
+  nodeSubnets: BpfMap;
   close(): void;
 }
 
@@ -39,50 +48,59 @@ function moveLinks(directory: string, program: BpfProgram): number {
   return moved;
 }
 
-export function loadDatapath(bpffsRoot: string, log: Logger): Datapath {
+export function loadDatapath(bpffsRoot: string, settings: DatapathSettings, log: Logger): Datapath {
   const pins = pinPaths(bpffsRoot);
-  for (const directory of [pins.maps, pins.programs, pins.podLinks, pins.netdevLinks]) {
+  for (const directory of [pins.maps, pins.programs, pins.podLinks, pins.netdevLinks, pins.tunnelLinks]) {
     fs.mkdirSync(directory, { recursive: true, mode: 0o700 });
   }
   const adopted = (Object.keys(MAPS) as MapName[]).filter((name) => fs.existsSync(pins.map(name)));
-  const object = BpfObject.open(DATAPATH_OBJECT).pinMapsUnder(pins.maps).load();
+  const object = BpfObject.open(DATAPATH_OBJECT)
+    .setRodata('uplink_ifindex', settings.uplinkIfindex)
+    .setRodata('tunnel_ifindex', settings.tunnelIfindex)
+    .setRodata('tunnel_vni', settings.vni)
+    .setRodata('node_ip', settings.nodeIp ? ipv4ToBytes(settings.nodeIp) : 0)
+    .pinMapsUnder(pins.maps)
+    .load();
   const programs = new Map<ProgramName, BpfProgram>();
+  let nodeSubnets: BpfMap;
   try {
     for (const name of PROGRAMS) {
       const program = object.program(name);
       programs.set(name, program);
       replacePin(program, pins.program(name));
     }
+    nodeSubnets = object.map('node_subnets');
   } finally {
     object.close();
   }
-  const podLinks = moveLinks(pins.podLinks, programs.get('from_pod') as BpfProgram);
-  const netdevLinks = moveLinks(pins.netdevLinks, programs.get('from_netdev') as BpfProgram);
-  log.info({ bpffsRoot, adoptedMaps: adopted, podLinks, netdevLinks }, adopted.length ? 'datapath loaded; re-adopted pinned maps and links' : 'datapath loaded');
+  const program = (name: ProgramName): BpfProgram => programs.get(name) as BpfProgram;
+  const moved = {
+    podLinks: moveLinks(pins.podLinks, program('from_pod')),
+    netdevLinks: moveLinks(pins.netdevLinks, program('from_netdev')),
+    tunnelLinks: moveLinks(pins.tunnelLinks, program('to_tunnel')),
+  };
+  log.info({ bpffsRoot, adoptedMaps: adopted, ...moved }, adopted.length ? 'datapath loaded; re-adopted pinned maps and links' : 'datapath loaded');
   return {
     pins,
     programs,
-    close: () => programs.forEach((program) => program.close()),
+    nodeSubnets,
+    close: () => {
+      programs.forEach((p) => p.close());
+      nodeSubnets.close();
+    },
   };
 }
 
 /**
- * Runs from_netdev on the uplink's ingress, through a pinned TCX link that outlives
- * the agent; an existing link was already moved onto this build by loadDatapath.
+ * Runs `program` on a device hook through a pinned TCX link that outlives the agent;
+ * a link pinned by an earlier run was already moved onto this build by loadDatapath.
  */
-export async function attachUplink(datapath: Datapath, uplink: string): Promise<{ ifindex: number; mtu: number }> {
-  const rtnl = Rtnl.open();
+export function attachPinned(program: BpfProgram, ifindex: number, direction: Direction, pin: string): void {
+  if (fs.existsSync(pin)) return;
+  const link = attachTcx(program, ifindex, direction);
   try {
-    const link = await rtnl.link(uplink);
-    if (!link) throw new Error(`uplink ${uplink} does not exist in this network namespace`);
-    const pin = datapath.pins.netdevLink(uplink);
-    if (!fs.existsSync(pin)) {
-      const attached = attachTcx(datapath.programs.get('from_netdev') as BpfProgram, link.index, 'ingress');
-      attached.pin(pin);
-      attached.close();
-    }
-    return { ifindex: link.index, mtu: link.mtu };
+    link.pin(pin);
   } finally {
-    rtnl.close();
+    link.close();
   }
 }

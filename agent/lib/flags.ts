@@ -6,13 +6,16 @@ import { ConfigError, type AgentConfig } from './config';
 export const USAGE = `usage: twill-agent [--config FILE] [flags]
   --config FILE        YAML or JSON settings; flags override it
   --node-name NAME     this node (default: $NODE_NAME)
-  --pod-cidr CIDR      this node's pod range, e.g. 10.244.1.0/24
+  --pod-cidr CIDR      this node's pod range (default: from the node source)
+  --cluster-cidr CIDR  all pod ranges; pod traffic to elsewhere is masqueraded
   --node-ip IP         this node's address towards other nodes
   --uplink DEVICE      the device towards other nodes (from_netdev attaches to it)
   --bpffs-root DIR     where maps, programs and links are pinned (default /sys/fs/bpf/twill)
   --state-dir DIR      node settings and IPAM state (default /var/lib/twill)
-  --nodes-file FILE    static list of nodes {name, podCIDR, internalIP}
+  --nodes-file FILE    static list of nodes {name, podCIDR, internalIP}, reloaded on change
+  --kubeconfig FILE    watch Node objects with this kubeconfig (in a pod: the service account)
   --mode MODE          native (default) or vxlan
+  --vni N              VXLAN network identifier (default 1)
   --mtu N              pod MTU (default: the uplink's, or 1500)
   --metrics-port PORT  Prometheus metrics and health (default 9962)
   --log-level LEVEL    pino level (default info)`;
@@ -33,6 +36,9 @@ export function parseFlags(argv: string[], env: NodeJS.ProcessEnv): ParsedFlags 
         config: { type: 'string' },
         'node-name': { type: 'string' },
         'pod-cidr': { type: 'string' },
+        'cluster-cidr': { type: 'string' },
+        kubeconfig: { type: 'string' },
+        vni: { type: 'string' },
         'node-ip': { type: 'string' },
         uplink: { type: 'string' },
         'bpffs-root': { type: 'string' },
@@ -56,6 +62,9 @@ export function parseFlags(argv: string[], env: NodeJS.ProcessEnv): ParsedFlags 
   const overrides: Partial<AgentConfig> = {
     nodeName: values['node-name'] ?? env.NODE_NAME,
     podCIDR: values['pod-cidr'],
+    clusterCIDR: values['cluster-cidr'],
+    kubeconfig: values.kubeconfig,
+    vni: number('vni', values.vni),
     nodeIP: values['node-ip'],
     uplink: values.uplink,
     bpffsRoot: values['bpffs-root'],

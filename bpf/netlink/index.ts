@@ -4,7 +4,7 @@
 //   Rtnl          lib/rtnl.ts    links, veth pairs, addresses, routes, neighbours
 //   NetlinkError  lib/errors.ts  { op, errno } for every kernel refusal
 //   addresses     lib/addr.ts    IPv4 / prefix / MAC parsing and formatting
-export { Rtnl, type Link, type Neighbour, type RouteSpec, type VethSpec } from './lib/rtnl';
+export { Rtnl, type Link, type Neighbour, type RouteEntry, type RouteSpec, type VethSpec } from './lib/rtnl';
 export { NetlinkError } from './lib/errors';
-export type { LinkSettings } from './lib/veth';
+export type { LinkSettings } from './lib/linkinfo';
 export { ipv4FromBytes, ipv4ToBytes, isIpv4, macFromBytes, macToBytes, parseIpv4Prefix, type Ipv4Prefix } from './lib/addr';

@@ -42,7 +42,8 @@ describe('agent configuration', () => {
 
   const errors: Array<[string, () => unknown, RegExp]> = [
     ['missing node name', () => resolveConfig({ podCIDR: '10.0.0.0/24' }, {}), /nodeName is required/],
-    ['missing pod CIDR', () => resolveConfig({ nodeName: 'n' }, {}), /podCIDR is required/],
+    ['bad cluster CIDR', () => resolveConfig({ nodeName: 'n', clusterCIDR: '10.244.0.0' }, {}), /clusterCIDR "10.244.0.0" is not an IPv4 CIDR/],
+    ['VNI out of range', () => resolveConfig({ nodeName: 'n' }, { vni: 1 << 24 }), /vni 16777216 must be an integer from 1 to 16777215/],
     ['bad pod CIDR', () => resolveConfig({ nodeName: 'n', podCIDR: '10.0.0.0/40' }, {}), /podCIDR "10.0.0.0\/40" is not an IPv4 CIDR/],
     ['tiny pod CIDR', () => resolveConfig({ nodeName: 'n', podCIDR: '10.0.0.0/31' }, {}), /too small/],
     ['bad mode', () => resolveConfig({ nodeName: 'n', podCIDR: '10.0.0.0/24', mode: 'gre' as 'native' }, {}), /mode "gre" must be native or vxlan/],

@@ -2,12 +2,12 @@
 // routes and neighbours in one network namespace.
 import fs from 'node:fs';
 
-import { createRtNetlink, FlagsNew, ifla, type rt, type RtNetlinkSocket } from 'netlink';
+import { createRtNetlink, FlagsNew, ifla, rt, type RtNetlinkSocket } from 'netlink';
 
 import { withNetns } from '../../tsbpf';
 import { ipv4FromBytes, ipv4ToBytes, macFromBytes, macToBytes, parseIpv4Prefix } from './addr';
 import { NetlinkError, toNetlinkError } from './errors';
-import { linkAttrs, vethLinkInfo, type LinkSettings } from './veth';
+import { linkAttrs, vethLinkInfo, vxlanLinkInfo, type LinkSettings } from './linkinfo';
 
 const AF_INET = 2;
 const MAIN_TABLE = 254;
@@ -39,6 +39,15 @@ export interface RouteSpec {
   /** Treat the gateway as directly reachable on ifindex even with no subnet covering it. */
   onlink?: boolean;
   table?: number;
+  /** rtm_protocol: who installed the route, so an owner can find its own (default 3, boot). */
+  protocol?: number;
+}
+
+export interface RouteEntry {
+  destination: string;
+  ifindex?: number;
+  gateway?: string;
+  protocol: number;
 }
 
 export interface Neighbour {
@@ -83,7 +92,7 @@ function routeMessage(spec: RouteSpec): { data: rt.Route; attrs: rt.RouteAttrs }
       family: AF_INET,
       dstLen: prefix.prefixLength,
       table: table < 256 ? table : 0,
-      protocol: 'BOOT',
+      protocol: spec.protocol ?? 3,
       scope: gateway ? 'UNIVERSE' : 'LINK',
       type: 'UNICAST',
       flags: spec.onlink ? { __unknown: RTNH_F_ONLINK } : {},
@@ -154,6 +163,16 @@ export class Rtnl {
     return link;
   }
 
+  /** Creates a collect-metadata VXLAN device on `udpPort`: programs choose each packet's remote. */
+  async createVxlan(settings: LinkSettings, udpPort: number): Promise<Link> {
+    requireInterfaceName(settings.name);
+    const attrs = { ...linkAttrs(settings), linkinfo: vxlanLinkInfo(udpPort) };
+    await this.#request(`RTM_NEWLINK vxlan ${settings.name}`, (options) => this.#socket.newLink({}, attrs, { ...options, flags: CREATE_NEW }));
+    const link = await this.link(settings.name);
+    if (!link) throw new NetlinkError(`RTM_GETLINK ${settings.name}`, 'ENODEV');
+    return link;
+  }
+
   async setUp(ifindex: number, up = true): Promise<void> {
     requireIndex(ifindex);
     await this.#request(`RTM_SETLINK ${ifindex} ${up ? 'up' : 'down'}`, (options) =>
@@ -201,8 +220,8 @@ export class Rtnl {
     return this.#delete(`RTM_DELROUTE ${spec.destination}`, 'ESRCH', (options) => this.#socket.delRoute(message.data, message.attrs, options));
   }
 
-  /** IPv4 routes of the main table as { destination, ifindex, gateway }. */
-  async routes(): Promise<Array<{ destination: string; ifindex?: number; gateway?: string }>> {
+  /** IPv4 routes of the main table. */
+  async routes(): Promise<RouteEntry[]> {
     const messages = await this.#request('RTM_GETROUTE', (options) => this.#socket.getRoutes({ family: AF_INET }, undefined, options));
     return messages
       .filter((m) => (m.attrs.table ?? m.data.table) === MAIN_TABLE)
@@ -210,6 +229,8 @@ export class Rtnl {
         destination: m.attrs.dst ? `${ipv4FromBytes(m.attrs.dst)}/${m.data.dstLen}` : 'default',
         ...(m.attrs.oif !== undefined ? { ifindex: m.attrs.oif } : {}),
         ...(m.attrs.gateway ? { gateway: ipv4FromBytes(m.attrs.gateway) } : {}),
+        // The package names the protocols it knows and leaves others as numbers.
+        protocol: typeof m.data.protocol === 'number' ? m.data.protocol : rt.RouteProtocol[(m.data.protocol ?? 'UNSPEC') as keyof typeof rt.RouteProtocol],
       }));
   }
 

@@ -1,7 +1,7 @@
-// The IFLA_LINKINFO attribute that asks for a veth pair whose peer is created straight
-// inside another namespace. The pinned `netlink` package types IFLA_LINKINFO as raw
-// bytes, so the nesting (kind, data, peer ifinfomsg + attributes) is assembled here
-// from the package's own encoders.
+// IFLA_LINKINFO attributes for the devices Twill creates: a veth pair whose peer is
+// created straight inside another namespace, and a collect-metadata VXLAN device. The
+// pinned `netlink` package types IFLA_LINKINFO as raw bytes, so the nesting is
+// assembled here from the package's own encoders.
 import { AttrStream, ifla, rt, type StreamData } from 'netlink';
 
 import { macToBytes } from './addr';
@@ -33,4 +33,12 @@ export function vethLinkInfo(peer: LinkSettings, peerNetnsFd: number): Buffer {
   const peerMessage = Buffer.concat([rt.formatLink({}), toBuffer(ifla.formatLinkAttrs(linkAttrs(peer, peerNetnsFd)))]);
   const data = toBuffer(ifla.formatVethInfo({ peer: peerMessage }));
   return toBuffer(ifla.formatInfo({ kind: 'veth', data }));
+}
+
+/** IFLA_LINKINFO { kind "vxlan", data { collect metadata, UDP port, no learning } }. */
+export function vxlanLinkInfo(udpPort: number): Buffer {
+  const port = Buffer.alloc(2);
+  port.writeUInt16BE(udpPort);
+  const data = toBuffer(ifla.formatVxlan({ collectMetadata: 1, port, learning: 0 }));
+  return toBuffer(ifla.formatInfo({ kind: 'vxlan', data }));
 }

@@ -1,0 +1,115 @@
+// The Kubernetes node source, driven by the real @kubernetes/client-node informer
+// against an in-process API server: nodes added, changed and removed are reported;
+// bookmarks change nothing; a broken watch resumes, 410 Gone relists, and neither ever
+// reports a live node as gone; an API server down at start-up is waited for.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+
+import pino from 'pino';
+
+import type { ClusterNode } from '../../agent/lib/cluster-nodes';
+import { KubernetesNodeSource } from '../../agent/lib/kubernetes-source';
+import { FakeKubeApi } from '../helpers/fake-kube-api';
+
+const WAIT_MS = 5000;
+
+describe('Kubernetes node source', () => {
+  let api: FakeKubeApi;
+  let source: KubernetesNodeSource;
+  let latest: ClusterNode[] = [];
+  const reports: ClusterNode[][] = [];
+  const byName = (): Record<string, ClusterNode> => Object.fromEntries(latest.map((n) => [n.name, n]));
+  const until = async (what: string, predicate: () => boolean): Promise<void> => {
+    const deadline = Date.now() + WAIT_MS;
+    while (!predicate()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last report: ${JSON.stringify(latest)}`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  };
+
+  before(async () => {
+    api = new FakeKubeApi();
+    await api.listen();
+    api.upsert({ name: 'node-1', podCIDR: '10.244.1.0/24', internalIP: '192.168.60.1' });
+    api.upsert({ name: 'node-2', podCIDR: '10.244.2.0/24', internalIP: '192.168.60.2' });
+    source = new KubernetesNodeSource(api.kubeconfig(), pino({ level: 'silent' }));
+    latest = await source.start((nodes) => {
+      latest = nodes;
+      reports.push(nodes);
+    });
+  });
+  after(async () => {
+    source?.stop();
+    await api?.close();
+  });
+
+  test('the first list gives every node with its pod CIDR and InternalIP', () => {
+    assert.deepEqual(byName(), {
+      'node-1': { name: 'node-1', podCIDR: '10.244.1.0/24', internalIP: '192.168.60.1' },
+      'node-2': { name: 'node-2', podCIDR: '10.244.2.0/24', internalIP: '192.168.60.2' },
+    });
+  });
+
+  test('added, changed and removed nodes are reported from the watch', async () => {
+    const started = Date.now();
+    api.upsert({ name: 'node-3', podCIDR: '10.244.3.0/24', internalIP: '192.168.60.3' });
+    await until('node-3', () => byName()['node-3'] !== undefined);
+    api.upsert({ name: 'node-2', podCIDR: '10.244.2.0/24', internalIP: '192.168.60.22' });
+    await until('node-2 moved', () => byName()['node-2']?.internalIP === '192.168.60.22');
+    api.remove('node-3');
+    await until('node-3 gone', () => byName()['node-3'] === undefined);
+    assert.ok(Date.now() - started < 1000, 'each change within a second');
+  });
+
+  test('a node without a pod CIDR yet is reported without one', async () => {
+    api.upsert({ name: 'node-4', internalIP: '192.168.60.4' });
+    await until('node-4', () => byName()['node-4'] !== undefined);
+    assert.equal(byName()['node-4'].podCIDR, undefined);
+    api.remove('node-4');
+    await until('node-4 gone', () => byName()['node-4'] === undefined);
+  });
+
+  test('a bookmark changes nothing', async () => {
+    const before = reports.length;
+    api.bookmark();
+    api.upsert({ name: 'node-5', podCIDR: '10.244.5.0/24', internalIP: '192.168.60.5' });
+    await until('node-5', () => byName()['node-5'] !== undefined);
+    assert.equal(reports.length, before + 1, 'only the real change was reported');
+  });
+
+  test('a broken watch resumes from its resourceVersion; 410 Gone relists; live nodes are never reported gone', async () => {
+    const watchesBefore = api.watches;
+    const reportsBefore = reports.length;
+    api.breakWatches();
+    api.upsert({ name: 'node-6', podCIDR: '10.244.6.0/24', internalIP: '192.168.60.6' });
+    await until('node-6 after the broken watch', () => byName()['node-6'] !== undefined);
+    assert.ok(api.watches > watchesBefore, 'watched again');
+
+    // A change made while the watch is down, then compacted away: resuming is 410 Gone.
+    const listsBeforeGone = api.lists;
+    api.breakWatches();
+    api.remove('node-6');
+    api.compact();
+    await until('node-6 removed after 410', () => byName()['node-6'] === undefined);
+    assert.ok(api.lists > listsBeforeGone, 'relisted after 410 Gone');
+    for (const report of reports.slice(reportsBefore)) {
+      const names = report.map((n) => n.name);
+      for (const live of ['node-1', 'node-2', 'node-5']) assert.ok(names.includes(live), `${live} stayed in every report`);
+    }
+  });
+
+  test('start() waits for a first successful list rather than report an empty cluster', async () => {
+    const down = new FakeKubeApi();
+    await down.listen();
+    const kubeconfig = down.kubeconfig();
+    await down.stopServing();
+    const waiting = new KubernetesNodeSource(kubeconfig, pino({ level: 'silent' }));
+    try {
+      const outcome = await Promise.race([waiting.start(() => undefined).then(() => 'resolved'), new Promise((resolve) => setTimeout(() => resolve('still waiting'), 1500))]);
+      assert.equal(outcome, 'still waiting');
+    } finally {
+      waiting.stop();
+      await down.close();
+    }
+  });
+});
