@@ -1,0 +1,77 @@
+// Running Twill's executables inside a node namespace exactly as a node would: the
+// agent as a long-lived process, the plugin with containerd's environment and stdin.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+
+import { repoRoot } from './kernel';
+
+export const CNI_PLUGIN = path.join(repoRoot, 'dist', 'twill-cni');
+export const AGENT = path.join(repoRoot, 'dist', 'agent', 'main.js');
+const READY_TIMEOUT_MS = 15_000;
+const PLUGIN_TIMEOUT_MS = 30_000;
+
+export interface PluginRun {
+  exitCode: number;
+  /** Parsed stdout: the result, or the error {code, msg}. */
+  output?: Record<string, unknown>;
+  stderr: string;
+}
+
+export interface PodSpec {
+  containerID: string;
+  netns: string;
+  ifname?: string;
+  podName?: string;
+}
+
+/** Starts twill-agent in `netns` and resolves once it has published node.json in `stateDir`. */
+export async function startAgent(netns: string, stateDir: string, args: string[], options: { detached?: boolean } = {}): Promise<ChildProcess> {
+  fs.rmSync(path.join(stateDir, 'node.json'), { force: true });
+  const agent = spawn('ip', ['netns', 'exec', netns, process.execPath, AGENT, '--state-dir', stateDir, ...args], {
+    stdio: options.detached ? 'ignore' : ['ignore', 'pipe', 'pipe'],
+    detached: options.detached ?? false,
+  });
+  let log = '';
+  agent.stdout?.on('data', (data: Buffer) => (log += data.toString()));
+  agent.stderr?.on('data', (data: Buffer) => (log += data.toString()));
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (!fs.existsSync(path.join(stateDir, 'node.json'))) {
+    if (agent.exitCode !== null || Date.now() > deadline) {
+      agent.kill('SIGKILL');
+      throw new Error(`twill-agent in ${netns} did not become ready:\n${log}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  if (options.detached) agent.unref();
+  return agent;
+}
+
+/**
+ * Runs the built plugin inside `netns` with containerd's environment. TMPDIR keeps the
+ * plugin's native-code cache in `stateDir`, removed with it.
+ */
+export async function runPlugin(netns: string, stateDir: string, command: string, pod: PodSpec | undefined, config: Record<string, unknown>): Promise<PluginRun> {
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, TMPDIR: stateDir, CNI_COMMAND: command, CNI_PATH: '/opt/cni/bin' };
+  if (pod) {
+    env.CNI_CONTAINERID = pod.containerID;
+    env.CNI_NETNS = pod.netns;
+    env.CNI_IFNAME = pod.ifname ?? 'eth0';
+    env.CNI_ARGS = `IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=${pod.podName ?? 'pod'};K8S_POD_INFRA_CONTAINER_ID=${pod.containerID}`;
+  }
+  const child = spawn('ip', ['netns', 'exec', netns, CNI_PLUGIN], { env, stdio: ['pipe', 'pipe', 'pipe'], timeout: PLUGIN_TIMEOUT_MS });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (data: Buffer) => (stdout += data.toString()));
+  child.stderr.on('data', (data: Buffer) => (stderr += data.toString()));
+  child.stdin.end(JSON.stringify(config));
+  const exitCode = await new Promise<number>((resolve) => child.once('close', (code) => resolve(code ?? -1)));
+  stdout = stdout.trim();
+  return { exitCode, stderr, ...(stdout ? { output: JSON.parse(stdout) as Record<string, unknown> } : {}) };
+}
+
+/** The pod's address from a successful ADD, or an error saying why it failed. */
+export function addedIp(run: PluginRun): string {
+  if (run.exitCode !== 0) throw new Error(`ADD failed (${run.exitCode}): ${JSON.stringify(run.output)} ${run.stderr}`);
+  return (run.output as { ips: Array<{ address: string }> }).ips[0].address.split('/')[0];
+}

@@ -1,0 +1,186 @@
+// The multi-node lab: N nodes in network namespaces joined by a veth wire (two nodes)
+// or a bridge in a fabric namespace (more, or with an "outside" host), the real agent
+// in each node with a static nodes file, and pods created through the real plugin.
+// The e2e tests, the benchmarks and the README's first command all use it.
+import { execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+
+import { addedIp, runPlugin, startAgent } from '../helpers/processes';
+
+export type LabMode = 'native' | 'vxlan';
+
+export interface LabOptions {
+  nodes: number;
+  podsPerNode: number;
+  mode: LabMode;
+  /** Namespace name prefix; tests use the leak-checked test prefix. */
+  prefix: string;
+  /** Where the lab keeps its bpffs mount, state dirs and nodes file. */
+  directory: string;
+  /** Add a host outside the cluster on the fabric (for masquerade checks). */
+  outside?: boolean;
+  /** Agents outlive this process (the lab command); tests keep them as children. */
+  detached?: boolean;
+}
+
+export interface LabNode {
+  name: string;
+  ns: string;
+  ip: string;
+  podCIDR: string;
+  stateDir: string;
+  bpffsRoot: string;
+  agentPid: number;
+}
+
+export interface LabPod {
+  name: string;
+  ns: string;
+  node: string;
+  ip: string;
+  containerID: string;
+}
+
+export interface Lab {
+  options: LabOptions;
+  bpffs: string;
+  nodesFile: string;
+  fabric?: string;
+  outside?: { ns: string; ip: string };
+  nodes: LabNode[];
+  pods: LabPod[];
+}
+
+export const CLUSTER_CIDR = '10.244.0.0/16';
+const FABRIC_PREFIX = '192.168.60';
+export const OUTSIDE_IP = `${FABRIC_PREFIX}.200`;
+
+function ip(args: string[]): string {
+  return execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 20_000 });
+}
+
+export function inNetns(ns: string, command: string, args: string[], timeout = 20_000): string {
+  return execFileSync('ip', ['netns', 'exec', ns, command, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout });
+}
+
+function addNamespace(ns: string): void {
+  ip(['netns', 'add', ns]);
+  ip(['-n', ns, 'link', 'set', 'lo', 'up']);
+}
+
+/** The cluster as the agents' static node source sees it. */
+export function writeNodesFile(lab: Lab, nodes: LabNode[] = lab.nodes): void {
+  const list = nodes.map((node) => ({ name: node.name, podCIDR: node.podCIDR, internalIP: node.ip }));
+  const temporary = `${lab.nodesFile}.tmp`;
+  fs.writeFileSync(temporary, JSON.stringify(list, null, 2));
+  fs.renameSync(temporary, lab.nodesFile);
+}
+
+export function netConf(node: LabNode): Record<string, unknown> {
+  return { cniVersion: '1.0.0', name: 'twill', type: 'twill-cni', bpffsRoot: node.bpffsRoot, stateDir: node.stateDir };
+}
+
+export async function labUp(options: LabOptions): Promise<Lab> {
+  fs.mkdirSync(options.directory, { recursive: true, mode: 0o700 });
+  const bpffs = path.join(options.directory, 'bpffs');
+  const lab: Lab = { options, bpffs, nodesFile: path.join(options.directory, 'nodes.json'), nodes: [], pods: [] };
+  try {
+    fs.mkdirSync(bpffs, { recursive: true });
+    execFileSync('mount', ['-t', 'bpf', 'bpffs', bpffs]);
+    const useFabric = options.nodes > 2 || options.outside === true;
+    if (useFabric) {
+      lab.fabric = `${options.prefix}fabric`;
+      addNamespace(lab.fabric);
+      ip(['-n', lab.fabric, 'link', 'add', 'br0', 'type', 'bridge']);
+      ip(['-n', lab.fabric, 'link', 'set', 'br0', 'up']);
+    }
+    const hosts = Array.from({ length: options.nodes }, (_, i) => ({ ns: `${options.prefix}node${i + 1}`, address: `${FABRIC_PREFIX}.${11 + i}` }));
+    if (options.outside) lab.outside = { ns: `${options.prefix}outside`, ip: OUTSIDE_IP };
+    const attached = [...hosts, ...(lab.outside ? [{ ns: lab.outside.ns, address: lab.outside.ip }] : [])];
+    attached.forEach((host, i) => {
+      addNamespace(host.ns);
+      if (lab.fabric) {
+        ip(['-n', host.ns, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', `port${i}`, 'netns', lab.fabric]);
+        ip(['-n', lab.fabric, 'link', 'set', `port${i}`, 'master', 'br0', 'up']);
+      } else if (i === 1) {
+        ip(['-n', attached[0].ns, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', host.ns]);
+      }
+    });
+    for (const host of attached) {
+      ip(['-n', host.ns, 'addr', 'add', `${host.address}/24`, 'dev', 'eth0']);
+      ip(['-n', host.ns, 'link', 'set', 'eth0', 'up']);
+    }
+    lab.nodes = hosts.map((host, i) => {
+      const name = `node${i + 1}`;
+      const stateDir = path.join(options.directory, name);
+      fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+      return { name, ns: host.ns, ip: host.address, podCIDR: `10.244.${i + 1}.0/24`, stateDir, bpffsRoot: path.join(bpffs, name), agentPid: 0 };
+    });
+    writeNodesFile(lab);
+    for (const node of lab.nodes) {
+      const agent = await startAgent(node.ns, node.stateDir, ['--node-name', node.name, '--nodes-file', lab.nodesFile, '--uplink', 'eth0', '--mode', options.mode, '--cluster-cidr', CLUSTER_CIDR, '--bpffs-root', node.bpffsRoot], { detached: options.detached ?? false });
+      node.agentPid = agent.pid ?? 0;
+    }
+    for (const node of lab.nodes) {
+      for (let j = 0; j < options.podsPerNode; j++) await addPod(lab, node, `${node.name}-pod${j + 1}`);
+    }
+    return lab;
+  } catch (error) {
+    labDown(lab);
+    throw error;
+  }
+}
+
+export async function addPod(lab: Lab, node: LabNode, name: string): Promise<LabPod> {
+  const ns = `${lab.options.prefix}${name}`;
+  addNamespace(ns);
+  const containerID = crypto.randomBytes(32).toString('hex');
+  const pod = { name, ns, node: node.name, containerID, ip: '' };
+  lab.pods.push(pod);
+  pod.ip = addedIp(await runPlugin(node.ns, node.stateDir, 'ADD', { containerID, netns: `/run/netns/${ns}`, podName: name }, netConf(node)));
+  return pod;
+}
+
+/** Stops the agents by PID and removes every namespace, the bpffs mount and the lab directory. */
+export function labDown(lab: Lab): void {
+  for (const node of lab.nodes) {
+    if (!node.agentPid) continue;
+    try {
+      process.kill(node.agentPid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+  const namespaces = [...lab.pods.map((p) => p.ns), ...lab.nodes.map((n) => n.ns), lab.outside?.ns, lab.fabric].filter((ns): ns is string => !!ns);
+  for (const ns of namespaces) {
+    try {
+      ip(['netns', 'delete', ns]);
+    } catch {
+      // Never created, or already gone.
+    }
+  }
+  try {
+    execFileSync('umount', [lab.bpffs], { stdio: 'ignore' });
+  } catch {
+    // Not mounted.
+  }
+  fs.rmSync(lab.options.directory, { recursive: true, force: true });
+}
+
+/** Whether `from` (a namespace) gets a ping reply from `address`. */
+export function reaches(from: string, address: string): boolean {
+  try {
+    inNetns(from, 'ping', ['-c', '1', '-W', '1', address]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Every pod to every pod, and every node to every pod. */
+export function connectivityMatrix(lab: Lab): Array<{ from: string; to: string; ok: boolean }> {
+  const sources = [...lab.pods.map((p) => ({ name: p.name, ns: p.ns })), ...lab.nodes.map((n) => ({ name: n.name, ns: n.ns }))];
+  return sources.flatMap((source) => lab.pods.filter((pod) => pod.name !== source.name).map((pod) => ({ from: source.name, to: pod.name, ok: reaches(source.ns, pod.ip) })));
+}
