@@ -244,6 +244,11 @@ int from_netdev(struct __sk_buff *skb)
 	receiver = bpf_map_lookup_elem(&endpoints, &destination);
 	if (!receiver)
 		return account(skb, TWILL_PASSED_NOT_POD, TWILL_FROM_NETDEV, TC_ACT_OK);
+	// Only pod-to-pod traffic skips the stack. A connection from a node or an outside
+	// host must pass conntrack both ways, or the pod's replies (which go through the
+	// stack) would look new and be masqueraded.
+	if (!node_subnet_of(ip->saddr))
+		return account(skb, TWILL_PASSED_FROM_HOST, TWILL_FROM_NETDEV, TC_ACT_OK);
 	// Delivering into a pod is a routing hop, as on the sending node.
 	if (ip->ttl <= 1)
 		return account(skb, TWILL_PASSED_TTL_EXCEEDED, TWILL_FROM_NETDEV, TC_ACT_OK);

@@ -28,6 +28,7 @@ export const REASONS = {
   TWILL_PASSED_NAT_REPLY: 7,
   TWILL_PASSED_TTL_EXCEEDED: 8,
   TWILL_DROPPED_NO_TUNNEL: 9,
+  TWILL_PASSED_FROM_HOST: 10,
 } as const;
 
 /** enum twill_direction. */

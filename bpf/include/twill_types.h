@@ -17,6 +17,7 @@ enum twill_reason {
 	TWILL_PASSED_NAT_REPLY = 7,  /* a reply the host NATed (a Service): conntrack must reverse it */
 	TWILL_PASSED_TTL_EXCEEDED = 8, /* TTL would expire here: the stack sends ICMP time exceeded */
 	TWILL_DROPPED_NO_TUNNEL = 9, /* the tunnel key could not be set */
+	TWILL_PASSED_FROM_HOST = 10, /* from a node or outside host: the stack must see both directions */
 };
 
 /* Which hook saw the packet. */

@@ -59,6 +59,7 @@ const rows: Row[] = [
   { name: 'from the network to a local pod: TTL down, redirected into the peer', program: 'from_netdev', packet: ipv4Packet('10.244.1.9', podB.ip), verdict: TC_ACT_REDIRECT, counted: ['TWILL_DELIVERED_LOCAL', 'TWILL_FROM_NETDEV'], macs: [podB.podMac, podB.hostMac], ttl: 63 },
   { name: 'to the tunnel for a tunnelled node subnet: key set, sent on', program: 'to_tunnel', packet: ipv4Packet('192.168.60.1', '10.244.2.7'), verdict: TC_ACT_OK, counted: ['TWILL_FORWARDED_REMOTE', 'TWILL_TO_TUNNEL'] },
   { name: 'to the tunnel for no node subnet: dropped', program: 'to_tunnel', packet: ipv4Packet('192.168.60.1', '10.96.0.10'), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_NO_TUNNEL', 'TWILL_TO_TUNNEL'] },
+  { name: 'from a host (not a pod) to a local pod: through the stack so conntrack sees both ways', program: 'from_netdev', packet: ipv4Packet('192.168.60.2', podB.ip), verdict: TC_ACT_OK, counted: ['TWILL_PASSED_FROM_HOST', 'TWILL_FROM_NETDEV'] },
   { name: 'from the network to the node itself: passed', program: 'from_netdev', packet: ipv4Packet('192.168.60.2', '192.168.60.1'), verdict: TC_ACT_OK, counted: ['TWILL_PASSED_NOT_POD', 'TWILL_FROM_NETDEV'] },
   { name: 'from the network, IPv4 header longer than the packet: dropped as malformed', program: 'from_netdev', packet: ipv4Packet('192.168.60.2', podB.ip, { payloadLength: 0, headerWords: 15 }), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_MALFORMED', 'TWILL_FROM_NETDEV'] },
 ];

@@ -1,0 +1,158 @@
+// Three nodes in each mode: every pod reaches every pod and node through the datapath
+// (the counters prove the forwarding), pods leaving the cluster are masqueraded,
+// kube-proxy-style DNAT to a Service works with the backend on the same node and on
+// another, and nodes leaving and joining the source update the map and routes.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+
+import { packetsFor, readCounters } from '../../bpf/counters';
+import { pinPaths } from '../../bpf/datapath';
+import { nodeSubnetCidr } from '../../bpf/node-subnets';
+import { BpfMap } from '../../bpf/tsbpf';
+import { CLUSTER_CIDR, OUTSIDE_IP, connectivityMatrix, inNetns, labDown, labUp, writeNodesFile, type Lab, type LabNode } from '../lab/cluster';
+import { needsRoot } from '../helpers/kernel';
+import { TEST_NETNS_PREFIX } from '../helpers/netns';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+
+const SERVICE_IP = '10.96.0.10';
+const SYNC_WAIT_MS = 3000;
+
+const ECHO = `require('net').createServer((s) => s.end(process.argv[1] + ' saw ' + s.remoteAddress)).listen(Number(process.argv[2]), '0.0.0.0', () => console.log('listening'))`;
+const CLIENT = `const s = require('net').connect(Number(process.argv[2]), process.argv[1]); let got = '';
+s.on('data', (d) => (got += d)); s.on('close', () => process.stdout.write(got)); s.on('error', (e) => { process.stdout.write('error ' + e.code); });
+setTimeout(() => process.exit(2), 5000).unref();`;
+
+/** A TCP server in `ns` that answers "<name> saw <peer address>"; stopped by PID. */
+async function echoServer(ns: string, name: string, port: number): Promise<() => void> {
+  const server = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', ECHO, name, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const stop = (): void => void server.kill('SIGKILL');
+  process.on('exit', stop);
+  await new Promise((resolve, reject) => {
+    server.stdout.once('data', resolve);
+    server.once('exit', reject);
+  });
+  return stop;
+}
+
+function tcp(ns: string, address: string, port: number): string {
+  return inNetns(ns, process.execPath, ['-e', CLIENT, address, String(port)]);
+}
+
+function subnetsOf(node: LabNode): string[] {
+  const map = BpfMap.openPinned(pinPaths(node.bpffsRoot).map('node_subnets'));
+  try {
+    return map.keys().map(nodeSubnetCidr).sort();
+  } finally {
+    map.close();
+  }
+}
+
+function counted(node: LabNode) {
+  const map = BpfMap.openPinned(pinPaths(node.bpffsRoot).map('counters'));
+  try {
+    return readCounters(map);
+  } finally {
+    map.close();
+  }
+}
+
+async function until(what: string, predicate: () => boolean): Promise<void> {
+  const deadline = Date.now() + SYNC_WAIT_MS;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+for (const mode of ['native', 'vxlan'] as const) {
+  describe(`three nodes, ${mode} mode`, needsRoot, () => {
+    let lab: Lab;
+    const pod = (name: string) => lab.pods.find((p) => p.name === name) as Lab['pods'][number];
+
+    before(async () => {
+      lab = await labUp({ nodes: 3, podsPerNode: 2, mode, prefix: `${TEST_NETNS_PREFIX}${process.pid}-${mode[0]}`, directory: fs.mkdtempSync(path.join(os.tmpdir(), 'twill-lab-')), outside: true });
+      process.on('exit', () => labDown(lab));
+    });
+    after(() => lab && labDown(lab));
+
+    test('every pod reaches every pod, and every node every pod', () => {
+      const failed = connectivityMatrix(lab).filter((cell) => !cell.ok);
+      assert.deepEqual(failed, []);
+    });
+
+    test('cross-node traffic is forwarded by the datapath and delivered by from_netdev', () => {
+      const [node1, node2] = lab.nodes;
+      const sentBefore = packetsFor(counted(node1), 'TWILL_FORWARDED_REMOTE', 'TWILL_FROM_POD');
+      const deliveredBefore = packetsFor(counted(node2), 'TWILL_DELIVERED_LOCAL', 'TWILL_FROM_NETDEV');
+      inNetns(pod('node1-pod1').ns, 'ping', ['-c', '5', '-i', '0.05', '-W', '1', pod('node2-pod1').ip]);
+      assert.ok(packetsFor(counted(node1), 'TWILL_FORWARDED_REMOTE', 'TWILL_FROM_POD') - sentBefore >= 5n);
+      assert.ok(packetsFor(counted(node2), 'TWILL_DELIVERED_LOCAL', 'TWILL_FROM_NETDEV') - deliveredBefore >= 5n);
+    });
+
+    test('pods talk TCP across nodes, and the TTL shows two routing hops', async () => {
+      const stop = await echoServer(pod('node3-pod1').ns, 'node3-pod1', 8080);
+      try {
+        assert.equal(tcp(pod('node1-pod2').ns, pod('node3-pod1').ip, 8080), `node3-pod1 saw ${pod('node1-pod2').ip}`, 'no NAT between pods');
+      } finally {
+        stop();
+      }
+      const reply = inNetns(pod('node1-pod1').ns, 'ping', ['-c', '1', '-W', '1', pod('node2-pod2').ip]);
+      assert.match(reply, /ttl=62/);
+    });
+
+    test('a node reaches pods on other nodes and they answer it without NAT', async () => {
+      const stop = await echoServer(pod('node2-pod2').ns, 'node2-pod2', 8081);
+      try {
+        assert.equal(tcp(lab.nodes[0].ns, pod('node2-pod2').ip, 8081), `node2-pod2 saw ${lab.nodes[0].ip}`);
+      } finally {
+        stop();
+      }
+    });
+
+    test('pod traffic leaving the cluster is masqueraded to the node IP', async () => {
+      const outside = lab.outside as { ns: string; ip: string };
+      const stop = await echoServer(outside.ns, 'outside', 8082);
+      try {
+        assert.equal(tcp(pod('node2-pod1').ns, OUTSIDE_IP, 8082), `outside saw ${lab.nodes[1].ip}`);
+        assert.equal(tcp(lab.nodes[0].ns, OUTSIDE_IP, 8082), `outside saw ${lab.nodes[0].ip}`);
+      } finally {
+        stop();
+      }
+      assert.ok(inNetns(lab.nodes[1].ns, 'iptables-save', ['-t', 'nat']).includes(`-s ${lab.nodes[1].podCIDR} ! -d ${CLUSTER_CIDR}`));
+    });
+
+    test('a Service ClusterIP DNATed by the host reaches backends on the same and on another node, replies from the ClusterIP', async () => {
+      const node1 = lab.nodes[0];
+      const client = pod('node1-pod1');
+      for (const backend of [pod('node1-pod2'), pod('node2-pod1')]) {
+        const stop = await echoServer(backend.ns, backend.name, 8080);
+        inNetns(node1.ns, 'iptables', ['-w', '-t', 'nat', '-A', 'PREROUTING', '-d', `${SERVICE_IP}/32`, '-p', 'tcp', '--dport', '80', '-j', 'DNAT', '--to-destination', `${backend.ip}:8080`]);
+        const repliesBefore = packetsFor(counted(node1), 'TWILL_PASSED_NAT_REPLY', backend.node === node1.name ? 'TWILL_FROM_POD' : 'TWILL_FROM_NETDEV');
+        try {
+          // The connection completes only if the client's replies come from the ClusterIP.
+          assert.equal(tcp(client.ns, SERVICE_IP, 80), `${backend.name} saw ${client.ip}`);
+          const replies = packetsFor(counted(node1), 'TWILL_PASSED_NAT_REPLY', backend.node === node1.name ? 'TWILL_FROM_POD' : 'TWILL_FROM_NETDEV') - repliesBefore;
+          assert.ok(replies >= 2n, `replies handed to conntrack: ${replies}`);
+        } finally {
+          inNetns(node1.ns, 'iptables', ['-w', '-t', 'nat', '-F', 'PREROUTING']);
+          stop();
+        }
+      }
+    });
+
+    test('a node leaving the source takes its map entry and route with it; joining brings them back', async () => {
+      const [node1, , node3] = lab.nodes;
+      const routes = (): string => inNetns(node1.ns, 'ip', ['route', 'show', 'proto', '77']);
+      assert.deepEqual(subnetsOf(node1), ['10.244.2.0/24', '10.244.3.0/24']);
+      writeNodesFile(lab, lab.nodes.filter((n) => n !== node3));
+      await until('node3 removed from node1', () => subnetsOf(node1).length === 1 && !routes().includes(node3.podCIDR.split('/')[0]));
+      assert.deepEqual(subnetsOf(node1), ['10.244.2.0/24']);
+      writeNodesFile(lab);
+      await until('node3 back on node1', () => subnetsOf(node1).length === 2 && routes().includes(node3.podCIDR.split('/')[0]));
+      assert.deepEqual(connectivityMatrix(lab).filter((cell) => !cell.ok), []);
+    });
+  });
+}
