@@ -60,6 +60,7 @@ const DEFAULTS = { bpffsRoot: DEFAULT_BPFFS_ROOT, stateDir: DEFAULT_STATE_DIR, m
 
 function requireCidr(name: string, value: string): void {
   try {
+    if (!value.includes('/')) throw new TypeError('no prefix length');
     parseIpv4Prefix(value);
   } catch {
     throw new ConfigError(`${name} ${JSON.stringify(value)} is not an IPv4 CIDR such as 10.244.1.0/24`);

@@ -60,7 +60,7 @@ describe('netlink: a pod-like namespace', needsRoot, () => {
     await node.addRoute({ destination: `${POD_IP}/32`, ifindex: hostVeth.index });
 
     assert.ok((await pod.addresses(podEth0.index)).includes(`${POD_IP}/32`));
-    assert.deepEqual(await pod.routes(), [{ destination: 'default', ifindex: podEth0.index, gateway: GATEWAY }]);
+    assert.deepEqual(await pod.routes(), [{ destination: 'default', ifindex: podEth0.index, gateway: GATEWAY, protocol: 3 }]);
     assert.deepEqual(await pod.neighbours(podEth0.index), [{ ifindex: podEth0.index, ip: GATEWAY, mac: hostVeth.mac, permanent: true }]);
     assert.ok(podNs.exec('ip', ['route', 'show', 'default']).includes('onlink'));
     assert.ok((await node.routes()).some((route) => route.destination === `${POD_IP}/32` && route.ifindex === hostVeth.index));
