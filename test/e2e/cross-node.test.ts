@@ -18,7 +18,8 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 
 const SERVICE_IP = '10.96.0.10';
-const SYNC_WAIT_MS = 3000;
+// Changes to the node source must reach the map and routes within a second.
+const SYNC_WAIT_MS = 1000;
 
 const ECHO = `require('net').createServer((s) => s.end(process.argv[1] + ' saw ' + s.remoteAddress)).listen(Number(process.argv[2]), '0.0.0.0', () => console.log('listening'))`;
 const CLIENT = `const s = require('net').connect(Number(process.argv[2]), process.argv[1]); let got = '';

@@ -26,11 +26,12 @@ export interface PodSpec {
 }
 
 /** Starts twill-agent in `netns` and resolves once it has published node.json in `stateDir`. */
-export async function startAgent(netns: string, stateDir: string, args: string[], options: { detached?: boolean } = {}): Promise<ChildProcess> {
+export async function startAgent(netns: string, stateDir: string, args: string[], options: { detached?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<ChildProcess> {
   fs.rmSync(path.join(stateDir, 'node.json'), { force: true });
   const agent = spawn('ip', ['netns', 'exec', netns, process.execPath, AGENT, '--state-dir', stateDir, ...args], {
     stdio: options.detached ? 'ignore' : ['ignore', 'pipe', 'pipe'],
     detached: options.detached ?? false,
+    env: { ...process.env, ...options.env },
   });
   let log = '';
   agent.stdout?.on('data', (data: Buffer) => (log += data.toString()));

@@ -1,0 +1,97 @@
+// The real agent in Kubernetes mode: NODE_NAME from the environment (the downward API),
+// its pod CIDR and address from its own Node object, other nodes' subnets in the map and
+// the routes within a second of a change, and a broken watch that removes nothing.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import path from 'node:path';
+import readline from 'node:readline';
+import { after, before, describe, test } from 'node:test';
+
+import { pinPaths } from '../../bpf/datapath';
+import { readNodeSettings } from '../../bpf/node-settings';
+import { nodeSubnetCidr } from '../../bpf/node-subnets';
+import { BpfMap } from '../../bpf/tsbpf';
+import type { FakeNode } from '../helpers/fake-kube-api';
+import { needsRoot } from '../helpers/kernel';
+import { TestNode } from '../helpers/node';
+import { startAgent } from '../helpers/processes';
+
+const CHANGE_WITHIN_MS = 1000;
+
+describe('agent with the Kubernetes node source', needsRoot, () => {
+  let node: TestNode;
+  let api: ChildProcessWithoutNullStreams;
+  let replies: AsyncIterator<string>;
+  let agentPid = 0;
+  const send = async (command: object): Promise<void> => {
+    api.stdin.write(JSON.stringify(command) + '\n');
+    assert.equal((await replies.next()).value, 'ok');
+  };
+  const subnets = (): string[] => {
+    const map = BpfMap.openPinned(pinPaths(node.bpffsRoot).map('node_subnets'));
+    try {
+      return map.keys().map(nodeSubnetCidr).sort();
+    } finally {
+      map.close();
+    }
+  };
+  const routes = (): string => node.ns.exec('ip', ['route', 'show', 'proto', '77']);
+  const within = async (what: string, predicate: () => boolean): Promise<number> => {
+    const started = Date.now();
+    while (!predicate()) {
+      if (Date.now() - started > CHANGE_WITHIN_MS) throw new Error(`${what} not within ${CHANGE_WITHIN_MS} ms; map ${subnets()} routes ${routes()}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    return Date.now() - started;
+  };
+
+  before(async () => {
+    node = new TestNode('k8s', '10.244.9.0/24');
+    node.ns.exec('ip', ['link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'wire']);
+    node.ns.exec('ip', ['addr', 'add', '192.168.60.11/24', 'dev', 'eth0']);
+    for (const device of ['eth0', 'wire']) node.ns.exec('ip', ['link', 'set', device, 'up']);
+    api = spawn('ip', ['netns', 'exec', node.ns.name, process.execPath, path.join(__dirname, '..', 'fixtures', 'kube-api-server.js')]);
+    process.on('exit', () => api.kill('SIGKILL'));
+    replies = readline.createInterface({ input: api.stdout })[Symbol.asyncIterator]();
+    const { kubeconfig } = JSON.parse((await replies.next()).value as string) as { kubeconfig: string };
+    const self: FakeNode = { name: node.ns.name, podCIDR: '10.244.9.0/24', internalIP: '192.168.60.11' };
+    await send({ op: 'upsert', node: self });
+    await send({ op: 'upsert', node: { name: 'other-1', podCIDR: '10.244.1.0/24', internalIP: '192.168.60.21' } });
+    const agent = await startAgent(node.ns.name, node.stateDir, ['--kubeconfig', kubeconfig, '--uplink', 'eth0', '--bpffs-root', node.bpffsRoot], { env: { NODE_NAME: node.ns.name } });
+    agentPid = agent.pid ?? 0;
+    process.on('exit', () => agent.kill('SIGKILL'));
+  });
+  after(async () => {
+    if (agentPid) process.kill(agentPid, 'SIGKILL');
+    api?.stdin.end();
+    api?.kill('SIGKILL');
+    await node?.cleanup();
+  });
+
+  test('the node takes its pod CIDR from its own Node object and knows the others at start', () => {
+    assert.equal(readNodeSettings(node.stateDir)?.podCIDR, '10.244.9.0/24');
+    assert.equal(readNodeSettings(node.stateDir)?.nodeName, node.ns.name);
+    assert.deepEqual(subnets(), ['10.244.1.0/24']);
+    assert.match(routes(), /10\.244\.1\.0\/24 via 192\.168\.60\.21 dev eth0/);
+  });
+
+  test('a node added, changed and deleted reaches the map and the routes within a second', async (t) => {
+    await send({ op: 'upsert', node: { name: 'other-2', podCIDR: '10.244.2.0/24', internalIP: '192.168.60.22' } });
+    const added = await within('add', () => subnets().includes('10.244.2.0/24') && routes().includes('10.244.2.0/24 via 192.168.60.22'));
+    await send({ op: 'upsert', node: { name: 'other-2', podCIDR: '10.244.2.0/24', internalIP: '192.168.60.23' } });
+    const changed = await within('change', () => routes().includes('10.244.2.0/24 via 192.168.60.23'));
+    await send({ op: 'remove', name: 'other-2' });
+    const removed = await within('delete', () => !subnets().includes('10.244.2.0/24') && !routes().includes('10.244.2.0/24'));
+    t.diagnostic(`added in ${added} ms, changed in ${changed} ms, removed in ${removed} ms`);
+  });
+
+  test('a broken watch keeps live entries and catches up on what changed meanwhile', async () => {
+    await send({ op: 'break' });
+    assert.deepEqual(subnets(), ['10.244.1.0/24'], 'nothing removed while the watch is down');
+    await send({ op: 'upsert', node: { name: 'other-3', podCIDR: '10.244.3.0/24', internalIP: '192.168.60.24' } });
+    await send({ op: 'compact' });
+    const deadline = Date.now() + 5000;
+    while (!subnets().includes('10.244.3.0/24') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.deepEqual(subnets(), ['10.244.1.0/24', '10.244.3.0/24']);
+  });
+});
