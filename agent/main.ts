@@ -52,7 +52,7 @@ async function main(): Promise<void> {
   const tunnel = config.mode === 'vxlan' ? await ensureTunnelDevice(rtnl, nodeIp as string, uplinkMtu - VXLAN_OVERHEAD) : undefined;
 
   const datapath = loadDatapath(config.bpffsRoot, { uplinkIfindex: uplink?.index ?? 0, tunnelIfindex: tunnel?.index ?? 0, vni: config.vni, nodeIp }, log);
-  const program = (name: 'from_netdev' | 'to_tunnel') => datapath.programs.get(name) as NonNullable<ReturnType<typeof datapath.programs.get>>;
+  const { program } = datapath;
   if (uplink) attachPinned(program('from_netdev'), uplink.index, 'ingress', datapath.pins.netdevLink(uplink.name));
   if (tunnel) {
     attachPinned(program('from_netdev'), tunnel.index, 'ingress', datapath.pins.netdevLink(tunnel.name));

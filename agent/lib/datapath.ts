@@ -20,7 +20,7 @@ export interface DatapathSettings {
 
 export interface Datapath {
   pins: PinPaths;
-  programs: Map<ProgramName, BpfProgram>;
+  program(name: ProgramName): BpfProgram;
   nodeSubnets: BpfMap;
   close(): void;
 }
@@ -82,7 +82,7 @@ export function loadDatapath(bpffsRoot: string, settings: DatapathSettings, log:
   log.info({ bpffsRoot, adoptedMaps: adopted, ...moved }, adopted.length ? 'datapath loaded; re-adopted pinned maps and links' : 'datapath loaded');
   return {
     pins,
-    programs,
+    program,
     nodeSubnets,
     close: () => {
       programs.forEach((p) => p.close());
