@@ -63,8 +63,14 @@ describe('agent with the Kubernetes node source', needsRoot, () => {
   });
   after(async () => {
     if (agentPid) process.kill(agentPid, 'SIGKILL');
-    api?.stdin.end();
-    api?.kill('SIGKILL');
+    if (api && api.exitCode === null) {
+      // Closing stdin lets the server remove its files; killing is the fallback.
+      const exited = new Promise((resolve) => api.once('exit', resolve));
+      api.stdin.end();
+      const fallback = setTimeout(() => api.kill('SIGKILL'), 3000);
+      await exited;
+      clearTimeout(fallback);
+    }
     await node?.cleanup();
   });
 
