@@ -265,9 +265,11 @@ int to_tunnel(struct __sk_buff *skb)
 	struct iphdr *ip;
 	int verdict;
 
+	// Anything but IPv4 goes on without a key, and the device drops it as it would
+	// without Twill.
 	ip = ipv4_header(skb, &eth, TWILL_TO_TUNNEL, &verdict);
 	if (!ip)
-		return verdict == TC_ACT_OK ? TC_ACT_SHOT : verdict;
+		return verdict;
 	remote = node_subnet_of(ip->daddr);
 	if (!remote)
 		return account(skb, TWILL_DROPPED_NO_TUNNEL, TWILL_TO_TUNNEL, TC_ACT_SHOT);
