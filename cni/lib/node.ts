@@ -12,18 +12,18 @@ export interface ReadyNode {
   pins: PinPaths;
 }
 
-/** Why the node cannot take pods, or undefined when it can. */
-export function notReadyReason(netConf: NetConf): string | undefined {
+/** The ready node, or why it cannot take pods: one read of the settings, one check of the pins. */
+function inspectNode(netConf: NetConf): ReadyNode | string {
   const settings = readNodeSettings(netConf.stateDir);
   if (!settings) return `the Twill agent has not set up this node: ${nodeSettingsPath(netConf.stateDir)} does not exist (is twill-agent running?)`;
   const pins = pinPaths(netConf.bpffsRoot);
   const missing = [pins.program('from_pod'), pins.map('endpoints')].filter((pin) => !fs.existsSync(pin));
   if (missing.length > 0) return `the Twill datapath is not loaded: ${missing.join(', ')} missing under bpffsRoot ${netConf.bpffsRoot} (is twill-agent running?)`;
-  return undefined;
+  return { settings, pins };
 }
 
 export function requireReadyNode(netConf: NetConf): ReadyNode {
-  const reason = notReadyReason(netConf);
-  if (reason) throw new CniError(Code.NotAvailable, reason);
-  return { settings: readNodeSettings(netConf.stateDir) as NodeSettings, pins: pinPaths(netConf.bpffsRoot) };
+  const node = inspectNode(netConf);
+  if (typeof node === 'string') throw new CniError(Code.NotAvailable, node);
+  return node;
 }
