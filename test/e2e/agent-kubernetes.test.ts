@@ -7,14 +7,13 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { after, before, describe, test } from 'node:test';
 
-import { pinPaths } from '../../bpf/datapath';
 import { readNodeSettings } from '../../bpf/node-settings';
-import { nodeSubnetCidr } from '../../bpf/node-subnets';
-import { BpfMap } from '../../bpf/tsbpf';
 import type { FakeNode } from '../helpers/fake-kube-api';
 import { needsRoot } from '../helpers/kernel';
+import { pinnedNodeSubnets } from '../helpers/pinned';
 import { TestNode } from '../helpers/node';
 import { startAgent } from '../helpers/processes';
+import { waitFor } from '../helpers/wait';
 
 const CHANGE_WITHIN_MS = 1000;
 
@@ -27,23 +26,9 @@ describe('agent with the Kubernetes node source', needsRoot, () => {
     api.stdin.write(JSON.stringify(command) + '\n');
     assert.equal((await replies.next()).value, 'ok');
   };
-  const subnets = (): string[] => {
-    const map = BpfMap.openPinned(pinPaths(node.bpffsRoot).map('node_subnets'));
-    try {
-      return map.keys().map(nodeSubnetCidr).sort();
-    } finally {
-      map.close();
-    }
-  };
+  const subnets = (): string[] => pinnedNodeSubnets(node.bpffsRoot);
   const routes = (): string => node.ns.exec('ip', ['route', 'show', 'proto', '77']);
-  const within = async (what: string, predicate: () => boolean): Promise<number> => {
-    const started = Date.now();
-    while (!predicate()) {
-      if (Date.now() - started > CHANGE_WITHIN_MS) throw new Error(`${what} not within ${CHANGE_WITHIN_MS} ms; map ${subnets()} routes ${routes()}`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    return Date.now() - started;
-  };
+  const within = (what: string, predicate: () => boolean): Promise<number> => waitFor(what, predicate, CHANGE_WITHIN_MS, () => `; map ${subnets()} routes ${routes()}`);
 
   before(async () => {
     node = new TestNode('k8s', '10.244.9.0/24');
@@ -96,8 +81,7 @@ describe('agent with the Kubernetes node source', needsRoot, () => {
     assert.deepEqual(subnets(), ['10.244.1.0/24'], 'nothing removed while the watch is down');
     await send({ op: 'upsert', node: { name: 'other-3', podCIDR: '10.244.3.0/24', internalIP: '192.168.60.24' } });
     await send({ op: 'compact' });
-    const deadline = Date.now() + 5000;
-    while (!subnets().includes('10.244.3.0/24') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    await waitFor('other-3 after the watch resumed', () => subnets().includes('10.244.3.0/24'), 5000).catch(() => undefined);
     assert.deepEqual(subnets(), ['10.244.1.0/24', '10.244.3.0/24']);
   });
 });

@@ -5,23 +5,19 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
 import { pinPaths } from '../../bpf/datapath';
-import { BpfMap, BpfProgram, TcxLink } from '../../bpf/tsbpf';
+import { BpfProgram, TcxLink } from '../../bpf/tsbpf';
 import { hostVethName } from '../../cni/lib/naming';
 import { needsRoot } from '../helpers/kernel';
 import { TestNetns } from '../helpers/netns';
 import { TestNode, newContainerID } from '../helpers/node';
+import { withPinnedMap } from '../helpers/pinned';
 import { ping } from '../helpers/traffic';
 
 describe('agent restarts', needsRoot, () => {
   let node: TestNode;
   const pods: Array<{ ns: TestNetns; ip: string; containerID: string }> = [];
-  const mapId = (): number => {
-    const map = BpfMap.openPinned(pinPaths(node.bpffsRoot).map('endpoints'));
-    const { id } = map.info;
-    map.close();
-    return id;
-  };
-  const podsTalk = (): boolean => ping(pods[0].ns, pods[1].ip, 2) === 2 && ping(pods[1].ns, pods[0].ip, 2) === 2;
+  const mapId = (): number => withPinnedMap(node.bpffsRoot, 'endpoints', (map) => map.info.id);
+  const podsTalk = (): boolean => ping(pods[0].ns.name, pods[1].ip, 2) === 2 && ping(pods[1].ns.name, pods[0].ip, 2) === 2;
 
   before(async () => {
     node = new TestNode('restart');

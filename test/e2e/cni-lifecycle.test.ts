@@ -8,9 +8,9 @@ import { after, before, describe, test } from 'node:test';
 
 import { pinPaths } from '../../bpf/datapath';
 import { endpointKey } from '../../bpf/endpoints';
-import { BpfMap } from '../../bpf/tsbpf';
 import { hostVethName } from '../../cni/lib/naming';
 import { needsRoot } from '../helpers/kernel';
+import { withPinnedMap } from '../helpers/pinned';
 import { TestNetns } from '../helpers/netns';
 import { TestNode, newContainerID, type PodSpec } from '../helpers/node';
 
@@ -27,14 +27,7 @@ describe('CNI verbs against a real node', needsRoot, () => {
     return fs.existsSync(directory) ? fs.readdirSync(directory).filter((name) => /^\d+\.\d+\.\d+\.\d+$/.test(name)) : [];
   };
   const hostLinks = (): string => node.ns.exec('ip', ['-o', 'link', 'show']);
-  const hasEndpoint = (ip: string): boolean => {
-    const endpoints = BpfMap.openPinned(pinPaths(node.bpffsRoot).map('endpoints'));
-    try {
-      return endpoints.lookup(endpointKey(ip)) !== undefined;
-    } finally {
-      endpoints.close();
-    }
-  };
+  const hasEndpoint = (ip: string): boolean => withPinnedMap(node.bpffsRoot, 'endpoints', (endpoints) => endpoints.lookup(endpointKey(ip)) !== undefined);
   /** Asserts that nothing of the pod is left: veth, host route, link pin, endpoint, address. */
   const assertGone = (pod: PodSpec, ip: string): void => {
     const veth = hostVethName({ containerID: pod.containerID, ifname: 'eth0' });

@@ -10,7 +10,7 @@ import { BpfMap } from '../../bpf/tsbpf';
 import { needsRoot } from '../helpers/kernel';
 import { TestNetns } from '../helpers/netns';
 import { TestNode, newContainerID } from '../helpers/node';
-import { ping, startEchoServer, tcpEcho } from '../helpers/traffic';
+import { ping, startTcpServer, tcpExchange } from '../helpers/traffic';
 
 interface Pod {
   ns: TestNetns;
@@ -48,7 +48,7 @@ describe('same-node pods through the eBPF datapath', needsRoot, () => {
   test('pods ping each other, redirected between veths and never passed to the host stack', async () => {
     const before = counted();
     for (const [from, to] of [[0, 1], [1, 2], [2, 0]]) {
-      assert.equal(ping(pods[from].ns, pods[to].ip, 3), 3, `pod ${from} -> pod ${to}`);
+      assert.equal(ping(pods[from].ns.name, pods[to].ip, 3), 3, `pod ${from} -> pod ${to}`);
     }
     const after = counted();
     const delivered = packetsFor(after, 'TWILL_DELIVERED_LOCAL', 'TWILL_FROM_POD') - packetsFor(before, 'TWILL_DELIVERED_LOCAL', 'TWILL_FROM_POD');
@@ -57,10 +57,10 @@ describe('same-node pods through the eBPF datapath', needsRoot, () => {
   });
 
   test('pods talk TCP to each other', async () => {
-    const server = await startEchoServer(pods[1].ns, 8080);
+    const server = await startTcpServer(pods[1].ns.name, 8080);
     try {
-      assert.equal(tcpEcho(pods[0].ns, pods[1].ip, 8080), 'twill-echo');
-      assert.equal(tcpEcho(pods[2].ns, pods[1].ip, 8080), 'twill-echo');
+      assert.equal(tcpExchange(pods[0].ns.name, pods[1].ip, 8080), 'twill-echo');
+      assert.equal(tcpExchange(pods[2].ns.name, pods[1].ip, 8080), 'twill-echo');
     } finally {
       server.stop();
     }
@@ -68,8 +68,8 @@ describe('same-node pods through the eBPF datapath', needsRoot, () => {
 
   test('the node reaches every pod, and every pod reaches the node', async () => {
     for (const pod of pods) {
-      assert.equal(ping(node.ns, pod.ip, 2), 2, `node -> ${pod.ip}`);
-      assert.equal(ping(pod.ns, '192.168.50.1', 2), 2, `${pod.ip} -> node`);
+      assert.equal(ping(node.ns.name, pod.ip, 2), 2, `node -> ${pod.ip}`);
+      assert.equal(ping(pod.ns.name, '192.168.50.1', 2), 2, `${pod.ip} -> node`);
     }
   });
 
@@ -77,9 +77,9 @@ describe('same-node pods through the eBPF datapath', needsRoot, () => {
     const spoofed = '10.244.0.250';
     pods[0].ns.exec('ip', ['addr', 'add', `${spoofed}/32`, 'dev', 'eth0']);
     const before = packetsFor(counted(), 'TWILL_DROPPED_SPOOFED', 'TWILL_FROM_POD');
-    assert.equal(ping(pods[0].ns, pods[1].ip, 3, spoofed), 0, 'no reply to a spoofed source');
+    assert.equal(ping(pods[0].ns.name, pods[1].ip, 3, spoofed), 0, 'no reply to a spoofed source');
     const dropped = packetsFor(counted(), 'TWILL_DROPPED_SPOOFED', 'TWILL_FROM_POD') - before;
     assert.ok(dropped >= 3n, `3 spoofed packets dropped, counted ${dropped}`);
-    assert.equal(ping(pods[0].ns, pods[1].ip, 1), 1, 'its own address still works');
+    assert.equal(ping(pods[0].ns.name, pods[1].ip, 1), 1, 'its own address still works');
   });
 });

@@ -7,8 +7,8 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { pinPaths } from '../../bpf/datapath';
-import { BpfMap } from '../../bpf/tsbpf';
 import { needsRoot } from '../helpers/kernel';
+import { withPinnedMap } from '../helpers/pinned';
 import { TestNetns } from '../helpers/netns';
 import { TestNode, newContainerID, type PodSpec } from '../helpers/node';
 
@@ -28,9 +28,7 @@ describe('CNI under concurrency and churn', needsRoot, () => {
 
   /** What the node holds for pods: veths, pod routes, link pins, endpoint entries, addresses. */
   const podState = () => {
-    const endpoints = BpfMap.openPinned(pinPaths(node.bpffsRoot).map('endpoints'));
-    const entries = endpoints.keys().length;
-    endpoints.close();
+    const entries = withPinnedMap(node.bpffsRoot, 'endpoints', (endpoints) => endpoints.keys().length);
     const ipamDirectory = path.join(node.stateDir, 'ipam');
     return {
       veths: node.ns.exec('ip', ['-o', 'link', 'show']).split('\n').filter((line) => / tw[0-9a-f]{11}@/.test(line)).length,

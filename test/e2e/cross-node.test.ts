@@ -5,67 +5,28 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { packetsFor, readCounters } from '../../bpf/counters';
-import { pinPaths } from '../../bpf/datapath';
-import { nodeSubnetCidr } from '../../bpf/node-subnets';
-import { BpfMap } from '../../bpf/tsbpf';
-import { CLUSTER_CIDR, OUTSIDE_IP, connectivityMatrix, inNetns, labDown, labUp, writeNodesFile, type Lab, type LabNode } from '../lab/cluster';
-import { needsRoot } from '../helpers/kernel';
-import { TEST_NETNS_PREFIX } from '../helpers/netns';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
+
+import { packetsFor } from '../../bpf/counters';
+import { inNetns, needsRoot } from '../helpers/kernel';
+import { TEST_NETNS_PREFIX } from '../helpers/netns';
+import { pinnedCounters, pinnedNodeSubnets } from '../helpers/pinned';
+import { startTcpServer, tcpExchange as tcp } from '../helpers/traffic';
+import { waitFor } from '../helpers/wait';
+import { CLUSTER_CIDR, OUTSIDE_IP, connectivityMatrix, labDown, labUp, writeNodesFile, type Lab, type LabNode } from '../lab/cluster';
+
+const counted = (node: LabNode) => pinnedCounters(node.bpffsRoot);
+const subnetsOf = (node: LabNode) => pinnedNodeSubnets(node.bpffsRoot);
 
 const SERVICE_IP = '10.96.0.10';
 // Changes to the node source must reach the map and routes within a second.
 const SYNC_WAIT_MS = 1000;
 
-const ECHO = `require('net').createServer((s) => s.end(process.argv[1] + ' saw ' + s.remoteAddress)).listen(Number(process.argv[2]), '0.0.0.0', () => console.log('listening'))`;
-const CLIENT = `const s = require('net').connect(Number(process.argv[2]), process.argv[1]); let got = '';
-s.on('data', (d) => (got += d)); s.on('close', () => process.stdout.write(got)); s.on('error', (e) => { process.stdout.write('error ' + e.code); });
-setTimeout(() => process.exit(2), 5000).unref();`;
-
-/** A TCP server in `ns` that answers "<name> saw <peer address>"; stopped by PID. */
+/** A "<name> saw <peer>" server in `ns`, stopped by the returned function. */
 async function echoServer(ns: string, name: string, port: number): Promise<() => void> {
-  const server = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', ECHO, name, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const stop = (): void => void server.kill('SIGKILL');
-  process.on('exit', stop);
-  await new Promise((resolve, reject) => {
-    server.stdout.once('data', resolve);
-    server.once('exit', reject);
-  });
-  return stop;
-}
-
-function tcp(ns: string, address: string, port: number): string {
-  return inNetns(ns, process.execPath, ['-e', CLIENT, address, String(port)]);
-}
-
-function subnetsOf(node: LabNode): string[] {
-  const map = BpfMap.openPinned(pinPaths(node.bpffsRoot).map('node_subnets'));
-  try {
-    return map.keys().map(nodeSubnetCidr).sort();
-  } finally {
-    map.close();
-  }
-}
-
-function counted(node: LabNode) {
-  const map = BpfMap.openPinned(pinPaths(node.bpffsRoot).map('counters'));
-  try {
-    return readCounters(map);
-  } finally {
-    map.close();
-  }
-}
-
-async function until(what: string, predicate: () => boolean): Promise<void> {
-  const deadline = Date.now() + SYNC_WAIT_MS;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  return (await startTcpServer(ns, port, name)).stop;
 }
 
 for (const mode of ['native', 'vxlan'] as const) {
@@ -149,10 +110,10 @@ for (const mode of ['native', 'vxlan'] as const) {
       const routes = (): string => inNetns(node1.ns, 'ip', ['route', 'show', 'proto', '77']);
       assert.deepEqual(subnetsOf(node1), ['10.244.2.0/24', '10.244.3.0/24']);
       writeNodesFile(lab, lab.nodes.filter((n) => n !== node3));
-      await until('node3 removed from node1', () => subnetsOf(node1).length === 1 && !routes().includes(node3.podCIDR.split('/')[0]));
+      await waitFor('node3 removed from node1', () => subnetsOf(node1).length === 1 && !routes().includes(node3.podCIDR.split('/')[0]), SYNC_WAIT_MS);
       assert.deepEqual(subnetsOf(node1), ['10.244.2.0/24']);
       writeNodesFile(lab);
-      await until('node3 back on node1', () => subnetsOf(node1).length === 2 && routes().includes(node3.podCIDR.split('/')[0]));
+      await waitFor('node3 back on node1', () => subnetsOf(node1).length === 2 && routes().includes(node3.podCIDR.split('/')[0]), SYNC_WAIT_MS);
       assert.deepEqual(connectivityMatrix(lab).filter((cell) => !cell.ok), []);
     });
   });

@@ -16,7 +16,11 @@ if (!isRoot && process.env.CI === 'true') {
 export const needsRoot = { skip: isRoot ? false : 'kernel e2e test: needs root (run with sudo)' } as const;
 
 /** Runs a command (iproute2, ping, tc) for test set-up and checks; never used by library code. */
-export function run(command: string, args: string[], options: { netns?: string } = {}): string {
-  const argv = options.netns ? ['netns', 'exec', options.netns, command, ...args] : args;
-  return execFileSync(options.netns ? 'ip' : command, argv, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 20_000 });
+export function run(command: string, args: string[], timeout = 20_000): string {
+  return execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout });
+}
+
+/** Runs a command inside the network namespace `ns` (with its own /sys). */
+export function inNetns(ns: string, command: string, args: string[], timeout = 20_000): string {
+  return run('ip', ['netns', 'exec', ns, command, ...args], timeout);
 }

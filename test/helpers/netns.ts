@@ -3,7 +3,7 @@
 // deleting a namespace deletes the devices in it.
 import { execFileSync } from 'node:child_process';
 
-import { run } from './kernel';
+import { inNetns, run } from './kernel';
 
 /** Every test namespace name starts with this, so leftovers can be found. */
 export const TEST_NETNS_PREFIX = 'twt-';
@@ -42,7 +42,7 @@ export class TestNetns {
 
   /** Runs a command inside this namespace. */
   exec(command: string, args: string[]): string {
-    return run(command, args, { netns: this.name });
+    return inNetns(this.name, command, args);
   }
 
   ifindex(device: string): number {

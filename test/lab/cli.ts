@@ -9,7 +9,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { connectivityMatrix, inNetns, labDown, labUp, type Lab, type LabMode } from './cluster';
+import { inNetns } from '../helpers/kernel';
+import { connectivityMatrix, labDown, labUp, type Lab, type LabMode } from './cluster';
 
 const LAB_DIRECTORY = '/run/twill-lab';
 const STATE_FILE = '/run/twill-lab.json';

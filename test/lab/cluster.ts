@@ -7,6 +7,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 
+import { inNetns, run } from '../helpers/kernel';
 import { addedIp, runPlugin, startAgent } from '../helpers/processes';
 
 export type LabMode = 'native' | 'vxlan';
@@ -58,11 +59,7 @@ const FABRIC_PREFIX = '192.168.60';
 export const OUTSIDE_IP = `${FABRIC_PREFIX}.200`;
 
 function ip(args: string[]): string {
-  return execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 20_000 });
-}
-
-export function inNetns(ns: string, command: string, args: string[], timeout = 20_000): string {
-  return execFileSync('ip', ['netns', 'exec', ns, command, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout });
+  return run('ip', args);
 }
 
 function addNamespace(ns: string): void {

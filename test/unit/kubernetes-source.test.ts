@@ -10,6 +10,7 @@ import pino from 'pino';
 import type { ClusterNode } from '../../agent/lib/cluster-nodes';
 import { KubernetesNodeSource } from '../../agent/lib/kubernetes-source';
 import { FakeKubeApi } from '../helpers/fake-kube-api';
+import { waitFor } from '../helpers/wait';
 
 const WAIT_MS = 5000;
 
@@ -19,13 +20,7 @@ describe('Kubernetes node source', () => {
   let latest: ClusterNode[] = [];
   const reports: ClusterNode[][] = [];
   const byName = (): Record<string, ClusterNode> => Object.fromEntries(latest.map((n) => [n.name, n]));
-  const until = async (what: string, predicate: () => boolean): Promise<void> => {
-    const deadline = Date.now() + WAIT_MS;
-    while (!predicate()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last report: ${JSON.stringify(latest)}`);
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-  };
+  const until = (what: string, predicate: () => boolean): Promise<number> => waitFor(what, predicate, WAIT_MS, () => `; last report: ${JSON.stringify(latest)}`);
 
   before(async () => {
     api = new FakeKubeApi();
