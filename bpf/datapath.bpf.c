@@ -111,11 +111,11 @@ static __always_inline void decrease_ttl(struct iphdr *ip)
 
 // The MAC of a node's VXLAN device: 02:76 and the node's address. The agent gives each
 // device this MAC, so a tunnelled frame arrives addressed to its receiver.
-static __always_inline void tunnel_mac(__u8 mac[ETH_ALEN], __be32 node)
+static __always_inline void tunnel_mac(__u8 mac[ETH_ALEN], const void *node_ip)
 {
 	mac[0] = 0x02;
 	mac[1] = 0x76;
-	__builtin_memcpy(&mac[2], &node, sizeof(node));
+	__builtin_memcpy(&mac[2], node_ip, 4);
 }
 
 // Whether the packet is a reply of a connection the host stack NATed (a kube-proxy
@@ -170,23 +170,28 @@ static __always_inline int deliver_local(struct __sk_buff *skb, struct ethhdr *e
 static __always_inline int forward_remote(struct __sk_buff *skb, struct ethhdr *eth, struct iphdr *ip,
 					  const struct node_subnet *remote)
 {
-	struct bpf_redir_neigh next_hop = { .nh_family = AF_INET, .ipv4_nh = remote->node_ip };
+	struct bpf_redir_neigh next_hop = { .nh_family = AF_INET };
 
 	if (ip->ttl <= 1)
 		return account(skb, TWILL_PASSED_TTL_EXCEEDED, TWILL_FROM_POD, TC_ACT_OK);
 	decrease_ttl(ip);
 	account(skb, TWILL_FORWARDED_REMOTE, TWILL_FROM_POD, TC_ACT_OK);
 	if (remote->flags & TWILL_SUBNET_TUNNEL) {
+		__be32 self = node_ip; /* rodata is volatile: copied before taking its address */
+
 		tunnel_mac(eth->h_dest, remote->node_ip);
-		tunnel_mac(eth->h_source, node_ip);
+		tunnel_mac(eth->h_source, &self);
 		return bpf_redirect(tunnel_ifindex, 0);
 	}
+	__builtin_memcpy(&next_hop.ipv4_nh, remote->node_ip, sizeof(next_hop.ipv4_nh));
 	return bpf_redirect_neigh(uplink_ifindex, &next_hop, sizeof(next_hop), 0);
 }
 
 static __always_inline struct node_subnet *node_subnet_of(__be32 address)
 {
-	struct node_subnet_key key = { .prefixlen = 32, .addr = address };
+	struct node_subnet_key key = { .prefixlen = 32 };
+
+	__builtin_memcpy(key.addr, &address, sizeof(address));
 
 	return bpf_map_lookup_elem(&node_subnets, &key);
 }
@@ -206,12 +211,12 @@ int from_pod(struct __sk_buff *skb)
 		return verdict;
 
 	// Only the pod behind this veth may use its address.
-	source.ip = ip->saddr;
+	__builtin_memcpy(source.ip, &ip->saddr, sizeof(source.ip));
 	sender = bpf_map_lookup_elem(&endpoints, &source);
 	if (!sender || sender->ifindex != skb->ifindex)
 		return account(skb, TWILL_DROPPED_SPOOFED, TWILL_FROM_POD, TC_ACT_SHOT);
 
-	destination.ip = ip->daddr;
+	__builtin_memcpy(destination.ip, &ip->daddr, sizeof(destination.ip));
 	receiver = bpf_map_lookup_elem(&endpoints, &destination);
 	if (receiver)
 		return deliver_local(skb, eth, ip, receiver, TWILL_FROM_POD);
@@ -240,7 +245,7 @@ int from_netdev(struct __sk_buff *skb)
 	if (!ip)
 		return verdict;
 
-	destination.ip = ip->daddr;
+	__builtin_memcpy(destination.ip, &ip->daddr, sizeof(destination.ip));
 	receiver = bpf_map_lookup_elem(&endpoints, &destination);
 	if (!receiver)
 		return account(skb, TWILL_PASSED_NOT_POD, TWILL_FROM_NETDEV, TC_ACT_OK);
@@ -261,6 +266,7 @@ int to_tunnel(struct __sk_buff *skb)
 {
 	struct bpf_tunnel_key key = { .tunnel_id = tunnel_vni, .tunnel_ttl = TUNNEL_TTL };
 	struct node_subnet *remote;
+	__be32 remote_ip;
 	struct ethhdr *eth;
 	struct iphdr *ip;
 	int verdict;
@@ -273,7 +279,8 @@ int to_tunnel(struct __sk_buff *skb)
 	remote = node_subnet_of(ip->daddr);
 	if (!remote)
 		return account(skb, TWILL_DROPPED_NO_TUNNEL, TWILL_TO_TUNNEL, TC_ACT_SHOT);
-	key.remote_ipv4 = bpf_ntohl(remote->node_ip);
+	__builtin_memcpy(&remote_ip, remote->node_ip, sizeof(remote_ip));
+	key.remote_ipv4 = bpf_ntohl(remote_ip);
 	if (bpf_skb_set_tunnel_key(skb, &key, sizeof(key), BPF_F_ZERO_CSUM_TX) < 0)
 		return account(skb, TWILL_DROPPED_NO_TUNNEL, TWILL_TO_TUNNEL, TC_ACT_SHOT);
 	return account(skb, TWILL_FORWARDED_REMOTE, TWILL_TO_TUNNEL, TC_ACT_OK);

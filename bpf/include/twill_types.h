@@ -37,9 +37,14 @@ struct counter_value {
 	__u64 bytes;
 };
 
-/* A pod on this node, by its IPv4 address (network order). */
+/*
+ * IPv4 addresses in map keys and values are four bytes in network order, declared as
+ * arrays so that bpftool prints 10.244.1.2 as [10,244,1,2] rather than as an integer.
+ */
+
+/* A pod on this node, by its IPv4 address. */
 struct endpoint_key {
-	__be32 ip;
+	__u8 ip[4];
 };
 
 struct endpoint {
@@ -58,13 +63,13 @@ struct endpoint {
 /* A node's pod subnet, for longest-prefix match. */
 struct node_subnet_key {
 	__u32 prefixlen;
-	__be32 addr;
+	__u8 addr[4];
 };
 
 #define TWILL_SUBNET_TUNNEL 1 /* reach the node through the VXLAN device */
 
 struct node_subnet {
-	__be32 node_ip;
+	__u8 node_ip[4];
 	__u32 flags;
 };
 
