@@ -8,19 +8,43 @@
 //   lib/datapath.ts               load, pin, re-adopt, attach to devices
 //   lib/node-sync.ts              node subnets map + host routes, diffed
 //   lib/host-network.ts           forwarding, masquerade, VXLAN device
+//   lib/metrics.ts, health.ts     Prometheus metrics, /healthz and /readyz
+//   lib/cni-reports.ts            the plugin's reports of its commands
+import fs from 'node:fs';
+
 import pino from 'pino';
 
 import { Rtnl, type Link } from '../bpf/netlink';
 import { writeNodeSettings } from '../bpf/node-settings';
+import { queryAttached, type BpfProgram, type Direction } from '../bpf/tsbpf';
+import type { ClusterNode } from './lib/cluster-nodes';
+import { receiveCniReports } from './lib/cni-reports';
 import { ConfigError, readConfigFile, resolveConfig } from './lib/config';
 import { attachPinned, loadDatapath } from './lib/datapath';
 import { USAGE, parseFlags } from './lib/flags';
-import { VXLAN_OVERHEAD, enableForwarding, ensureMasquerade, ensureTunnelDevice } from './lib/host-network';
-import type { ClusterNode } from './lib/cluster-nodes';
+import { Health } from './lib/health';
+import { VXLAN_OVERHEAD, enableForwarding, ensureMasquerade, ensureTunnelDevice, findUplink } from './lib/host-network';
+import { serveHttp } from './lib/http-endpoints';
+import { AgentMetrics } from './lib/metrics';
 import { NodeSync } from './lib/node-sync';
 import { createNodeSource } from './lib/node-source';
+import { VERSION } from './lib/version';
 
 const DEFAULT_MTU = 1500;
+/** A failed node sync is retried with the latest list after this long, change or not. */
+const SYNC_RETRY_MS = 5000;
+
+/** A program this agent attached to a device hook, which readiness checks is still there. */
+interface DeviceHook {
+  device: Link;
+  direction: Direction;
+  program: BpfProgram;
+}
+
+function attachedProblem({ device, direction, program }: DeviceHook): string | undefined {
+  const attached = queryAttached(device.index, direction).tcx.programIds;
+  return attached.includes(program.info.id) ? undefined : `${program.info.name} is not attached to ${device.name} ${direction}`;
+}
 
 async function main(): Promise<void> {
   const flags = parseFlags(process.argv.slice(2), process.env);
@@ -31,13 +55,46 @@ async function main(): Promise<void> {
   const config = resolveConfig(flags.configFile ? readConfigFile(flags.configFile) : {}, flags.overrides);
   const log = pino({ level: config.logLevel, base: { node: config.nodeName } });
 
-  const source = await createNodeSource(config, log);
+  // Probes and metrics answer from the start, so a slow start-up reads as not ready
+  // rather than dead.
+  const metrics = new AgentMetrics();
+  metrics.info.set({ version: VERSION, mode: config.mode }, 1);
+  const health = new Health();
+  let started = false;
+  health.ready('startup', () => (started ? undefined : 'loading the datapath and listing nodes'));
+  metrics.watchReadiness(() => health.readiness().ok);
+  const http = serveHttp(config.metricsPort, metrics, health, log);
+  const reports = await receiveCniReports(config.runDir, metrics, log);
+
+  const source = await createNodeSource(config, log, (kind) => metrics.nodeSourceObserver(kind));
   let sync: NodeSync | undefined;
-  const onNodes = (nodes: ClusterNode[]): void => {
+  let syncProblem: string | undefined;
+  let retry: NodeJS.Timeout | undefined;
+  let latest: ClusterNode[] = [];
+  const syncNodes = async (nodes: ClusterNode[]): Promise<void> => {
+    const received = performance.now();
     latest = nodes;
-    sync?.apply(nodes).catch((error: Error) => log.error(`node sync failed, will retry on the next change: ${error.message}`));
+    metrics.nodes.set(nodes.length);
+    clearTimeout(retry);
+    try {
+      const summary = await (sync as NodeSync).apply(nodes);
+      metrics.syncDuration.observe(summary.durationMs / 1000);
+      metrics.syncLag.observe((performance.now() - received) / 1000);
+      metrics.syncLastSuccess.set(Date.now() / 1000);
+      syncProblem = undefined;
+    } catch (error) {
+      metrics.syncErrors.inc();
+      syncProblem = `node sync failed: ${(error as Error).message}`;
+      log.error(`${syncProblem}; retrying in ${SYNC_RETRY_MS / 1000} s`);
+      if (nodes === latest) retry = setTimeout(() => void syncNodes(latest), SYNC_RETRY_MS);
+    }
   };
-  let latest = source ? await source.start(onNodes) : [];
+  // Changes that arrive before the datapath is up are kept; the first sync applies them.
+  const onNodes = (nodes: ClusterNode[]): void => {
+    if (sync) void syncNodes(nodes);
+    else latest = nodes;
+  };
+  latest = source ? await source.start(onNodes) : [];
   const self = latest.find((node) => node.name === config.nodeName);
   const podCIDR = config.podCIDR ?? self?.podCIDR;
   const nodeIp = config.nodeIP ?? self?.internalIP;
@@ -45,37 +102,57 @@ async function main(): Promise<void> {
   if ((source || config.mode === 'vxlan') && !nodeIp) throw new ConfigError(`no address for node ${config.nodeName}: pass --node-ip, or list the node with an internalIP`);
 
   const rtnl = Rtnl.open();
-  const uplink: Link | undefined = config.uplink ? await rtnl.link(config.uplink) : undefined;
-  if (config.uplink && !uplink) throw new ConfigError(`uplink ${config.uplink} does not exist in this network namespace`);
-  if (source && config.mode === 'native' && !uplink) throw new ConfigError('native routing to other nodes needs --uplink');
+  let uplink: Link | undefined;
+  if (config.uplink) {
+    uplink = await rtnl.link(config.uplink);
+    if (!uplink) throw new ConfigError(`uplink ${config.uplink} does not exist in this network namespace`);
+  } else if (nodeIp) {
+    uplink = await findUplink(rtnl, nodeIp);
+  }
+  if (source && config.mode === 'native' && !uplink) throw new ConfigError(`native routing to other nodes needs an uplink: no device holds ${nodeIp}; pass --uplink`);
   const uplinkMtu = uplink?.mtu ?? DEFAULT_MTU;
-  const tunnel = config.mode === 'vxlan' ? await ensureTunnelDevice(rtnl, nodeIp as string, uplinkMtu - VXLAN_OVERHEAD) : undefined;
+  const tunnel = config.mode === 'vxlan' ? await ensureTunnelDevice(rtnl, nodeIp as string, uplinkMtu - VXLAN_OVERHEAD, config.vxlanPort) : undefined;
 
   const datapath = loadDatapath(config.bpffsRoot, { uplinkIfindex: uplink?.index ?? 0, tunnelIfindex: tunnel?.index ?? 0, vni: config.vni, nodeIp }, log);
-  const { program } = datapath;
-  if (uplink) attachPinned(program('from_netdev'), uplink.index, 'ingress', datapath.pins.netdevLink(uplink.name));
+  const { program, pins } = datapath;
+  const hooks: DeviceHook[] = [];
+  const attach = (hook: DeviceHook, pin: string): void => {
+    attachPinned(hook.program, hook.device.index, hook.direction, pin);
+    hooks.push(hook);
+  };
+  if (uplink) attach({ device: uplink, direction: 'ingress', program: program('from_netdev') }, pins.netdevLink(uplink.name));
   if (tunnel) {
-    attachPinned(program('from_netdev'), tunnel.index, 'ingress', datapath.pins.netdevLink(tunnel.name));
-    attachPinned(program('to_tunnel'), tunnel.index, 'egress', datapath.pins.tunnelLink(tunnel.name));
+    attach({ device: tunnel, direction: 'ingress', program: program('from_netdev') }, pins.netdevLink(tunnel.name));
+    attach({ device: tunnel, direction: 'egress', program: program('to_tunnel') }, pins.tunnelLink(tunnel.name));
   }
+  metrics.watchDatapath(datapath.maps);
+  const pinned = [pins.map('endpoints'), pins.map('node_subnets'), pins.program('from_pod')];
+  health.live('pins', () => {
+    const missing = pinned.filter((pin) => !fs.existsSync(pin));
+    return missing.length ? `${missing.join(', ')} no longer pinned (bpffs unmounted or cleared?): a restart pins them again` : undefined;
+  });
+  health.ready('datapath', () => hooks.map(attachedProblem).find((problem) => problem !== undefined));
+  health.ready('node sync', () => syncProblem);
+
   enableForwarding();
   if (config.clusterCIDR) ensureMasquerade(podCIDR, config.clusterCIDR);
   else log.warn('no --cluster-cidr: pod traffic leaving the cluster is not masqueraded');
 
-  sync = new NodeSync({ self: config.nodeName, mode: config.mode, routeDevice: (tunnel ?? uplink)?.index ?? 0, nodeSubnets: datapath.nodeSubnets, rtnl, log });
-  if (source) await sync.apply(latest);
+  sync = new NodeSync({ self: config.nodeName, mode: config.mode, routeDevice: (tunnel ?? uplink)?.index ?? 0, nodeSubnets: datapath.maps.nodeSubnets, rtnl, log });
+  if (source) await syncNodes(latest);
 
   const mtu = config.mtu ?? (tunnel ? tunnel.mtu : uplinkMtu);
-  writeNodeSettings(config.stateDir, { nodeName: config.nodeName, podCIDR, bpffsRoot: config.bpffsRoot, mtu });
-  log.info({ podCIDR, nodeIp, mode: config.mode, mtu, uplink: config.uplink, nodes: latest.length, stateDir: config.stateDir }, 'node ready for pods');
+  writeNodeSettings(config.stateDir, { nodeName: config.nodeName, podCIDR, bpffsRoot: config.bpffsRoot, mtu, reportSocket: reports.socketPath });
+  started = true;
+  log.info({ podCIDR, nodeIp, mode: config.mode, mtu, uplink: uplink?.name, nodes: latest.length, stateDir: config.stateDir, version: VERSION }, 'node ready for pods');
 
-  // The node source keeps the process alive; without one, a timer does.
-  const keepAlive = source ? undefined : setInterval(() => undefined, 1 << 30);
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {
       log.info({ signal }, 'stopping; the datapath stays loaded and attached');
       source?.stop();
-      if (keepAlive) clearInterval(keepAlive);
+      clearTimeout(retry);
+      http.close();
+      reports.server.close();
       rtnl.close();
       datapath.close();
     });
@@ -85,5 +162,6 @@ async function main(): Promise<void> {
 main().catch((error: unknown) => {
   const message = error instanceof Error ? error.message : String(error);
   process.stderr.write(`twill-agent: ${message}\n`);
-  process.exitCode = error instanceof ConfigError ? 2 : 1;
+  // The endpoints and the node source would keep a failed start-up running.
+  process.exit(error instanceof ConfigError ? 2 : 1);
 });

@@ -11,6 +11,8 @@ export interface NodeSettings {
   bpffsRoot: string;
   /** MTU for pod interfaces. */
   mtu: number;
+  /** The unix socket the plugin reports each command's outcome to, for the agent's metrics. */
+  reportSocket?: string;
 }
 
 export const DEFAULT_STATE_DIR = '/var/lib/twill';

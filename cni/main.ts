@@ -10,8 +10,10 @@
 //   lib/pod-network.ts  veth, addresses, routes, program, endpoint entry
 import fs from 'node:fs';
 
+import { readNodeSettings } from '../bpf/node-settings';
 import { MAX_STDIN_BYTES } from './lib/config';
-import { dispatch } from './lib/dispatch';
+import { dispatch, type PluginOutput } from './lib/dispatch';
+import { sendReport } from './lib/report';
 
 /** Reads stdin up to one byte past the limit, so an oversized config is refused, not buffered. */
 function readStdin(): Buffer {
@@ -36,7 +38,20 @@ function readStdin(): Buffer {
   return Buffer.concat(chunks);
 }
 
-dispatch(process.env, readStdin()).then(({ stdout, exitCode }) => {
+/** Tells the agent how the command went, once the runtime has its answer; see report.ts. */
+async function reportToAgent(report: NonNullable<PluginOutput['report']>): Promise<void> {
+  const { stateDir, ...outcome } = report;
+  let socket: string | undefined;
+  try {
+    socket = readNodeSettings(stateDir)?.reportSocket;
+  } catch {
+    return; // unreadable settings: the command itself has already said so, if it matters
+  }
+  if (socket) await sendReport(socket, { ...outcome, seconds: performance.now() / 1000 });
+}
+
+dispatch(process.env, readStdin()).then(async ({ stdout, exitCode, report }) => {
   if (stdout !== undefined) process.stdout.write(stdout + '\n');
   process.exitCode = exitCode;
+  if (report) await reportToAgent(report);
 });

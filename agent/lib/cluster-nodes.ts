@@ -44,6 +44,16 @@ export function parseNodeList(raw: unknown, origin: string): ClusterNode[] {
 
 /** A source of the cluster's nodes: the first list, then every change as a whole new list. */
 export interface NodeSource {
+  readonly kind: 'static' | 'kubernetes';
   start(onChange: (nodes: ClusterNode[]) => void): Promise<ClusterNode[]>;
   stop(): void;
+}
+
+/** What a source saw: a Node added, updated or deleted, a (re)list, a file reloaded. */
+export type NodeSourceEvent = 'add' | 'update' | 'delete' | 'list' | 'reload';
+
+/** Told of every event and error of a source, for the agent's metrics. */
+export interface NodeSourceObserver {
+  event(event: NodeSourceEvent): void;
+  error(): void;
 }

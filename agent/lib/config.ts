@@ -22,11 +22,15 @@ export interface AgentConfig {
   uplink?: string;
   bpffsRoot: string;
   stateDir: string;
+  /** Runtime files: the socket the CNI plugin reports its commands to. */
+  runDir: string;
   /** A static list of nodes and their pod CIDRs (cross-node issue). */
   nodesFile?: string;
   mode: Mode;
   /** VXLAN network identifier in overlay mode. */
   vni: number;
+  /** UDP port of the VXLAN overlay; the same on every node. */
+  vxlanPort: number;
   /** Kubeconfig for the Node informer; in a pod the service account is used instead. */
   kubeconfig?: string;
   /** Pod interface MTU; default: the uplink's MTU, or 1500 without one. */
@@ -44,11 +48,13 @@ const KEYS: Record<keyof AgentConfig, 'string' | 'number'> = {
   podCIDR: 'string',
   clusterCIDR: 'string',
   vni: 'number',
+  vxlanPort: 'number',
   kubeconfig: 'string',
   nodeIP: 'string',
   uplink: 'string',
   bpffsRoot: 'string',
   stateDir: 'string',
+  runDir: 'string',
   nodesFile: 'string',
   mode: 'string',
   mtu: 'number',
@@ -56,7 +62,16 @@ const KEYS: Record<keyof AgentConfig, 'string' | 'number'> = {
   logLevel: 'string',
 };
 
-const DEFAULTS = { bpffsRoot: DEFAULT_BPFFS_ROOT, stateDir: DEFAULT_STATE_DIR, mode: 'native', vni: 1, metricsPort: 9962, logLevel: 'info' } as const;
+const DEFAULTS = {
+  bpffsRoot: DEFAULT_BPFFS_ROOT,
+  stateDir: DEFAULT_STATE_DIR,
+  runDir: '/run/twill',
+  mode: 'native',
+  vni: 1,
+  vxlanPort: 8472,
+  metricsPort: 9962,
+  logLevel: 'info',
+} as const;
 
 function requireCidr(name: string, value: string): void {
   try {
@@ -88,7 +103,7 @@ export function readConfigFile(file: string): Partial<AgentConfig> {
 /** Merges file and flags (flags win) over the defaults and validates the result. */
 export function resolveConfig(file: Partial<AgentConfig>, flags: Partial<AgentConfig>): AgentConfig {
   const merged = { ...DEFAULTS, ...file, ...flags };
-  const { nodeName, podCIDR, clusterCIDR, nodeIP, mode, mtu, metricsPort, vni } = merged;
+  const { nodeName, podCIDR, clusterCIDR, nodeIP, mode, mtu, metricsPort, vni, vxlanPort } = merged;
   if (!nodeName) throw new ConfigError('nodeName is required (--node-name, or NODE_NAME from the downward API)');
   if (podCIDR !== undefined) {
     requireCidr('podCIDR', podCIDR);
@@ -100,5 +115,6 @@ export function resolveConfig(file: Partial<AgentConfig>, flags: Partial<AgentCo
   if (mode !== 'native' && mode !== 'vxlan') throw new ConfigError(`mode ${JSON.stringify(mode)} must be native or vxlan`);
   if (mtu !== undefined && (!Number.isInteger(mtu) || mtu < 576 || mtu > 65535)) throw new ConfigError(`mtu ${mtu} must be an integer from 576 to 65535`);
   if (!Number.isInteger(metricsPort) || metricsPort < 1 || metricsPort > 65535) throw new ConfigError(`metricsPort ${metricsPort} must be a TCP port`);
+  if (!Number.isInteger(vxlanPort) || vxlanPort < 1 || vxlanPort > 65535) throw new ConfigError(`vxlanPort ${vxlanPort} must be a UDP port`);
   return { ...merged, nodeName, mode };
 }

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { DATAPATH_OBJECT, PROGRAMS, pinPaths, type PinPaths, type ProgramName } from '../../bpf/datapath';
 import { MAPS, type MapName } from '../../bpf/layouts';
 import { ipv4ToBytes } from '../../bpf/netlink';
-import { BpfMap, BpfObject, TcxLink, attachTcx, type BpfProgram, type Direction } from '../../bpf/tsbpf';
+import { BpfObject, TcxLink, attachTcx, type BpfMap, type BpfProgram, type Direction } from '../../bpf/tsbpf';
 
 /** The per-node constants compiled into the programs at load (.rodata). */
 export interface DatapathSettings {
@@ -18,10 +18,17 @@ export interface DatapathSettings {
   nodeIp?: string;
 }
 
+/** The maps the agent itself reads and writes: node subnets, and the two it exports. */
+export interface DatapathMaps {
+  counters: BpfMap;
+  endpoints: BpfMap;
+  nodeSubnets: BpfMap;
+}
+
 export interface Datapath {
   pins: PinPaths;
   program(name: ProgramName): BpfProgram;
-  nodeSubnets: BpfMap;
+  maps: DatapathMaps;
   close(): void;
 }
 
@@ -62,14 +69,14 @@ export function loadDatapath(bpffsRoot: string, settings: DatapathSettings, log:
     .pinMapsUnder(pins.maps)
     .load();
   const programs = new Map<ProgramName, BpfProgram>();
-  let nodeSubnets: BpfMap;
+  let maps: DatapathMaps;
   try {
     for (const name of PROGRAMS) {
       const program = object.program(name);
       programs.set(name, program);
       replacePin(program, pins.program(name));
     }
-    nodeSubnets = object.map('node_subnets');
+    maps = { counters: object.map('counters'), endpoints: object.map('endpoints'), nodeSubnets: object.map('node_subnets') };
   } finally {
     object.close();
   }
@@ -83,10 +90,10 @@ export function loadDatapath(bpffsRoot: string, settings: DatapathSettings, log:
   return {
     pins,
     program,
-    nodeSubnets,
+    maps,
     close: () => {
       programs.forEach((p) => p.close());
-      nodeSubnets.close();
+      Object.values(maps).forEach((m) => m.close());
     },
   };
 }

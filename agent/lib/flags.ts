@@ -9,13 +9,15 @@ export const USAGE = `usage: twill-agent [--config FILE] [flags]
   --pod-cidr CIDR      this node's pod range (default: from the node source)
   --cluster-cidr CIDR  all pod ranges; pod traffic to elsewhere is masqueraded
   --node-ip IP         this node's address towards other nodes
-  --uplink DEVICE      the device towards other nodes (from_netdev attaches to it)
+  --uplink DEVICE      the device towards other nodes (default: the one holding the node IP)
   --bpffs-root DIR     where maps, programs and links are pinned (default /sys/fs/bpf/twill)
   --state-dir DIR      node settings and IPAM state (default /var/lib/twill)
+  --run-dir DIR        runtime files: the CNI plugin's report socket (default /run/twill)
   --nodes-file FILE    static list of nodes {name, podCIDR, internalIP}, reloaded on change
   --kubeconfig FILE    watch Node objects with this kubeconfig (in a pod: the service account)
   --mode MODE          native (default) or vxlan
   --vni N              VXLAN network identifier (default 1)
+  --vxlan-port PORT    VXLAN UDP port (default 8472, as Flannel and the Linux default use)
   --mtu N              pod MTU (default: the uplink's, or 1500)
   --metrics-port PORT  Prometheus metrics and health (default 9962)
   --log-level LEVEL    pino level (default info)`;
@@ -39,10 +41,12 @@ export function parseFlags(argv: string[], env: NodeJS.ProcessEnv): ParsedFlags 
         'cluster-cidr': { type: 'string' },
         kubeconfig: { type: 'string' },
         vni: { type: 'string' },
+        'vxlan-port': { type: 'string' },
         'node-ip': { type: 'string' },
         uplink: { type: 'string' },
         'bpffs-root': { type: 'string' },
         'state-dir': { type: 'string' },
+        'run-dir': { type: 'string' },
         'nodes-file': { type: 'string' },
         mode: { type: 'string' },
         mtu: { type: 'string' },
@@ -65,10 +69,12 @@ export function parseFlags(argv: string[], env: NodeJS.ProcessEnv): ParsedFlags 
     clusterCIDR: values['cluster-cidr'],
     kubeconfig: values.kubeconfig,
     vni: number('vni', values.vni),
+    vxlanPort: number('vxlan-port', values['vxlan-port']),
     nodeIP: values['node-ip'],
     uplink: values.uplink,
     bpffsRoot: values['bpffs-root'],
     stateDir: values['state-dir'],
+    runDir: values['run-dir'],
     nodesFile: values['nodes-file'],
     mode: values.mode as AgentConfig['mode'] | undefined,
     mtu: number('mtu', values.mtu),

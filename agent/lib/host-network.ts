@@ -8,12 +8,31 @@ import { tunnelMac } from '../../bpf/node-subnets';
 import type { Link, Rtnl } from '../../bpf/netlink';
 
 export const TUNNEL_DEVICE = 'twill-vxlan';
-export const VXLAN_PORT = 8472;
 /** Outer IPv4 (20) + UDP (8) + VXLAN (8) + inner Ethernet (14). */
 export const VXLAN_OVERHEAD = 50;
 
+const IP_FORWARD = '/proc/sys/net/ipv4/ip_forward';
+
+/**
+ * Turns forwarding on when it is off. Kubernetes nodes normally have it on already
+ * (kubeadm requires it), and a container's /proc/sys is read-only, so the agent writes
+ * only when it must and says what to do when it cannot.
+ */
 export function enableForwarding(): void {
-  fs.writeFileSync('/proc/sys/net/ipv4/ip_forward', '1');
+  if (fs.readFileSync(IP_FORWARD, 'utf8').trim() === '1') return;
+  try {
+    fs.writeFileSync(IP_FORWARD, '1');
+  } catch (error) {
+    throw new Error(`net.ipv4.ip_forward is 0 and cannot be set from here (${(error as NodeJS.ErrnoException).code}): set it on the node with sysctl -w net.ipv4.ip_forward=1`);
+  }
+}
+
+/** The device holding the node's address: the uplink, when none is configured. */
+export async function findUplink(rtnl: Rtnl, nodeIp: string): Promise<Link | undefined> {
+  for (const link of await rtnl.links()) {
+    if ((await rtnl.addresses(link.index)).some((address) => address.split('/')[0] === nodeIp)) return link;
+  }
+  return undefined;
 }
 
 /**
@@ -30,9 +49,9 @@ export function ensureMasquerade(podCIDR: string, clusterCIDR: string): void {
 }
 
 /** The collect-metadata VXLAN device, created once and reused after restarts. */
-export async function ensureTunnelDevice(rtnl: Rtnl, nodeIp: string, mtu: number): Promise<Link> {
+export async function ensureTunnelDevice(rtnl: Rtnl, nodeIp: string, mtu: number, udpPort: number): Promise<Link> {
   const existing = await rtnl.link(TUNNEL_DEVICE);
-  const device = existing ?? (await rtnl.createVxlan({ name: TUNNEL_DEVICE, mac: tunnelMac(nodeIp), mtu }, VXLAN_PORT));
+  const device = existing ?? (await rtnl.createVxlan({ name: TUNNEL_DEVICE, mac: tunnelMac(nodeIp), mtu }, udpPort));
   if (!device.up) await rtnl.setUp(device.index);
   return { ...device, up: true };
 }

@@ -7,7 +7,7 @@
 import type { Logger } from 'pino';
 
 import { isIpv4 } from '../../bpf/netlink';
-import type { ClusterNode, NodeSource } from './cluster-nodes';
+import type { ClusterNode, NodeSource, NodeSourceObserver } from './cluster-nodes';
 
 type Client = typeof import('@kubernetes/client-node');
 type Node = import('@kubernetes/client-node').V1Node;
@@ -27,15 +27,18 @@ export function toClusterNode(node: Node): ClusterNode {
 }
 
 export class KubernetesNodeSource implements NodeSource {
+  readonly kind = 'kubernetes';
   readonly #kubeconfig: string | undefined;
   readonly #log: Logger;
+  readonly #observer: NodeSourceObserver;
   #informer: Informer | undefined;
   #stopped = false;
   #restart: NodeJS.Timeout | undefined;
 
-  constructor(kubeconfig: string | undefined, log: Logger) {
+  constructor(kubeconfig: string | undefined, log: Logger, observer: NodeSourceObserver) {
     this.#kubeconfig = kubeconfig;
     this.#log = log;
+    this.#observer = observer;
   }
 
   async start(onChange: (nodes: ClusterNode[]) => void): Promise<ClusterNode[]> {
@@ -48,6 +51,7 @@ export class KubernetesNodeSource implements NodeSource {
     const listedOnce = new Promise<void>((resolve) => (firstList = resolve));
     const informer = k8s.makeInformer<Node>(config, '/api/v1/nodes', async () => {
       const list = await api.listNode();
+      this.#observer.event('list');
       firstList();
       return list;
     });
@@ -64,19 +68,31 @@ export class KubernetesNodeSource implements NodeSource {
       nodes.set(current.name, current);
       if (JSON.stringify(previous) !== JSON.stringify(current)) changed();
     };
-    informer.on('add', upsert);
-    informer.on('update', upsert);
+    informer.on('add', (node) => {
+      this.#observer.event('add');
+      upsert(node);
+    });
+    informer.on('update', (node) => {
+      this.#observer.event('update');
+      upsert(node);
+    });
     informer.on('delete', (node) => {
+      this.#observer.event('delete');
       if (nodes.delete(node.metadata?.name ?? '')) changed();
     });
+    const failed = (what: string) => (error: Error) => {
+      this.#observer.error();
+      this.#log.warn(`${what}: ${error.message}`);
+    };
     informer.on('error', (error: unknown) => {
       if (this.#stopped) return;
+      this.#observer.error();
       this.#log.warn(`node watch broke, relisting in ${RESTART_MS} ms: ${error instanceof Error ? error.message : String(error)}`);
       this.#restart = setTimeout(() => {
-        informer.start().catch((failure: Error) => this.#log.warn(`node relist failed: ${failure.message}`));
+        informer.start().catch(failed('node relist failed'));
       }, RESTART_MS);
     });
-    informer.start().catch((error: Error) => this.#log.warn(`node list failed: ${error.message}`));
+    informer.start().catch(failed('node list failed'));
     await listedOnce;
     // The informer files the listed nodes right after the list resolves; let it.
     await new Promise((resolve) => setImmediate(resolve));

@@ -88,7 +88,7 @@ export class NodeSync {
       }
     }
 
-    const summary = { nodes: desired.size, added, changed, removed, durationMs: Math.round(performance.now() - started) };
+    const summary = { nodes: desired.size, added, changed, removed, durationMs: Math.round((performance.now() - started) * 10) / 10 };
     if (added + changed + removed > 0) log.info(summary, 'node subnets synced');
     return summary;
   }

@@ -6,18 +6,21 @@ import fs from 'node:fs';
 import type { Logger } from 'pino';
 import YAML from 'yaml';
 
-import { parseNodeList, type ClusterNode, type NodeSource } from './cluster-nodes';
+import { parseNodeList, type ClusterNode, type NodeSource, type NodeSourceObserver } from './cluster-nodes';
 
 const POLL_MS = 250;
 
 export class StaticNodeSource implements NodeSource {
+  readonly kind = 'static';
   readonly #file: string;
   readonly #log: Logger;
+  readonly #observer: NodeSourceObserver;
   #listener: ((current: fs.Stats, previous: fs.Stats) => void) | undefined;
 
-  constructor(file: string, log: Logger) {
+  constructor(file: string, log: Logger, observer: NodeSourceObserver) {
     this.#file = file;
     this.#log = log;
+    this.#observer = observer;
   }
 
   #read(): ClusterNode[] {
@@ -26,13 +29,18 @@ export class StaticNodeSource implements NodeSource {
 
   async start(onChange: (nodes: ClusterNode[]) => void): Promise<ClusterNode[]> {
     const nodes = this.#read();
+    this.#observer.event('list');
     this.#listener = (current, previous) => {
       if (current.mtimeMs === previous.mtimeMs && current.size === previous.size) return;
+      let reloaded: ClusterNode[];
       try {
-        onChange(this.#read());
+        reloaded = this.#read();
       } catch (error) {
-        this.#log.error({ file: this.#file }, `nodes file not reloaded, keeping the last good list: ${(error as Error).message}`);
+        this.#observer.error();
+        return this.#log.error({ file: this.#file }, `nodes file not reloaded, keeping the last good list: ${(error as Error).message}`);
       }
+      this.#observer.event('reload');
+      onChange(reloaded);
     };
     fs.watchFile(this.#file, { interval: POLL_MS }, this.#listener);
     return nodes;

@@ -25,10 +25,13 @@ export interface PodSpec {
   podName?: string;
 }
 
-/** Starts twill-agent in `netns` and resolves once it has published node.json in `stateDir`. */
+/**
+ * Starts twill-agent in `netns` and resolves once it has published node.json in
+ * `stateDir`. Its report socket goes under `stateDir` too, so agents never share one.
+ */
 export async function startAgent(netns: string, stateDir: string, args: string[], options: { detached?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<ChildProcess> {
   fs.rmSync(path.join(stateDir, 'node.json'), { force: true });
-  const agent = spawn('ip', ['netns', 'exec', netns, process.execPath, AGENT, '--state-dir', stateDir, ...args], {
+  const agent = spawn('ip', ['netns', 'exec', netns, process.execPath, AGENT, '--state-dir', stateDir, '--run-dir', path.join(stateDir, 'run'), ...args], {
     stdio: options.detached ? 'ignore' : ['ignore', 'pipe', 'pipe'],
     detached: options.detached ?? false,
     env: { ...process.env, ...options.env },

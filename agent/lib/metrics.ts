@@ -1,0 +1,150 @@
+// Everything the agent exports to Prometheus, in one registry. Datapath counters and map
+// occupancy are read from the BPF maps at scrape time, so they are never stale and cost
+// nothing between scrapes; the rest is recorded as it happens.
+//
+// Names follow Prometheus conventions: base units (seconds, bytes), `_total` on
+// counters, and labels whose values come from small fixed sets.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+import { readCounters } from '../../bpf/counters';
+import type { ReasonName, DirectionName } from '../../bpf/layouts';
+import type { NodeSource, NodeSourceObserver } from './cluster-nodes';
+import type { DatapathMaps } from './datapath';
+
+/** TWILL_DELIVERED_LOCAL → delivered_local: the C enum names, as label values. */
+export const labelOf = (name: ReasonName | DirectionName): string => name.replace(/^TWILL_/, '').toLowerCase();
+
+// Node changes apply in milliseconds; a slow API server or a large cluster shows up
+// in the upper buckets.
+const SYNC_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+// A CNI command is a process start (~100 ms of Node.js) plus the work.
+const CNI_BUCKETS = [0.05, 0.1, 0.125, 0.15, 0.2, 0.25, 0.3, 0.5, 1, 2, 5, 10];
+
+export class AgentMetrics {
+  readonly registry = new Registry();
+
+  readonly nodeSourceEvents = new Counter({
+    name: 'twill_node_source_events_total',
+    help: 'Changes the node source reported: Node add/update/delete and list from Kubernetes, reload of a static file.',
+    labelNames: ['source', 'event'] as const,
+    registers: [this.registry],
+  });
+
+  readonly nodeSourceErrors = new Counter({
+    name: 'twill_node_source_errors_total',
+    help: 'Failed lists, broken watches and unreadable node files; the last good node list stays in force.',
+    labelNames: ['source'] as const,
+    registers: [this.registry],
+  });
+
+  readonly nodes = new Gauge({ name: 'twill_nodes', help: 'Nodes the node source currently lists, this one included.', registers: [this.registry] });
+
+  readonly syncDuration = new Histogram({
+    name: 'twill_node_sync_duration_seconds',
+    help: 'Time to bring the node-subnets map and host routes in step with one node list.',
+    buckets: SYNC_BUCKETS,
+    registers: [this.registry],
+  });
+
+  readonly syncLag = new Histogram({
+    name: 'twill_node_sync_lag_seconds',
+    help: 'From a node list arriving from the source to the map and routes reflecting it (queueing included).',
+    buckets: SYNC_BUCKETS,
+    registers: [this.registry],
+  });
+
+  readonly syncErrors = new Counter({ name: 'twill_node_sync_errors_total', help: 'Node syncs that failed; the next change retries.', registers: [this.registry] });
+
+  readonly syncLastSuccess = new Gauge({
+    name: 'twill_node_sync_last_success_timestamp_seconds',
+    help: 'Unix time of the last node sync that succeeded.',
+    registers: [this.registry],
+  });
+
+  readonly cniOperations = new Counter({
+    name: 'twill_cni_operations_total',
+    help: 'CNI commands run by the plugin on this node, by command and result (success, or the CNI error code name).',
+    labelNames: ['command', 'result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly cniDuration = new Histogram({
+    name: 'twill_cni_operation_duration_seconds',
+    help: 'Wall time of a CNI command, from the plugin process starting to its result.',
+    labelNames: ['command'] as const,
+    buckets: CNI_BUCKETS,
+    registers: [this.registry],
+  });
+
+  readonly info = new Gauge({
+    name: 'twill_agent_info',
+    help: 'Always 1; the labels say which build runs in which mode.',
+    labelNames: ['version', 'mode'] as const,
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Counts a node source's events and errors under its kind. */
+  nodeSourceObserver(source: NodeSource['kind']): NodeSourceObserver {
+    return {
+      event: (event) => this.nodeSourceEvents.inc({ source, event }),
+      error: () => this.nodeSourceErrors.inc({ source }),
+    };
+  }
+
+  /** Exports readiness as a gauge, evaluated at each scrape as /readyz would be. */
+  watchReadiness(isReady: () => boolean): void {
+    new Gauge({
+      name: 'twill_agent_ready',
+      help: '1 when /readyz passes: datapath loaded and attached, node source listed and synced.',
+      registers: [this.registry],
+      collect() {
+        this.set(isReady() ? 1 : 0);
+      },
+    });
+  }
+
+  /** Exports the datapath counters and map occupancy, read at each scrape. */
+  watchDatapath(maps: DatapathMaps): void {
+    // One read of the per-CPU map per scrape fills both counters. The registry runs
+    // each metric's collect just before exporting it, in registration order, so bytes
+    // (registered after packets) is exported after packets' collect has filled it.
+    const packets = new Counter({
+      name: 'twill_datapath_packets_total',
+      help: 'Packets the datapath handled, by reason (delivered_local, forwarded_remote, passed_*, dropped_*) and hook.',
+      labelNames: ['reason', 'direction'] as const,
+      registers: [this.registry],
+      collect() {
+        packets.reset();
+        bytes.reset();
+        for (const counter of readCounters(maps.counters)) {
+          const labels = { reason: labelOf(counter.reason), direction: labelOf(counter.direction) };
+          packets.inc(labels, Number(counter.packets));
+          bytes.inc(labels, Number(counter.bytes));
+        }
+      },
+    });
+    const bytes = new Counter({
+      name: 'twill_datapath_bytes_total',
+      help: 'Bytes the datapath handled (whole frames as the hook saw them), by reason and hook.',
+      labelNames: ['reason', 'direction'] as const,
+      registers: [this.registry],
+    });
+
+    const occupancy = { endpoints: maps.endpoints, node_subnets: maps.nodeSubnets };
+    const capacity = new Gauge({ name: 'twill_bpf_map_capacity', help: 'Maximum entries of a datapath map.', labelNames: ['map'] as const, registers: [this.registry] });
+    for (const [name, map] of Object.entries(occupancy)) capacity.set({ map: name }, map.info.maxEntries);
+    new Gauge({
+      name: 'twill_bpf_map_entries',
+      help: 'Entries in a datapath map: endpoints are this node\'s pods, node_subnets the other nodes.',
+      labelNames: ['map'] as const,
+      registers: [this.registry],
+      collect() {
+        for (const [name, map] of Object.entries(occupancy)) this.set({ map: name }, map.keys().length);
+      },
+    });
+  }
+}
