@@ -37,6 +37,9 @@ export function readCounters(map: BpfMap): Counter[] {
   });
 }
 
+/** TWILL_DELIVERED_LOCAL → delivered_local: the C enum names as metrics and the CLI show them. */
+export const counterLabel = (name: ReasonName | DirectionName): string => name.replace(/^TWILL_/, '').toLowerCase();
+
 /** Packets counted under one reason and direction (0 when never seen). */
 export function packetsFor(counters: Counter[], reason: ReasonName, direction: DirectionName): bigint {
   return counters.find((c) => c.reason === reason && c.direction === direction)?.packets ?? 0n;

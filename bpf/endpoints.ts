@@ -8,7 +8,12 @@ export interface Endpoint {
   ifindex: number;
   podMac: string;
   hostMac: string;
+  /** Has sent traffic into the host stack, so replies to it are checked against conntrack (set by the datapath). */
+  usesStack?: boolean;
 }
+
+/** TWILL_ENDPOINT_USES_STACK in twill_types.h. */
+const USES_STACK = 1;
 
 const KEY = LAYOUTS.endpoint_key;
 const VALUE = LAYOUTS.endpoint;
@@ -38,5 +43,6 @@ export function decodeEndpoint(key: Buffer, value: Buffer): Endpoint {
     ifindex: value.readUInt32LE(VALUE.members.ifindex),
     podMac: macFromBytes(value.subarray(VALUE.members.pod_mac, VALUE.members.pod_mac + 6)),
     hostMac: macFromBytes(value.subarray(VALUE.members.host_mac, VALUE.members.host_mac + 6)),
+    usesStack: (value.readUInt32LE(VALUE.members.flags) & USES_STACK) !== 0,
   };
 }

@@ -6,13 +6,9 @@
 // counters, and labels whose values come from small fixed sets.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-import { readCounters } from '../../bpf/counters';
-import type { ReasonName, DirectionName } from '../../bpf/layouts';
+import { counterLabel, readCounters } from '../../bpf/counters';
 import type { NodeSource, NodeSourceObserver } from './cluster-nodes';
 import type { DatapathMaps } from './datapath';
-
-/** TWILL_DELIVERED_LOCAL → delivered_local: the C enum names, as label values. */
-export const labelOf = (name: ReasonName | DirectionName): string => name.replace(/^TWILL_/, '').toLowerCase();
 
 // Node changes apply in milliseconds; a slow API server or a large cluster shows up
 // in the upper buckets.
@@ -121,7 +117,7 @@ export class AgentMetrics {
         packets.reset();
         bytes.reset();
         for (const counter of readCounters(maps.counters)) {
-          const labels = { reason: labelOf(counter.reason), direction: labelOf(counter.direction) };
+          const labels = { reason: counterLabel(counter.reason), direction: counterLabel(counter.direction) };
           packets.inc(labels, Number(counter.packets));
           bytes.inc(labels, Number(counter.bytes));
         }

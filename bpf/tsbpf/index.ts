@@ -12,7 +12,7 @@ export { BpfError, NetnsNotFound } from './lib/errors';
 export { BpfObject, encodeRodata, type RodataValue } from './lib/object';
 export { BpfMap, type MapInfo, type UpdateMode } from './lib/map';
 export { BpfProgram, type ProgramInfo, type TestRunOptions, type TestRunResult } from './lib/program';
-export { TcxLink, type Direction, type LinkInfo } from './lib/link';
+export { TCX_ATTACH_TYPE, TcxLink, type Direction, type LinkInfo } from './lib/link';
 export {
   attach,
   attachClsact,

@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { readNodeSettings } from '../../bpf/node-settings';
 import type { FakeNode } from '../helpers/fake-kube-api';
 import { needsRoot } from '../helpers/kernel';
-import { pinnedNodeSubnets } from '../helpers/pinned';
+import { pinnedNodeSubnets } from '../../bpf/pinned-maps';
 import { TestNode } from '../helpers/node';
 import { startAgent } from '../helpers/processes';
 import { waitFor } from '../helpers/wait';

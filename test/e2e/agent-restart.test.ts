@@ -10,7 +10,7 @@ import { hostVethName } from '../../cni/lib/naming';
 import { needsRoot } from '../helpers/kernel';
 import { TestNetns } from '../helpers/netns';
 import { TestNode, newContainerID } from '../helpers/node';
-import { withPinnedMap } from '../helpers/pinned';
+import { withPinnedMap } from '../../bpf/pinned-maps';
 import { ping } from '../helpers/traffic';
 
 describe('agent restarts', needsRoot, () => {

@@ -10,7 +10,7 @@ import { pinPaths } from '../../bpf/datapath';
 import { endpointKey } from '../../bpf/endpoints';
 import { hostVethName } from '../../cni/lib/naming';
 import { needsRoot } from '../helpers/kernel';
-import { withPinnedMap } from '../helpers/pinned';
+import { withPinnedMap } from '../../bpf/pinned-maps';
 import { TestNetns } from '../helpers/netns';
 import { TestNode, newContainerID, type PodSpec } from '../helpers/node';
 

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 
 import { pinPaths } from '../../bpf/datapath';
 import { needsRoot } from '../helpers/kernel';
-import { withPinnedMap } from '../helpers/pinned';
+import { withPinnedMap } from '../../bpf/pinned-maps';
 import { TestNetns } from '../helpers/netns';
 import { TestNode, newContainerID, type PodSpec } from '../helpers/node';
 

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { packetsFor } from '../../bpf/counters';
 import { inNetns, needsRoot } from '../helpers/kernel';
 import { TEST_NETNS_PREFIX } from '../helpers/netns';
-import { pinnedCounters, pinnedNodeSubnets } from '../helpers/pinned';
+import { pinnedCounters, pinnedNodeSubnets } from '../../bpf/pinned-maps';
 import { startTcpServer, tcpExchange as tcp } from '../helpers/traffic';
 import { waitFor } from '../helpers/wait';
 import { CLUSTER_CIDR, OUTSIDE_IP, connectivityMatrix, labDown, labUp, writeNodesFile, type Lab, type LabNode } from '../lab/cluster';

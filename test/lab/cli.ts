@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { inNetns } from '../helpers/kernel';
+import { inNetns, repoRoot } from '../helpers/kernel';
 import { connectivityMatrix, labDown, labUp, type Lab, type LabMode } from './cluster';
 
 const LAB_DIRECTORY = '/run/twill-lab';
@@ -68,6 +68,8 @@ async function iperf(lab: Lab): Promise<void> {
   }
 }
 
+const CLI = path.join(repoRoot, 'dist', 'agent', 'cli.js');
+
 async function up(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { nodes: { type: 'string', default: '2' }, pods: { type: 'string', default: '2' }, mode: { type: 'string', default: 'native' }, 'no-iperf': { type: 'boolean', default: false } } });
   const mode = values.mode as LabMode;
@@ -88,8 +90,14 @@ async function up(argv: string[]): Promise<void> {
   const allReachable = printMatrix(lab);
   if (!values['no-iperf']) await iperf(lab);
   const node1 = lab.nodes[0];
+  const twill = `ip netns exec ${node1.ns} node ${path.relative(process.cwd(), CLI)}`;
+  const where = `--bpffs-root ${node1.bpffsRoot} --state-dir ${node1.stateDir}`;
+  console.log(`\ndatapath counters on ${node1.name} (twill counters):`);
+  console.log(inNetns(node1.ns, process.execPath, [CLI, 'counters', ...where.split(' ')]).trimEnd());
   console.log(`\nexplore:  ip netns exec ${lab.pods[0].ns} ping ${lab.pods.at(-1)?.ip}`);
-  console.log(`          bpftool map dump pinned ${path.join(node1.bpffsRoot, 'maps', 'counters')}`);
+  console.log(`          ${twill} status ${where}     (or endpoints, nodes, counters; --json)`);
+  console.log(`          ip netns exec ${node1.ns} curl -s localhost:9962/metrics     (and /healthz, /readyz)`);
+  console.log(`          bpftool map dump pinned ${path.join(node1.bpffsRoot, 'maps', 'endpoints')}`);
   console.log('remove:   sudo npm run lab:down');
   if (!allReachable) process.exitCode = 1;
 }

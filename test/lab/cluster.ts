@@ -79,6 +79,16 @@ export function netConf(node: LabNode): Record<string, unknown> {
   return { cniVersion: '1.0.0', name: 'twill', type: 'twill-cni', bpffsRoot: node.bpffsRoot, stateDir: node.stateDir };
 }
 
+/**
+ * Starts (or restarts) a node's agent as a node would run it: nodes from the shared
+ * file, the uplink found from the node's address.
+ */
+export async function startNodeAgent(lab: Lab, node: LabNode): Promise<void> {
+  const args = ['--node-name', node.name, '--nodes-file', lab.nodesFile, '--mode', lab.options.mode, '--cluster-cidr', CLUSTER_CIDR, '--bpffs-root', node.bpffsRoot];
+  const agent = await startAgent(node.ns, node.stateDir, args, { detached: lab.options.detached ?? false });
+  node.agentPid = agent.pid ?? 0;
+}
+
 export async function labUp(options: LabOptions): Promise<Lab> {
   fs.mkdirSync(options.directory, { recursive: true, mode: 0o700 });
   const bpffs = path.join(options.directory, 'bpffs');
@@ -116,10 +126,7 @@ export async function labUp(options: LabOptions): Promise<Lab> {
       return { name, ns: host.ns, ip: host.address, podCIDR: `10.244.${i + 1}.0/24`, stateDir, bpffsRoot: path.join(bpffs, name), agentPid: 0 };
     });
     writeNodesFile(lab);
-    for (const node of lab.nodes) {
-      const agent = await startAgent(node.ns, node.stateDir, ['--node-name', node.name, '--nodes-file', lab.nodesFile, '--uplink', 'eth0', '--mode', options.mode, '--cluster-cidr', CLUSTER_CIDR, '--bpffs-root', node.bpffsRoot], { detached: options.detached ?? false });
-      node.agentPid = agent.pid ?? 0;
-    }
+    for (const node of lab.nodes) await startNodeAgent(lab, node);
     for (const node of lab.nodes) {
       for (let j = 0; j < options.podsPerNode; j++) await addPod(lab, node, `${node.name}-pod${j + 1}`);
     }

@@ -1,0 +1,120 @@
+#!/usr/bin/env node
+// twill: inspects Twill's datapath on this node from its pinned maps, programs and
+// links, whether or not the agent is running. Tables for people, --json for scripts.
+//
+//   lib/cli/node-state.ts   what is read from the pins and node settings
+//   lib/cli/table.ts        text tables
+import { parseArgs } from 'node:util';
+
+import { DEFAULT_BPFFS_ROOT, pinPaths } from '../bpf/datapath';
+import { DEFAULT_STATE_DIR } from '../bpf/node-settings';
+import { pinnedEndpoints, pinnedRemoteSubnets } from '../bpf/pinned-maps';
+import { readAttachments, readCounterRows, readNodeState, requireDatapath } from './lib/cli/node-state';
+import { formatTable } from './lib/cli/table';
+
+const USAGE = `usage: twill <command> [--json] [--bpffs-root DIR] [--state-dir DIR] [--metrics-port PORT]
+  status      node settings, programs, device hooks, map occupancy, and whether the agent is ready
+  endpoints   this node's pods (the endpoints map)
+  nodes       the other nodes' pod subnets (the node_subnets map)
+  counters    packets and bytes by reason and hook (the counters map)
+options:
+  --json               print JSON instead of a table
+  --bpffs-root DIR     where the agent pinned the datapath (default ${DEFAULT_BPFFS_ROOT})
+  --state-dir DIR      the agent's state dir, for the node settings (default ${DEFAULT_STATE_DIR})
+  --metrics-port PORT  the agent's metrics and health port on this host (default 9962)`;
+
+const AGENT_TIMEOUT_MS = 1000;
+
+interface Options {
+  json: boolean;
+  bpffsRoot: string;
+  stateDir: string;
+  metricsPort: number;
+}
+
+/** The agent's own answer to /readyz, or why there is none. */
+async function agentReadiness(port: number): Promise<{ ready: boolean; detail: string }> {
+  try {
+    const response = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(AGENT_TIMEOUT_MS) });
+    return { ready: response.ok, detail: (await response.text()).trim() };
+  } catch (error) {
+    return { ready: false, detail: `not answering on port ${port} (${(error as Error).cause ?? (error as Error).message}); the datapath keeps running without it` };
+  }
+}
+
+async function status(options: Options): Promise<unknown> {
+  const state = readNodeState(options.bpffsRoot, options.stateDir);
+  const agent = await agentReadiness(options.metricsPort);
+  if (options.json) return { ...state, agent };
+  const { settings } = state;
+  const lines = [
+    `node:       ${settings ? `${settings.nodeName}, pods from ${settings.podCIDR}, MTU ${settings.mtu}` : `no node settings in ${options.stateDir} (the agent has not finished starting here)`}`,
+    `agent:      ${agent.ready ? 'ready' : agent.detail.replace(/\n/g, '; ')}`,
+    `bpffs:      ${options.bpffsRoot}`,
+    `pods:       ${state.podAttachments} attached`,
+    '',
+    formatTable(['PROGRAM', 'ID', 'TAG'], state.programs.map((p) => [p.name, p.id, p.tag])),
+    '',
+    formatTable(['DEVICE', 'HOOK', 'PROGRAM', 'LINK'], state.deviceAttachments.map((a) => [a.device, a.direction, a.program, a.linkId])),
+    '',
+    formatTable(['MAP', 'ENTRIES', 'CAPACITY'], state.maps.map((m) => [m.name, m.entries, m.capacity])),
+  ];
+  return lines.join('\n');
+}
+
+function endpoints(options: Options): unknown {
+  requireDatapath(options.bpffsRoot);
+  const veths = new Map(readAttachments(pinPaths(options.bpffsRoot).podLinks, []).map((a) => [a.ifindex, a.device]));
+  const rows = pinnedEndpoints(options.bpffsRoot).map((e) => ({ ...e, hostVeth: veths.get(e.ifindex) ?? '', usesStack: e.usesStack ?? false }));
+  if (options.json) return rows;
+  return formatTable(
+    ['POD IP', 'HOST VETH', 'IFINDEX', 'POD MAC', 'HOST MAC', 'USES STACK'],
+    rows.map((e) => [e.ip, e.hostVeth || '-', e.ifindex, e.podMac, e.hostMac, e.usesStack ? 'yes' : 'no']),
+  );
+}
+
+function nodes(options: Options): unknown {
+  requireDatapath(options.bpffsRoot);
+  const rows = pinnedRemoteSubnets(options.bpffsRoot);
+  if (options.json) return rows;
+  return formatTable(['POD SUBNET', 'NODE IP', 'VIA'], rows.map((s) => [s.cidr, s.nodeIp, s.tunnel ? 'vxlan' : 'native']));
+}
+
+function counters(options: Options): unknown {
+  const rows = readCounterRows(options.bpffsRoot);
+  if (options.json) return rows.map((c) => ({ ...c, packets: Number(c.packets), bytes: Number(c.bytes) }));
+  return formatTable(['REASON', 'DIRECTION', 'PACKETS', 'BYTES'], rows.map((c) => [c.reason, c.direction, c.packets, c.bytes]));
+}
+
+const COMMANDS: Record<string, (options: Options) => unknown> = { status, endpoints, nodes, counters };
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      json: { type: 'boolean', default: false },
+      'bpffs-root': { type: 'string', default: DEFAULT_BPFFS_ROOT },
+      'state-dir': { type: 'string', default: DEFAULT_STATE_DIR },
+      'metrics-port': { type: 'string', default: '9962' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  const command = COMMANDS[positionals[0] ?? ''];
+  if (values.help || !command || positionals.length !== 1) {
+    (values.help ? process.stdout : process.stderr).write(`${USAGE}\n`);
+    return values.help ? 0 : 2;
+  }
+  const options = { json: values.json, bpffsRoot: values['bpffs-root'], stateDir: values['state-dir'], metricsPort: Number(values['metrics-port']) };
+  const output = await command(options);
+  process.stdout.write(`${options.json ? JSON.stringify(output, null, 2) : output}\n`);
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => (process.exitCode = code),
+  (error: Error) => {
+    process.stderr.write(`twill: ${error.message}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,44 @@
+// Reading a node's datapath maps from their pins, as the twill CLI and the tests do:
+// no agent needed, only the bpffs root it pinned them under.
+import { readCounters, type Counter } from './counters';
+import { pinPaths } from './datapath';
+import { decodeEndpoint, type Endpoint } from './endpoints';
+import type { MapName } from './layouts';
+import { decodeNodeSubnet, nodeSubnetCidr, type NodeSubnet } from './node-subnets';
+import { BpfMap } from './tsbpf';
+
+/** Opens the pinned map `name` under `bpffsRoot`, runs `read` on it, and closes it. */
+export function withPinnedMap<T>(bpffsRoot: string, name: MapName, read: (map: BpfMap) => T): T {
+  const map = BpfMap.openPinned(pinPaths(bpffsRoot).map(name));
+  try {
+    return read(map);
+  } finally {
+    map.close();
+  }
+}
+
+/** The node subnets in a node's map, as sorted CIDRs. */
+export function pinnedNodeSubnets(bpffsRoot: string): string[] {
+  return withPinnedMap(bpffsRoot, 'node_subnets', (map) => map.keys().map(nodeSubnetCidr).sort());
+}
+
+export function pinnedCounters(bpffsRoot: string): Counter[] {
+  return withPinnedMap(bpffsRoot, 'counters', readCounters);
+}
+
+/** This node's pods, sorted by address. */
+export function pinnedEndpoints(bpffsRoot: string): Endpoint[] {
+  return withPinnedMap(bpffsRoot, 'endpoints', (map) => map.lookupBatch().map(([key, value]) => decodeEndpoint(key, value)))
+    .sort((a, b) => compareIpv4(a.ip, b.ip));
+}
+
+/** The other nodes' pod subnets, sorted by address. */
+export function pinnedRemoteSubnets(bpffsRoot: string): Array<{ cidr: string } & NodeSubnet> {
+  return withPinnedMap(bpffsRoot, 'node_subnets', (map) => map.lookupBatch().map(([key, value]) => ({ cidr: nodeSubnetCidr(key), ...decodeNodeSubnet(value) })))
+    .sort((a, b) => compareIpv4(a.cidr.split('/')[0], b.cidr.split('/')[0]));
+}
+
+function compareIpv4(a: string, b: string): number {
+  const value = (ip: string): number => ip.split('.').reduce((sum, octet) => sum * 256 + Number(octet), 0);
+  return value(a) - value(b);
+}
