@@ -40,19 +40,29 @@ function replacePin(program: BpfProgram, path: string): void {
   fs.renameSync(next, path);
 }
 
-/** Moves every pinned link in `directory` onto `program`; returns how many. */
-function moveLinks(directory: string, program: BpfProgram): number {
-  let moved = 0;
+/**
+ * Moves every pinned link in `directory` onto `program`; returns how many. A link whose
+ * device is gone (or that someone detached) cannot be moved: its pin is removed, so the
+ * hook is attached afresh (devices) or the pod's DEL finds nothing left to undo.
+ */
+function moveLinks(directory: string, program: BpfProgram): { moved: number; defunct: number } {
+  const counts = { moved: 0, defunct: 0 };
   for (const name of fs.readdirSync(directory)) {
-    const link = TcxLink.openPinned(`${directory}/${name}`);
+    const pin = `${directory}/${name}`;
+    const link = TcxLink.openPinned(pin);
     try {
-      link.update(program);
-      moved++;
+      if (link.info().ifindex === 0) {
+        fs.rmSync(pin);
+        counts.defunct++;
+      } else {
+        link.update(program);
+        counts.moved++;
+      }
     } finally {
       link.close();
     }
   }
-  return moved;
+  return counts;
 }
 
 export function loadDatapath(bpffsRoot: string, settings: DatapathSettings, log: Logger): Datapath {
@@ -86,7 +96,10 @@ export function loadDatapath(bpffsRoot: string, settings: DatapathSettings, log:
     netdevLinks: moveLinks(pins.netdevLinks, program('from_netdev')),
     tunnelLinks: moveLinks(pins.tunnelLinks, program('to_tunnel')),
   };
-  log.info({ bpffsRoot, adoptedMaps: adopted, ...moved }, adopted.length ? 'datapath loaded; re-adopted pinned maps and links' : 'datapath loaded');
+  const defunct = moved.podLinks.defunct + moved.netdevLinks.defunct + moved.tunnelLinks.defunct;
+  if (defunct > 0) log.warn({ defunct }, 'removed pins of links whose device is gone or which were detached');
+  const linksMoved = { podLinks: moved.podLinks.moved, netdevLinks: moved.netdevLinks.moved, tunnelLinks: moved.tunnelLinks.moved };
+  log.info({ bpffsRoot, adoptedMaps: adopted, ...linksMoved }, adopted.length ? 'datapath loaded; re-adopted pinned maps and links' : 'datapath loaded');
   return {
     pins,
     program,
