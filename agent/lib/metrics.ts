@@ -7,8 +7,11 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 import { counterLabel, readCounters } from '../../bpf/counters';
-import type { NodeSource, NodeSourceObserver } from './cluster-nodes';
+import { REPORTED_COMMANDS } from '../../cni/lib/report';
+import type { NodeSource, NodeSourceEvent, NodeSourceObserver } from './cluster-nodes';
 import type { DatapathMaps } from './datapath';
+
+const SOURCE_EVENTS: Record<NodeSource['kind'], NodeSourceEvent[]> = { static: ['list', 'reload'], kubernetes: ['list', 'add', 'update', 'delete'] };
 
 // Node changes apply in milliseconds; a slow API server or a large cluster shows up
 // in the upper buckets.
@@ -81,10 +84,17 @@ export class AgentMetrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+    // Series exist from the start at 0, so rate() and alerts see a zero, not a gap.
+    for (const command of REPORTED_COMMANDS) {
+      this.cniOperations.inc({ command, result: 'success' }, 0);
+      this.cniDuration.zero({ command });
+    }
   }
 
   /** Counts a node source's events and errors under its kind. */
   nodeSourceObserver(source: NodeSource['kind']): NodeSourceObserver {
+    for (const event of SOURCE_EVENTS[source]) this.nodeSourceEvents.inc({ source, event }, 0);
+    this.nodeSourceErrors.inc({ source }, 0);
     return {
       event: (event) => this.nodeSourceEvents.inc({ source, event }),
       error: () => this.nodeSourceErrors.inc({ source }),

@@ -52,6 +52,20 @@ function parseValidAttachments(value: unknown): Attachment[] {
   });
 }
 
+/**
+ * The stateDir a config names, even one that fails validation, so that a rejected
+ * command is still reported to that node's agent; the default when there is none.
+ */
+export function stateDirOf(stdin: Buffer): string {
+  try {
+    const { stateDir } = JSON.parse(stdin.toString('utf8')) as { stateDir?: unknown };
+    if (typeof stateDir === 'string' && stateDir.startsWith('/')) return stateDir;
+  } catch {
+    // Not JSON: the command's own error says so.
+  }
+  return DEFAULT_STATE_DIR;
+}
+
 export function parseNetConf(stdin: Buffer): NetConf {
   if (stdin.length > MAX_STDIN_BYTES) throw new CniError(Code.DecodeFailure, `network config on stdin is ${stdin.length} bytes, more than the ${MAX_STDIN_BYTES} allowed`);
   let raw: unknown;

@@ -2,9 +2,8 @@
 // config, and what to print. Pure of process I/O (main.ts does that), so tests run
 // the plugin in-process. Command modules load lazily: VERSION never loads the
 // native binding.
-import { DEFAULT_STATE_DIR } from '../../bpf/node-settings';
 import { parseCmdArgs, parseCommand, type Command } from './args';
-import { parseNetConf, requireVersionFor, type NetConf } from './config';
+import { parseNetConf, requireVersionFor, stateDirOf, type NetConf } from './config';
 import { asCniError, type CodeValue } from './errors';
 import { resultOf, type CniReport } from './report';
 import { SPEC_VERSION, versionInfo } from './versions';
@@ -21,7 +20,7 @@ export async function dispatch(env: NodeJS.ProcessEnv, stdin: Buffer): Promise<P
   let netConf: NetConf | undefined;
   let command: Command | undefined;
   const reportOf = (code?: CodeValue): PluginOutput['report'] =>
-    command && command !== 'VERSION' ? { stateDir: netConf?.stateDir ?? DEFAULT_STATE_DIR, command, result: resultOf(code) } : undefined;
+    command && command !== 'VERSION' ? { stateDir: netConf?.stateDir ?? stateDirOf(stdin), command, result: resultOf(code) } : undefined;
   try {
     command = parseCommand(env);
     if (command === 'VERSION') return { stdout: JSON.stringify(versionInfo()), exitCode: 0 };

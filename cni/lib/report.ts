@@ -23,7 +23,7 @@ export const MAX_REPORT_BYTES = 512;
 /** IncompatibleVersion → incompatible_version: label values from the code table itself. */
 const RESULT_OF_CODE = new Map<number, string>(Object.entries(Code).map(([name, code]) => [code, name.replace(/(?<!^)([A-Z])/g, '_$1').toLowerCase()]));
 const RESULTS = new Set(['success', ...RESULT_OF_CODE.values()]);
-const REPORTED_COMMANDS = new Set<string>(COMMANDS.filter((command) => command !== 'VERSION'));
+export const REPORTED_COMMANDS = COMMANDS.filter((command): command is CniReport['command'] => command !== 'VERSION');
 
 export function resultOf(code: CodeValue | undefined): string {
   return code === undefined ? 'success' : (RESULT_OF_CODE.get(code) as string);
@@ -52,7 +52,7 @@ export function parseReport(line: string): CniReport | undefined {
     return undefined;
   }
   const { command, result, seconds } = (raw ?? {}) as Record<string, unknown>;
-  if (typeof command !== 'string' || !REPORTED_COMMANDS.has(command)) return undefined;
+  if (typeof command !== 'string' || !(REPORTED_COMMANDS as readonly string[]).includes(command)) return undefined;
   if (typeof result !== 'string' || !RESULTS.has(result)) return undefined;
   if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 0) return undefined;
   return { command: command as CniReport['command'], result, seconds };
