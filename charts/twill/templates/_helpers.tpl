@@ -1,0 +1,87 @@
+{{/* Names, labels and the values every template shares. */}}
+
+{{- define "twill.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* The release's full name: the release name when it already contains the chart's. */}}
+{{- define "twill.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "twill.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Selector labels never change across upgrades: a DaemonSet's selector is immutable. */}}
+{{- define "twill.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "twill.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "twill.labels" -}}
+helm.sh/chart: {{ include "twill.chart" . }}
+{{ include "twill.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define "twill.serviceAccountName" -}}
+{{- default (include "twill.fullname" .) .Values.serviceAccount.name }}
+{{- end }}
+
+{{- define "twill.image" -}}
+{{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion | toString) }}
+{{- end }}
+
+{{/* The agent's configuration file: only settings the agent knows (agent/lib/config.ts). */}}
+{{- define "twill.agentConfig" -}}
+{{- if not (has .Values.mode (list "native" "vxlan")) }}
+{{- fail (printf "mode must be native or vxlan, got %q" (toString .Values.mode)) }}
+{{- end }}
+{{- if not (hasPrefix "/sys/fs/bpf/" .Values.bpffsRoot) }}
+{{- fail (printf "bpffsRoot must be under /sys/fs/bpf/ (the host bpffs the agent mounts), got %q" .Values.bpffsRoot) }}
+{{- end }}
+{{- $config := dict
+  "mode" .Values.mode
+  "clusterCIDR" (required "clusterCIDR is required: the cluster's pod range, e.g. --set clusterCIDR=10.244.0.0/16" .Values.clusterCIDR)
+  "vni" (int .Values.vxlan.vni)
+  "vxlanPort" (int .Values.vxlan.port)
+  "metricsPort" (int .Values.metrics.port)
+  "logLevel" .Values.logLevel
+  "bpffsRoot" .Values.bpffsRoot
+  "stateDir" .Values.stateDir
+  "runDir" .Values.runDir }}
+{{- if .Values.mtu }}
+{{- $_ := set $config "mtu" (int .Values.mtu) }}
+{{- end }}
+{{- if .Values.uplink }}
+{{- $_ := set $config "uplink" .Values.uplink }}
+{{- end }}
+{{- toYaml $config }}
+{{- end }}
+
+{{/* The CNI network configuration list installed on every node. */}}
+{{- define "twill.conflist" -}}
+{{- if or (not (hasSuffix ".conflist" .Values.cni.confFileName)) (contains "/" .Values.cni.confFileName) (hasPrefix "." .Values.cni.confFileName) }}
+{{- fail (printf "cni.confFileName must be a file name ending in .conflist, got %q" .Values.cni.confFileName) }}
+{{- end }}
+{{- $twill := dict "type" "twill" "bpffsRoot" .Values.bpffsRoot "stateDir" .Values.stateDir }}
+{{- if .Values.cni.mtu }}
+{{- $_ := set $twill "mtu" (int .Values.cni.mtu) }}
+{{- end }}
+{{- $plugins := list $twill }}
+{{- if .Values.cni.portmap }}
+{{- $plugins = append $plugins (dict "type" "portmap" "capabilities" (dict "portMappings" true) "snat" true) }}
+{{- end }}
+{{- dict "cniVersion" (toString .Values.cni.cniVersion) "name" "twill" "plugins" $plugins | toPrettyJson }}
+{{- end }}

@@ -1,0 +1,257 @@
+// What an operator sees of a running two-node lab: the agent's /metrics move by exactly
+// what the traffic sent and agree with the maps; CNI commands arrive as metrics (also
+// those sent while the agent was stopped, and never at the plugin's expense); node
+// source changes show up as events and syncs; /readyz fails when a hook is detached and
+// a restart repairs it; the twill CLI agrees with the maps, with the agent down; and
+// every metric and label the Grafana dashboards query is exported.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import { counterLabel } from '../../bpf/counters';
+import { pinPaths } from '../../bpf/datapath';
+import { pinnedCounters } from '../../bpf/pinned-maps';
+import { TcxLink } from '../../bpf/tsbpf';
+import { TARGET_LABELS, dashboardQueries, metricSelectorsOf } from '../chart/dashboard-queries';
+import { inNetns, needsRoot, repoRoot } from '../helpers/kernel';
+import { TEST_NETNS_PREFIX } from '../helpers/netns';
+import { newContainerID } from '../helpers/node';
+import { runPlugin } from '../helpers/processes';
+import { agentGet, scrape, valueOf, type Sample } from '../helpers/prometheus';
+import { ping } from '../helpers/traffic';
+import { waitFor } from '../helpers/wait';
+import { addPod, labDown, labUp, netConf, startNodeAgent, writeNodesFile, type Lab, type LabNode } from '../lab/cluster';
+
+const CLI = path.join(repoRoot, 'dist', 'agent', 'cli.js');
+/** An ICMP echo of ping's default 56 bytes, as the hooks see it: Ethernet 14 + IPv4 20 + ICMP 8 + 56. */
+const PING_FRAME_BYTES = 98;
+const PINGS = 10;
+
+function twill(node: LabNode, ...args: string[]): string {
+  return inNetns(node.ns, process.execPath, [CLI, ...args, '--bpffs-root', node.bpffsRoot, '--state-dir', node.stateDir]);
+}
+
+/** Sends SIGTERM to the node's agent (a child of this test) and waits for it to exit. */
+async function stopAgent(node: LabNode): Promise<void> {
+  const pid = node.agentPid;
+  process.kill(pid, 'SIGTERM');
+  const alive = (): boolean => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  await waitFor(`agent ${pid} to exit`, () => !alive(), 5000);
+  node.agentPid = 0;
+}
+
+describe('the operator view of a two-node lab', needsRoot, () => {
+  let lab: Lab;
+  let node1: LabNode;
+  const pod = (name: string) => lab.pods.find((p) => p.name === name) as Lab['pods'][number];
+  const datapath = (samples: Sample[], metric: string, reason: string, direction: string): number => valueOf(samples, metric, { reason, direction });
+
+  before(async () => {
+    lab = await labUp({ nodes: 2, podsPerNode: 2, mode: 'native', prefix: `${TEST_NETNS_PREFIX}${process.pid}-o`, directory: fs.mkdtempSync(path.join(os.tmpdir(), 'twill-lab-')) });
+    process.on('exit', () => labDown(lab));
+    node1 = lab.nodes[0];
+  });
+  after(() => lab && labDown(lab));
+
+  test('healthz and readyz pass, and the build and mode are exported', () => {
+    assert.deepEqual(agentGet(node1.ns, '/healthz'), { status: 200, body: 'ok\n' });
+    assert.deepEqual(agentGet(node1.ns, '/readyz'), { status: 200, body: 'ok\n' });
+    const samples = scrape(node1.ns);
+    assert.equal(valueOf(samples, 'twill_agent_ready'), 1);
+    const info = samples.find((s) => s.name === 'twill_agent_info');
+    assert.equal(info?.labels.mode, 'native');
+    assert.match(info?.labels.version ?? '', /^\d+\.\d+\.\d+/);
+    assert.equal(agentGet(node1.ns, '/nothing').status, 404);
+  });
+
+  test('datapath counters move by exactly the packets and bytes the traffic sent', () => {
+    const before = scrape(node1.ns);
+    assert.equal(ping(pod('node1-pod1').ns, pod('node2-pod1').ip, PINGS), PINGS, 'across nodes');
+    assert.equal(ping(pod('node1-pod1').ns, pod('node1-pod2').ip, PINGS), PINGS, 'on the node');
+    const afterTraffic = scrape(node1.ns);
+    const moved = (metric: string, reason: string, direction: string): number =>
+      datapath(afterTraffic, metric, reason, direction) - datapath(before, metric, reason, direction);
+
+    // Requests to node2 leave from_pod; their replies arrive from_netdev.
+    assert.equal(moved('twill_datapath_packets_total', 'forwarded_remote', 'from_pod'), PINGS);
+    assert.equal(moved('twill_datapath_bytes_total', 'forwarded_remote', 'from_pod'), PINGS * PING_FRAME_BYTES);
+    assert.equal(moved('twill_datapath_packets_total', 'delivered_local', 'from_netdev'), PINGS);
+    assert.equal(moved('twill_datapath_bytes_total', 'delivered_local', 'from_netdev'), PINGS * PING_FRAME_BYTES);
+    // On the node, requests and replies both leave a pod and are redirected.
+    assert.equal(moved('twill_datapath_packets_total', 'delivered_local', 'from_pod'), 2 * PINGS);
+    assert.equal(moved('twill_datapath_bytes_total', 'delivered_local', 'from_pod'), 2 * PINGS * PING_FRAME_BYTES);
+
+    // The exported counters are the map's: read between two scrapes, every map value
+    // lies between them (pods may send IPv6 neighbour discovery at any time).
+    const first = scrape(node1.ns);
+    const fromMap = pinnedCounters(node1.bpffsRoot);
+    const second = scrape(node1.ns);
+    for (const counter of fromMap) {
+      const labels = [counterLabel(counter.reason), counterLabel(counter.direction)] as const;
+      for (const [metric, value] of [['twill_datapath_packets_total', counter.packets], ['twill_datapath_bytes_total', counter.bytes]] as const) {
+        const [low, high] = [datapath(first, metric, ...labels), datapath(second, metric, ...labels)];
+        assert.ok(low <= Number(value) && Number(value) <= high, `${metric} ${labels.join('/')}: map ${value}, scrapes ${low} and ${high}`);
+      }
+    }
+    const series = (samples: Sample[]) => samples.filter((s) => s.name === 'twill_datapath_packets_total').length;
+    assert.ok(series(first) <= fromMap.length && fromMap.length <= series(second), 'one series per map entry');
+  });
+
+  test('map occupancy and the node count', () => {
+    const samples = scrape(node1.ns);
+    assert.equal(valueOf(samples, 'twill_bpf_map_entries', { map: 'endpoints' }), 2);
+    assert.equal(valueOf(samples, 'twill_bpf_map_entries', { map: 'node_subnets' }), 1);
+    assert.equal(valueOf(samples, 'twill_bpf_map_capacity', { map: 'endpoints' }), 16384);
+    assert.equal(valueOf(samples, 'twill_nodes'), 2);
+  });
+
+  test('CNI commands are counted by result with their latency, also those sent while the agent was stopped', async () => {
+    const before = scrape(node1.ns);
+    const count = (samples: Sample[], command: string, result: string): number => valueOf(samples, 'twill_cni_operations_total', { command, result });
+    assert.equal(count(before, 'ADD', 'success'), 2, 'the lab added two pods on node1');
+
+    const gone = await runPlugin(node1.ns, node1.stateDir, 'DEL', { containerID: newContainerID(), netns: '' }, netConf(node1));
+    assert.equal(gone.exitCode, 0, 'DEL of an unknown container succeeds');
+    const broken = await runPlugin(node1.ns, node1.stateDir, 'ADD', { containerID: newContainerID(), netns: `/run/netns/${pod('node1-pod1').ns}`, ifname: 'eth1' }, { ...netConf(node1), mtu: 1 });
+    assert.equal((broken.output as { code: number }).code, 7, 'an MTU out of range is an invalid config');
+
+    // A stopped (wedged) agent: the plugin still finishes; its report waits in the socket.
+    process.kill(node1.agentPid, 'SIGSTOP');
+    let stoppedAdd: number;
+    try {
+      const started = performance.now();
+      const added = await addPod(lab, node1, 'node1-pod3');
+      stoppedAdd = performance.now() - started;
+      assert.ok(added.ip);
+    } finally {
+      process.kill(node1.agentPid, 'SIGCONT');
+    }
+    assert.ok(stoppedAdd < 2000, `ADD took ${stoppedAdd.toFixed(0)} ms with the agent stopped`);
+
+    await waitFor('the reports to be counted', () => count(scrape(node1.ns), 'ADD', 'success') === 3, 5000);
+    const afterwards = scrape(node1.ns);
+    assert.equal(count(afterwards, 'ADD', 'invalid_config'), 1);
+    assert.equal(count(afterwards, 'DEL', 'success') - count(before, 'DEL', 'success'), 1);
+    assert.equal(valueOf(afterwards, 'twill_cni_operation_duration_seconds_count', { command: 'ADD' }), 4);
+    const addSeconds = valueOf(afterwards, 'twill_cni_operation_duration_seconds_sum', { command: 'ADD' });
+    // Each ADD is a Node.js process start and more, and none took seconds.
+    assert.ok(addSeconds > 4 * 0.02 && addSeconds < 4 * 2, `4 ADD latencies sum to ${addSeconds} s`);
+  });
+
+  test('a node joining and leaving the source shows as events, nodes and syncs', async () => {
+    const before = scrape(node1.ns);
+    const joining: LabNode = { ...lab.nodes[1], name: 'node9', ip: '192.168.60.99', podCIDR: '10.244.9.0/24' };
+    writeNodesFile(lab, [...lab.nodes, joining]);
+    await waitFor('node9 in the map', () => valueOf(scrape(node1.ns), 'twill_bpf_map_entries', { map: 'node_subnets' }) === 2, 5000);
+    const joined = scrape(node1.ns);
+    writeNodesFile(lab);
+    await waitFor('node9 gone from the map', () => valueOf(scrape(node1.ns), 'twill_bpf_map_entries', { map: 'node_subnets' }) === 1, 5000);
+    const left = scrape(node1.ns);
+
+    assert.equal(valueOf(joined, 'twill_nodes'), 3);
+    assert.equal(valueOf(left, 'twill_nodes'), 2);
+    const reloads = (samples: Sample[]): number => valueOf(samples, 'twill_node_source_events_total', { source: 'static', event: 'reload' });
+    assert.equal(reloads(left) - reloads(before), 2);
+    assert.equal(valueOf(left, 'twill_node_sync_duration_seconds_count') - valueOf(before, 'twill_node_sync_duration_seconds_count'), 2);
+    assert.equal(valueOf(left, 'twill_node_sync_lag_seconds_count') - valueOf(before, 'twill_node_sync_lag_seconds_count'), 2);
+    assert.equal(valueOf(left, 'twill_node_sync_errors_total'), 0);
+    assert.ok(valueOf(left, 'twill_node_sync_last_success_timestamp_seconds') > valueOf(before, 'twill_node_sync_last_success_timestamp_seconds'));
+    assert.equal(valueOf(left, 'twill_node_source_errors_total', { source: 'static' }), 0);
+  });
+
+  test('every metric and label the Grafana dashboards query is exported', () => {
+    const samples = scrape(node1.ns);
+    const queries = dashboardQueries();
+    assert.ok(queries.length >= 10, `${queries.length} dashboard queries`);
+    for (const { title, expr } of queries) {
+      const { metrics, labels } = metricSelectorsOf(expr);
+      assert.ok(metrics.length > 0, `${title}: ${expr} queries no metric`);
+      for (const metric of metrics) {
+        assert.ok(samples.some((s) => s.name === metric), `${title}: ${metric} is not exported`);
+      }
+      const exportedLabels = new Set(samples.filter((s) => metrics.includes(s.name)).flatMap((s) => Object.keys(s.labels)));
+      for (const label of labels.filter((l) => !TARGET_LABELS.includes(l))) {
+        assert.ok(exportedLabels.has(label), `${title}: label ${label} is on none of ${metrics.join(', ')}`);
+      }
+    }
+  });
+  test('readyz fails while a device hook is detached, healthz does not, and a restart repairs the hook', async () => {
+    const uplinkPin = pinPaths(node1.bpffsRoot).netdevLink('eth0');
+    const link = TcxLink.openPinned(uplinkPin);
+    try {
+      link.detach();
+    } finally {
+      link.close();
+    }
+    const ready = agentGet(node1.ns, '/readyz');
+    assert.equal(ready.status, 503);
+    assert.equal(ready.body, 'datapath: from_netdev is not attached to eth0 ingress\n');
+    assert.equal(agentGet(node1.ns, '/healthz').status, 200, 'a restart is not needed for the agent to answer');
+    assert.equal(valueOf(scrape(node1.ns), 'twill_agent_ready'), 0);
+
+    await stopAgent(node1);
+    await startNodeAgent(lab, node1);
+    assert.deepEqual(agentGet(node1.ns, '/readyz'), { status: 200, body: 'ok\n' });
+    assert.equal(ping(pod('node1-pod1').ns, pod('node2-pod2').ip, 3), 3, 'cross-node traffic flows again');
+  });
+
+  test('the CLI shows what the maps hold, with the agent down', async () => {
+    await stopAgent(node1);
+    try {
+      const pods = lab.pods.filter((p) => p.node === node1.name);
+      const veths = JSON.parse(inNetns(node1.ns, 'ip', ['-j', 'link', 'show', 'type', 'veth'])) as Array<{ ifname: string; ifindex: number; address: string }>;
+      const endpoints = JSON.parse(twill(node1, 'endpoints', '--json')) as Array<Record<string, unknown>>;
+      assert.deepEqual(
+        endpoints.map((e) => ({ ip: e.ip, podMac: e.podMac })),
+        pods.map((p) => ({ ip: p.ip, podMac: `02:74:${p.ip.split('.').map((o) => Number(o).toString(16).padStart(2, '0')).join(':')}` })).sort((a, b) => a.ip.localeCompare(b.ip, 'en', { numeric: true })),
+      );
+      for (const endpoint of endpoints) {
+        const veth = veths.find((v) => v.ifindex === endpoint.ifindex);
+        assert.equal(endpoint.hostVeth, veth?.ifname, `${endpoint.ip}: host veth by ifindex`);
+        assert.equal(endpoint.hostMac, veth?.address);
+      }
+      // The table says the same as the JSON, row for row.
+      const rows = twill(node1, 'endpoints').trim().split('\n').slice(1).map((line) => line.split(/\s+/));
+      assert.deepEqual(rows.map((r) => [r[0], r[1], Number(r[2]), r[3], r[4]]), endpoints.map((e) => [e.ip, e.hostVeth, e.ifindex, e.podMac, e.hostMac]));
+
+      const node2 = lab.nodes[1];
+      assert.deepEqual(JSON.parse(twill(node1, 'nodes', '--json')), [{ cidr: node2.podCIDR, nodeIp: node2.ip, tunnel: false }]);
+      assert.deepEqual(twill(node1, 'nodes').trim().split('\n').map((line) => line.split(/\s{2,}/)), [['POD SUBNET', 'NODE IP', 'VIA'], [node2.podCIDR, node2.ip, 'native']]);
+
+      const counters = JSON.parse(twill(node1, 'counters', '--json')) as Array<{ reason: string; direction: string; packets: number; bytes: number }>;
+      const fromMap = pinnedCounters(node1.bpffsRoot).map((c) => ({ reason: counterLabel(c.reason), direction: counterLabel(c.direction), packets: Number(c.packets), bytes: Number(c.bytes) }));
+      const byKey = <T extends { reason: string; direction: string }>(list: T[]) => [...list].sort((a, b) => `${a.reason}/${a.direction}`.localeCompare(`${b.reason}/${b.direction}`));
+      assert.deepEqual(byKey(counters), byKey(fromMap));
+
+      const status = JSON.parse(twill(node1, 'status', '--json')) as {
+        settings: { nodeName: string; podCIDR: string };
+        programs: Array<{ name: string }>;
+        deviceAttachments: Array<{ device: string; direction: string; program: string }>;
+        podAttachments: number;
+        maps: Array<{ name: string; entries: number }>;
+        agent: { ready: boolean; detail: string };
+      };
+      assert.equal(status.settings.nodeName, 'node1');
+      assert.deepEqual(status.programs.map((p) => p.name), ['from_pod', 'from_netdev', 'to_tunnel']);
+      assert.deepEqual(status.deviceAttachments.map((a) => [a.device, a.direction, a.program]), [['eth0', 'ingress', 'from_netdev']]);
+      assert.equal(status.podAttachments, pods.length);
+      assert.deepEqual(status.maps.filter((m) => m.name !== 'counters').map((m) => [m.name, m.entries]), [['endpoints', pods.length], ['node_subnets', 1]]);
+      assert.equal(status.agent.ready, false);
+      assert.match(status.agent.detail, /not answering on port 9962/);
+      assert.match(twill(node1, 'status'), /agent:\s+not answering/);
+    } finally {
+      await startNodeAgent(lab, node1);
+    }
+    assert.match(twill(node1, 'status'), /agent:\s+ready/);
+  });
+
+});

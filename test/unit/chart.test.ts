@@ -1,0 +1,534 @@
+// The Helm chart (charts/twill), rendered as `helm template` would (test/chart/render)
+// with the default values and with overrides: every object validated against its schema
+// and for unknown fields, the references between them checked, and what the issue asks
+// of the agent, the CNI installer, RBAC, monitoring and the dashboards asserted on the
+// rendered objects. The agent's and the plugin's own parsers read the rendered configs.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import type { IServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor';
+import type { IDaemonSet } from 'kubernetes-models/apps/v1';
+import type { IClusterRole, IClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
+import type { IConfigMap, IContainer, IPodSpec, IService, IVolume } from 'kubernetes-models/v1';
+import YAML from 'yaml';
+
+import { readConfigFile, resolveConfig } from '../../agent/lib/config';
+import { parseNetConf } from '../../cni/lib/config';
+import {
+  DASHBOARDS_DIR, EXPORTED_METRICS, LABEL_VALUES, TARGET_LABELS, dashboardFiles, dashboardQueries, metricSelectorsOf, substituteVariables,
+} from '../chart/dashboard-queries';
+import { type KubeObject, type Manifest, RenderError, buildRenderer, parseManifests, renderChart } from '../chart/render';
+import { crossReferenceProblems, unknownFields, validateWithModel } from '../chart/validate';
+import { repoRoot } from '../helpers/kernel';
+
+const NAMESPACE = 'kube-system';
+const OVERRIDES = ['mode=vxlan', 'serviceMonitor.enabled=true', 'mtu=1400'];
+const AGENT_KEYS = ['mode', 'clusterCIDR', 'mtu', 'vni', 'vxlanPort', 'metricsPort', 'logLevel', 'bpffsRoot', 'stateDir', 'runDir'];
+const PLUGIN_KEYS = ['cniVersion', 'name', 'type', 'bpffsRoot', 'stateDir', 'mtu'];
+
+const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'twill-chart-'));
+after(() => fs.rmSync(scratch, { recursive: true, force: true }));
+
+function render(set: string[] = []): Manifest[] {
+  return parseManifests(renderChart({ releaseName: 'twill', namespace: NAMESPACE, set }));
+}
+
+function find<T>(manifests: Manifest[], kind: string, name?: string): T {
+  const found = manifests.filter((m) => m.object.kind === kind && (name === undefined || m.object.metadata.name === name));
+  assert.equal(found.length, 1, `expected one ${kind}${name ? ` ${name}` : ''}, found ${found.length}`);
+  return found[0].object as unknown as T;
+}
+
+function kinds(manifests: Manifest[]): string[] {
+  return manifests.map((m) => `${m.object.kind}/${m.object.metadata.name}`).sort();
+}
+
+function podSpec(manifests: Manifest[]): IPodSpec {
+  return find<IDaemonSet>(manifests, 'DaemonSet').spec?.template.spec as IPodSpec;
+}
+
+function container(spec: IPodSpec, name: string): IContainer {
+  const found = [...(spec.initContainers ?? []), ...spec.containers].find((c) => c.name === name);
+  assert.ok(found, `container ${name}`);
+  return found;
+}
+
+function volume(spec: IPodSpec, name: string): IVolume {
+  const found = (spec.volumes ?? []).find((v) => v.name === name);
+  assert.ok(found, `volume ${name}`);
+  return found;
+}
+
+/** mountPath -> what is mounted there (hostPath path, configMap name, emptyDir), for one container. */
+function mounts(spec: IPodSpec, containerName: string): Record<string, { source: string; readOnly: boolean; propagation?: string; hostPathType?: string }> {
+  const out: Record<string, { source: string; readOnly: boolean; propagation?: string; hostPathType?: string }> = {};
+  for (const mount of container(spec, containerName).volumeMounts ?? []) {
+    const v = volume(spec, mount.name);
+    const source = v.hostPath ? `hostPath:${v.hostPath.path}` : v.configMap ? `configMap:${v.configMap.name}` : v.emptyDir ? 'emptyDir' : 'other';
+    out[mount.mountPath] = { source, readOnly: mount.readOnly === true, propagation: mount.mountPropagation, hostPathType: v.hostPath?.type };
+  }
+  return out;
+}
+
+function agentConfig(manifests: Manifest[]): Record<string, unknown> {
+  const text = find<IConfigMap>(manifests, 'ConfigMap', 'twill-config').data?.['agent.yaml'];
+  assert.ok(text, 'ConfigMap twill-config has agent.yaml');
+  return YAML.parse(text) as Record<string, unknown>;
+}
+
+interface Conflist {
+  cniVersion: string;
+  name: string;
+  plugins: Array<Record<string, unknown>>;
+}
+
+function conflist(manifests: Manifest[]): Conflist {
+  const text = find<IConfigMap>(manifests, 'ConfigMap', 'twill-cni').data?.['10-twill.conflist'];
+  assert.ok(text, 'ConfigMap twill-cni has 10-twill.conflist');
+  return JSON.parse(text) as Conflist;
+}
+
+describe('Helm chart charts/twill', () => {
+  let defaults: Manifest[];
+  let overridden: Manifest[];
+
+  before(() => {
+    buildRenderer();
+    defaults = render();
+    overridden = render(OVERRIDES);
+  });
+
+  test('renders the expected objects, with and without the ServiceMonitor', () => {
+    const always = ['ClusterRole/twill', 'ClusterRoleBinding/twill', 'ConfigMap/twill-cni', 'ConfigMap/twill-config', 'ConfigMap/twill-dashboards', 'DaemonSet/twill', 'ServiceAccount/twill'];
+    assert.deepEqual(kinds(defaults), always);
+    assert.deepEqual(kinds(overridden), [...always, 'Service/twill-metrics', 'ServiceMonitor/twill'].sort());
+    assert.deepEqual(kinds(render(['metrics.service.enabled=true'])), [...always, 'Service/twill-metrics'].sort());
+    assert.deepEqual(kinds(render(['dashboards.enabled=false'])), always.filter((k) => k !== 'ConfigMap/twill-dashboards'));
+    for (const manifest of defaults) assert.match(manifest.source, /^twill\/templates\/[a-z-]+\.yaml$/);
+  });
+
+  for (const [name, set] of [['default values', []], ['mode=vxlan, ServiceMonitor, mtu=1400', OVERRIDES], ['every optional part', [...OVERRIDES, 'cni.portmap=false', 'cni.mtu=1450', 'uplink=eth0', 'apiServer.host=10.0.0.1', 'apiServer.port=6443', 'serviceMonitor.labels.release=prometheus', 'dashboards.annotations.grafana_folder=Twill', 'podAnnotations.a=b', 'agent.startupProbe.enabled=false']]] as Array<[string, string[]]>) {
+    test(`every object is valid, has no unknown field, and references only the release (${name})`, async () => {
+      const objects = render(set).map((m) => m.object);
+      for (const object of objects) {
+        await validateWithModel(object);
+        if (object.kind !== 'ServiceMonitor') assert.deepEqual(await unknownFields(object), [], `${object.kind} ${object.metadata.name}: unknown fields`);
+      }
+      assert.deepEqual(crossReferenceProblems(objects, NAMESPACE), []);
+    });
+  }
+
+  test('the checks themselves catch what they are for', async () => {
+    const daemonSet = structuredClone(find<KubeObject>(defaults, 'DaemonSet'));
+    const agent = (daemonSet.spec as IDaemonSet['spec'] & object).template.spec?.containers[0] as IContainer & Record<string, unknown>;
+    await assert.rejects(validateWithModel({ apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w' } }), /no model/);
+    await assert.rejects(validateWithModel({ ...daemonSet, spec: { ...(daemonSet.spec as object), selector: 'all' } }), /selector must be object/);
+    (agent.volumeMounts as unknown as Array<Record<string, unknown>>)[0].mountPropogation = 'HostToContainer';
+    agent.securityContext = { ...agent.securityContext, allowPrivilegeEscalation: false, capabilities: { add: ['SYS_ADMIN'] } };
+    agent.livenessProbe = { httpGet: { path: '/healthz', port: 'metrcs' } };
+    assert.deepEqual(await unknownFields(daemonSet), ['spec.template.spec.containers[0].volumeMounts[0].mountPropogation']);
+    const problems = crossReferenceProblems([daemonSet], NAMESPACE);
+    assert.ok(problems.some((p) => /SYS_ADMIN with allowPrivilegeEscalation false/.test(p)), problems.join('\n'));
+    assert.ok(problems.some((p) => /probe uses port metrcs/.test(p)), problems.join('\n'));
+    assert.ok(problems.some((p) => /serviceAccountName twill is not in the release/.test(p)), problems.join('\n'));
+  });
+
+  test('the agent DaemonSet: host network, node-critical, every taint tolerated, rolling updates', () => {
+    const daemonSet = find<IDaemonSet>(defaults, 'DaemonSet', 'twill');
+    assert.equal(daemonSet.metadata?.namespace, NAMESPACE);
+    assert.deepEqual(daemonSet.spec?.updateStrategy, { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } });
+    assert.deepEqual(find<IDaemonSet>(render(['updateStrategy.maxUnavailable=25%']), 'DaemonSet').spec?.updateStrategy?.rollingUpdate?.maxUnavailable, '25%');
+    const spec = podSpec(defaults);
+    assert.equal(spec.hostNetwork, true);
+    assert.equal(spec.dnsPolicy, 'ClusterFirstWithHostNet');
+    assert.equal(spec.priorityClassName, 'system-node-critical');
+    assert.equal(spec.serviceAccountName, 'twill');
+    assert.deepEqual(spec.tolerations, [{ operator: 'Exists' }]);
+    assert.deepEqual(spec.nodeSelector, { 'kubernetes.io/os': 'linux' });
+    assert.ok((spec.terminationGracePeriodSeconds ?? 30) <= 30);
+    assert.deepEqual(daemonSet.spec?.selector.matchLabels, { 'app.kubernetes.io/name': 'twill', 'app.kubernetes.io/instance': 'twill' });
+    const labels = daemonSet.metadata?.labels ?? {};
+    for (const key of ['app.kubernetes.io/name', 'app.kubernetes.io/instance', 'app.kubernetes.io/version', 'app.kubernetes.io/managed-by', 'helm.sh/chart']) assert.ok(labels[key], `label ${key}`);
+  });
+
+  test('the agent container: its command, image, NODE_NAME, probes and metrics port', () => {
+    const agent = container(podSpec(defaults), 'agent');
+    assert.deepEqual(agent.command, ['node', '/opt/twill/dist/agent/main.js', '--config', '/etc/twill/agent.yaml']);
+    assert.equal(agent.image, 'ghcr.io/twill/twill:0.1.0', 'the tag defaults to the appVersion');
+    assert.equal(container(podSpec(render(['image.tag=dev', 'image.repository=registry.example/twill'])), 'agent').image, 'registry.example/twill:dev');
+    assert.deepEqual(agent.env?.find((e) => e.name === 'NODE_NAME'), { name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } });
+    assert.equal(agent.env?.some((e) => e.name === 'KUBERNETES_SERVICE_HOST'), false);
+    assert.deepEqual(agent.ports, [{ name: 'metrics', containerPort: 9962, hostPort: 9962, protocol: 'TCP' }]);
+    assert.deepEqual(agent.livenessProbe?.httpGet, { path: '/healthz', port: 'metrics' });
+    assert.deepEqual(agent.readinessProbe?.httpGet, { path: '/readyz', port: 'metrics' });
+    assert.deepEqual(agent.startupProbe?.httpGet, { path: '/healthz', port: 'metrics' });
+    assert.deepEqual(agent.resources, { requests: { cpu: '50m', memory: '96Mi' }, limits: { memory: '256Mi' } });
+
+    const moved = container(podSpec(render(['metrics.port=9100', 'apiServer.host=10.0.0.1', 'apiServer.port=6443'])), 'agent');
+    assert.deepEqual(moved.ports, [{ name: 'metrics', containerPort: 9100, hostPort: 9100, protocol: 'TCP' }]);
+    assert.deepEqual(moved.env?.slice(1), [{ name: 'KUBERNETES_SERVICE_HOST', value: '10.0.0.1' }, { name: 'KUBERNETES_SERVICE_PORT', value: '6443' }]);
+  });
+
+  test('the agent is not privileged: every capability dropped but the four it needs, read-only root', () => {
+    const security = container(podSpec(defaults), 'agent').securityContext;
+    assert.equal(security?.privileged, false);
+    assert.equal(security?.runAsUser, 0);
+    assert.equal(security?.allowPrivilegeEscalation, false);
+    assert.equal(security?.readOnlyRootFilesystem, true);
+    assert.deepEqual(security?.capabilities, { drop: ['ALL'], add: ['NET_ADMIN', 'BPF', 'PERFMON', 'NET_RAW'] });
+    assert.deepEqual(security?.seccompProfile, { type: 'RuntimeDefault' });
+    assert.equal(podSpec(defaults).securityContext, undefined, 'nothing pod-wide widens it');
+    const unconfined = container(podSpec(render(['agent.seccompProfile.type=Unconfined'])), 'agent').securityContext;
+    assert.deepEqual(unconfined?.seccompProfile, { type: 'Unconfined' });
+  });
+
+  test('the agent mounts the host paths it needs, and its config and scratch space', () => {
+    assert.deepEqual(mounts(podSpec(defaults), 'agent'), {
+      '/sys/fs/bpf': { source: 'hostPath:/sys/fs/bpf', readOnly: false, propagation: 'HostToContainer', hostPathType: 'Directory' },
+      '/opt/cni/bin': { source: 'hostPath:/opt/cni/bin', readOnly: true, propagation: undefined, hostPathType: 'DirectoryOrCreate' },
+      '/etc/cni/net.d': { source: 'hostPath:/etc/cni/net.d', readOnly: true, propagation: undefined, hostPathType: 'DirectoryOrCreate' },
+      '/run/netns': { source: 'hostPath:/run/netns', readOnly: true, propagation: 'HostToContainer', hostPathType: 'DirectoryOrCreate' },
+      '/var/lib/twill': { source: 'hostPath:/var/lib/twill', readOnly: false, propagation: undefined, hostPathType: 'DirectoryOrCreate' },
+      '/run/twill': { source: 'hostPath:/run/twill', readOnly: false, propagation: undefined, hostPathType: 'DirectoryOrCreate' },
+      '/run/xtables.lock': { source: 'hostPath:/run/xtables.lock', readOnly: false, propagation: undefined, hostPathType: 'FileOrCreate' },
+      '/etc/twill': { source: 'configMap:twill-config', readOnly: true, propagation: undefined, hostPathType: undefined },
+      '/tmp': { source: 'emptyDir', readOnly: false, propagation: undefined, hostPathType: undefined },
+    });
+    const moved = mounts(podSpec(render(['stateDir=/var/lib/twill2', 'runDir=/run/twill2'])), 'agent');
+    assert.equal(moved['/var/lib/twill2']?.source, 'hostPath:/var/lib/twill2');
+    assert.equal(moved['/run/twill2']?.source, 'hostPath:/run/twill2');
+  });
+
+  test('agent.yaml carries the values, only settings the agent knows, and the agent accepts it', () => {
+    const config = agentConfig(defaults);
+    assert.deepEqual(config, {
+      mode: 'native', clusterCIDR: '10.244.0.0/16', vni: 1, vxlanPort: 8472, metricsPort: 9962, logLevel: 'info',
+      bpffsRoot: '/sys/fs/bpf/twill', stateDir: '/var/lib/twill', runDir: '/run/twill',
+    });
+    const vxlan = agentConfig(overridden);
+    assert.equal(vxlan.mode, 'vxlan');
+    assert.equal(vxlan.mtu, 1400);
+    for (const key of Object.keys(vxlan)) assert.ok(AGENT_KEYS.includes(key), `agent.yaml key ${key}`);
+    assert.equal('nodeName' in vxlan, false, 'the node name comes from NODE_NAME');
+    assert.equal(agentConfig(render(['mtu=0'])).mtu, undefined);
+    assert.equal(agentConfig(render(['uplink=eth1'])).uplink, 'eth1');
+    const custom = agentConfig(render(['vxlan.vni=42', 'vxlan.port=4789', 'logLevel=debug', 'clusterCIDR=10.32.0.0/12']));
+    assert.deepEqual([custom.vni, custom.vxlanPort, custom.logLevel, custom.clusterCIDR], [42, 4789, 'debug', '10.32.0.0/12']);
+
+    // The agent's own parser: unknown or mistyped settings would stop it at start-up.
+    const file = path.join(scratch, 'agent.yaml');
+    fs.writeFileSync(file, find<IConfigMap>(overridden, 'ConfigMap', 'twill-config').data?.['agent.yaml'] ?? '');
+    const resolved = resolveConfig(readConfigFile(file), { nodeName: 'node-1' });
+    assert.equal(resolved.mode, 'vxlan');
+    assert.equal(resolved.mtu, 1400);
+  });
+
+  test('the conflist: twill first, portmap chained by default, the plugin accepts it', () => {
+    const list = conflist(defaults);
+    assert.equal(list.cniVersion, '1.1.0');
+    assert.equal(list.name, 'twill');
+    assert.deepEqual(list.plugins, [
+      { type: 'twill', bpffsRoot: '/sys/fs/bpf/twill', stateDir: '/var/lib/twill' },
+      { type: 'portmap', capabilities: { portMappings: true }, snat: true },
+    ]);
+    for (const key of Object.keys(list.plugins[0])) assert.ok(PLUGIN_KEYS.includes(key), `plugin key ${key}`);
+    const plain = conflist(render(['cni.portmap=false', 'cni.mtu=1450', 'cni.cniVersion=1.0.0']));
+    assert.deepEqual(plain.plugins, [{ type: 'twill', bpffsRoot: '/sys/fs/bpf/twill', stateDir: '/var/lib/twill', mtu: 1450 }]);
+    assert.equal(plain.cniVersion, '1.0.0');
+
+    // What the runtime hands the plugin: its entry with the list's cniVersion and name.
+    const netConf = parseNetConf(Buffer.from(JSON.stringify({ cniVersion: plain.cniVersion, name: plain.name, ...plain.plugins[0] })));
+    assert.deepEqual([netConf.type, netConf.bpffsRoot, netConf.stateDir, netConf.mtu], ['twill', '/sys/fs/bpf/twill', '/var/lib/twill', 1450]);
+    assert.equal(parseNetConf(Buffer.from(JSON.stringify({ cniVersion: list.cniVersion, name: list.name, ...list.plugins[0] }))).mtu, undefined);
+  });
+
+  test('install-cni: same image, no capabilities, the plugin and conflist from their mounts', () => {
+    const spec = podSpec(defaults);
+    assert.deepEqual(spec.initContainers?.map((c) => c.name), ['install-cni']);
+    const init = container(spec, 'install-cni');
+    assert.equal(init.image, container(spec, 'agent').image);
+    assert.deepEqual(init.securityContext?.capabilities, { drop: ['ALL'] });
+    assert.equal(init.securityContext?.runAsUser, 0);
+    assert.equal(init.securityContext?.readOnlyRootFilesystem, true);
+    assert.equal(init.securityContext?.allowPrivilegeEscalation, false);
+    assert.deepEqual(mounts(spec, 'install-cni'), {
+      '/host/opt/cni/bin': { source: 'hostPath:/opt/cni/bin', readOnly: false, propagation: undefined, hostPathType: 'DirectoryOrCreate' },
+      '/host/etc/cni/net.d': { source: 'hostPath:/etc/cni/net.d', readOnly: false, propagation: undefined, hostPathType: 'DirectoryOrCreate' },
+      '/etc/twill-cni': { source: 'configMap:twill-cni', readOnly: true, propagation: undefined, hostPathType: undefined },
+    });
+    assert.deepEqual(init.command?.slice(0, 2), ['/bin/sh', '-c']);
+    const k3s = mounts(podSpec(render(['cni.binDir=/var/lib/rancher/k3s/data/current/bin', 'cni.confDir=/var/lib/rancher/k3s/agent/etc/cni/net.d'])), 'install-cni');
+    assert.equal(k3s['/host/opt/cni/bin'].source, 'hostPath:/var/lib/rancher/k3s/data/current/bin');
+    assert.equal(k3s['/host/etc/cni/net.d'].source, 'hostPath:/var/lib/rancher/k3s/agent/etc/cni/net.d');
+  });
+
+  test('install-cni script run against scratch directories: atomic renames, refuses a missing portmap, a plugin that runs without the host\'s node', () => {
+    const script = container(podSpec(defaults), 'install-cni').command?.[2] ?? '';
+    // The container's paths, pointed at scratch directories; nothing else may be absolute.
+    const places: Record<string, string> = {
+      '/host/opt/cni/bin': path.join(scratch, 'host', 'bin'),
+      '/host/etc/cni/net.d': path.join(scratch, 'host', 'net.d'),
+      '/opt/twill/host-cni': path.join(scratch, 'image', 'host-cni'),
+      '/etc/twill-cni': path.join(scratch, 'cni-config'),
+    };
+    let local = script;
+    for (const [from, to] of Object.entries(places)) {
+      assert.ok(script.includes(from), `the script uses ${from}`);
+      local = local.split(from).join(to);
+    }
+    // Run as root, a path missed here would be this machine's: only messages may name others.
+    const commands = local.split('\n').filter((line) => !/^\s*echo\b/.test(line)).join('\n');
+    const elsewhere = [...commands.matchAll(/(?<![\w.$])\/[\w./-]*/g)].map((m) => m[0]).filter((p) => !p.startsWith(scratch));
+    assert.deepEqual(elsewhere, [], 'the script, pointed at scratch directories, touches nothing else');
+    for (const directory of [places['/host/opt/cni/bin'], places['/host/etc/cni/net.d'], places['/etc/twill-cni']]) {
+      fs.mkdirSync(directory, { recursive: true });
+    }
+    // The image's host bundle, made as the Dockerfile makes it, from this build.
+    const bundled = spawnSync('bash', [path.join(repoRoot, 'cni', 'host-bundle.sh'), places['/opt/twill/host-cni']], { encoding: 'utf8' });
+    assert.equal(bundled.status, 0, bundled.stderr);
+    const id = fs.readFileSync(path.join(places['/opt/twill/host-cni'], 'ID'), 'utf8').trim();
+    const conflistText = find<IConfigMap>(defaults, 'ConfigMap', 'twill-cni').data?.['10-twill.conflist'] ?? '';
+    fs.writeFileSync(path.join(places['/etc/twill-cni'], '10-twill.conflist'), conflistText);
+    const bin = places['/host/opt/cni/bin'];
+    const conf = places['/host/etc/cni/net.d'];
+
+    const refused = spawnSync('/bin/sh', ['-c', local], { encoding: 'utf8' });
+    assert.equal(refused.status, 1);
+    assert.match(refused.stderr, /portmap is missing/);
+    assert.deepEqual(fs.readdirSync(bin), [], 'nothing installed when refused');
+
+    fs.writeFileSync(path.join(bin, 'portmap'), '', { mode: 0o755 });
+    fs.writeFileSync(path.join(bin, 'twill'), 'old plugin', { mode: 0o755 });
+    fs.mkdirSync(path.join(bin, 'twill.d', 'an-older-build'), { recursive: true });
+    for (const run of ['first', 'again']) {
+      const installed = spawnSync('/bin/sh', ['-c', local], { encoding: 'utf8' });
+      assert.equal(installed.status, 0, `${run}: ${installed.stderr}`);
+      assert.deepEqual(fs.readdirSync(bin).sort(), ['portmap', 'twill', 'twill.d'], 'the temporary files were renamed');
+      assert.deepEqual(fs.readdirSync(path.join(bin, 'twill.d')), [id], 'this build only; older builds removed');
+    }
+    assert.deepEqual(fs.readdirSync(path.join(bin, 'twill.d', id)).sort(), ['lib', 'node', 'twill-cni']);
+    assert.ok(fs.readdirSync(path.join(bin, 'twill.d', id, 'lib')).includes('libbpf.so.1'), 'libbpf travels with the plugin');
+    assert.equal(fs.statSync(path.join(bin, 'twill')).mode & 0o777, 0o755);
+    assert.deepEqual(fs.readdirSync(conf), ['10-twill.conflist']);
+    assert.equal(fs.readFileSync(path.join(conf, '10-twill.conflist'), 'utf8'), conflistText);
+    assert.equal(fs.statSync(path.join(conf, '10-twill.conflist')).mode & 0o777, 0o644);
+    assert.match(script, /install -m 0755 \S+ "\$bin\/\.twill\.tmp"\n\s*mv -f "\$bin\/\.twill\.tmp" "\$bin\/twill"/);
+    assert.match(script, /install -m 0644 \S+ "\$conf\/\.\$name\.tmp"\n\s*mv -f "\$conf\/\.\$name\.tmp" "\$conf\/\$name"/);
+
+    // The installed plugin runs as a runtime runs it: by path, with no PATH to a node.
+    const version = spawnSync(path.join(bin, 'twill'), [], { env: { CNI_COMMAND: 'VERSION' }, encoding: 'utf8' });
+    assert.equal(version.status, 0, version.stderr);
+    assert.equal(JSON.parse(version.stdout).cniVersion, '1.1.0');
+    // DEL of an unknown container loads the native addons (libbpf from the bundle) and succeeds.
+    const stateDir = path.join(scratch, 'plugin-state');
+    const del = spawnSync(path.join(bin, 'twill'), [], {
+      env: { CNI_COMMAND: 'DEL', CNI_CONTAINERID: 'c0ffee', CNI_NETNS: '', CNI_IFNAME: 'eth0', CNI_PATH: bin, TMPDIR: scratch },
+      input: JSON.stringify({ cniVersion: '1.1.0', name: 'twill', type: 'twill', stateDir, bpffsRoot: path.join(scratch, 'no-bpffs') }),
+      encoding: 'utf8',
+    });
+    assert.equal(del.status, 0, `${del.stdout} ${del.stderr}`);
+
+    const withoutPortmap = container(podSpec(render(['cni.portmap=false'])), 'install-cni').command?.[2] ?? '';
+    assert.doesNotMatch(withoutPortmap, /portmap/);
+  });
+
+  test('RBAC: get, list and watch on nodes, nothing else, bound to the agent', () => {
+    const role = find<IClusterRole>(defaults, 'ClusterRole', 'twill');
+    assert.deepEqual(role.rules, [{ apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list', 'watch'] }]);
+    assert.equal(role.aggregationRule, undefined);
+    const binding = find<IClusterRoleBinding>(defaults, 'ClusterRoleBinding', 'twill');
+    assert.deepEqual(binding.roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'twill' });
+    assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: 'twill', namespace: NAMESPACE }]);
+    assert.equal(find<KubeObject>(defaults, 'ServiceAccount', 'twill').metadata.namespace, NAMESPACE);
+  });
+
+  test('metrics: a headless Service and a ServiceMonitor that names targets by node', () => {
+    const service = find<IService>(overridden, 'Service', 'twill-metrics');
+    assert.equal(service.spec?.clusterIP, 'None');
+    assert.deepEqual(service.spec?.ports, [{ name: 'metrics', port: 9962, targetPort: 'metrics', protocol: 'TCP' }]);
+    const monitor = find<IServiceMonitor>(overridden, 'ServiceMonitor', 'twill');
+    assert.equal(monitor.apiVersion, 'monitoring.coreos.com/v1');
+    assert.equal(monitor.spec.endpoints?.length, 1);
+    const endpoint = monitor.spec.endpoints?.[0];
+    assert.equal(endpoint?.port, 'metrics');
+    assert.equal(endpoint?.path, '/metrics');
+    assert.equal(endpoint?.interval, '30s');
+    assert.deepEqual(endpoint?.relabelings, [{ action: 'replace', sourceLabels: ['__meta_kubernetes_pod_node_name'], targetLabel: 'instance' }]);
+    const labelled = find<IServiceMonitor>(render(['serviceMonitor.enabled=true', 'serviceMonitor.labels.release=kube-prometheus', 'serviceMonitor.interval=15s']), 'ServiceMonitor');
+    assert.equal(labelled.metadata?.labels?.release, 'kube-prometheus');
+    assert.equal(labelled.spec.endpoints?.[0].interval, '15s');
+  });
+
+  test('dashboards: a ConfigMap for the Grafana sidecar holding every dashboard file', () => {
+    const configMap = find<IConfigMap>(defaults, 'ConfigMap', 'twill-dashboards');
+    assert.equal(configMap.metadata?.labels?.grafana_dashboard, '1');
+    const files = fs.readdirSync(DASHBOARDS_DIR).filter((f) => f.endsWith('.json')).sort();
+    assert.ok(files.length >= 1);
+    assert.deepEqual(Object.keys(configMap.data ?? {}).sort(), files);
+    for (const file of files) {
+      const text = configMap.data?.[file] ?? '';
+      assert.equal(text, fs.readFileSync(path.join(DASHBOARDS_DIR, file), 'utf8'), `${file} as in the chart`);
+      assert.doesNotThrow(() => JSON.parse(text), `${file} is JSON`);
+    }
+    const annotated = find<IConfigMap>(render(['dashboards.annotations.grafana_folder=Twill', 'dashboards.namespace=monitoring']), 'ConfigMap', 'twill-dashboards');
+    assert.deepEqual(annotated.metadata?.annotations, { grafana_folder: 'Twill' });
+    assert.equal(annotated.metadata?.namespace, 'monitoring');
+  });
+
+  test('a config change rolls the agents (checksum annotations)', () => {
+    const annotations = (manifests: Manifest[]): Record<string, string> => find<IDaemonSet>(manifests, 'DaemonSet').spec?.template.metadata?.annotations ?? {};
+    assert.match(annotations(defaults)['checksum/config'] ?? '', /^[0-9a-f]{64}$/);
+    assert.notEqual(annotations(defaults)['checksum/config'], annotations(overridden)['checksum/config']);
+    assert.equal(annotations(defaults)['checksum/cni-config'], annotations(overridden)['checksum/cni-config']);
+    assert.notEqual(annotations(defaults)['checksum/cni-config'], annotations(render(['cni.mtu=1450']))['checksum/cni-config']);
+  });
+
+  test('bad values fail the render with a message naming them', () => {
+    for (const unset of ['clusterCIDR=', 'clusterCIDR=null']) {
+      assert.throws(() => renderChart({ set: [unset] }), (error: unknown) => error instanceof RenderError && /clusterCIDR is required/.test(error.message), unset);
+    }
+    assert.throws(() => renderChart({ set: ['mode=gre'] }), /mode must be native or vxlan, got "gre"/);
+    assert.throws(() => renderChart({ set: ['bpffsRoot=/var/run/twill'] }), /bpffsRoot must be under \/sys\/fs\/bpf\//);
+    assert.throws(() => renderChart({ set: ['cni.confFileName=twill.conf'] }), /cni.confFileName must be a file name ending in .conflist/);
+    assert.throws(() => renderChart({ set: ['apiServer.host=10.0.0.1'] }), /apiServer.port is required with apiServer.host/);
+    assert.throws(() => renderChart({ kubeVersion: 'v1.22.0' }), /chart requires kubeVersion/);
+  });
+});
+
+describe('dashboard queries', () => {
+  test('metricSelectorsOf finds metrics, matchers and grouping labels, and skips the rest', () => {
+    const q = metricSelectorsOf('histogram_quantile(0.99, sum by (le, command) (rate(twill_cni_operation_duration_seconds_bucket{instance=~"$instance", command=~"ADD|DEL"}[$__rate_interval])))');
+    assert.deepEqual(q.metrics, ['twill_cni_operation_duration_seconds_bucket']);
+    assert.deepEqual(q.groupingLabels, ['command', 'le']);
+    assert.deepEqual(q.labels, ['command', 'instance', 'le']);
+    assert.deepEqual(q.selectors[0].matchers, [{ label: 'instance', op: '=~', value: '$instance' }, { label: 'command', op: '=~', value: 'ADD|DEL' }]);
+
+    const join = metricSelectorsOf('process_resident_memory_bytes{instance=~"$instance"} and on (instance, job) twill_agent_info');
+    assert.deepEqual(join.metrics, ['process_resident_memory_bytes', 'twill_agent_info']);
+    assert.deepEqual(join.groupingLabels, ['instance', 'job']);
+
+    const mixed = metricSelectorsOf('time() - max without(job) (foo:bar_total offset 5m) > bool 1e3 or vector(0) * on() group_left(version) {__name__="up", job!="x"} unless sum(rate(x[1h:5m])) / Inf');
+    assert.deepEqual(mixed.metrics, ['foo:bar_total', 'up', 'x']);
+    assert.deepEqual(mixed.groupingLabels, ['job', 'version']);
+    assert.deepEqual(mixed.selectors.find((s) => s.metric === 'up')?.matchers, [{ label: 'job', op: '!=', value: 'x' }]);
+
+    assert.deepEqual(metricSelectorsOf('sum by (reason) (rate(twill_datapath_packets_total{reason="a,b}"}[5m]))').selectors[0].matchers, [{ label: 'reason', op: '=', value: 'a,b}' }]);
+    assert.deepEqual(metricSelectorsOf('count(twill_agent_ready == 0)').metrics, ['twill_agent_ready']);
+    assert.throws(() => metricSelectorsOf('rate(x{a="b}[5m])'), /unterminated string/);
+    assert.throws(() => metricSelectorsOf('x{a}'), /matcher operator/);
+    assert.equal(substituteVariables('rate(x{instance=~"$instance"}[$__rate_interval])'), 'rate(x{instance=~".*"}[1m])');
+  });
+
+  test('every query references only metrics, labels and label values the agent exports', () => {
+    const queries = dashboardQueries();
+    assert.ok(queries.length > 20);
+    for (const { title, expr } of queries) {
+      const refs = metricSelectorsOf(expr);
+      assert.ok(refs.metrics.length > 0, `${title}: no metric in ${expr}`);
+      const known = new Set<string>(TARGET_LABELS);
+      for (const selector of refs.selectors) {
+        const labels = EXPORTED_METRICS[selector.metric];
+        assert.ok(labels, `${title}: ${selector.metric} is not exported by the agent`);
+        labels.forEach((l) => known.add(l));
+        for (const matcher of selector.matchers) {
+          assert.ok(labels.includes(matcher.label) || TARGET_LABELS.includes(matcher.label), `${title}: ${selector.metric} has no label ${matcher.label}`);
+          const values = LABEL_VALUES[matcher.label];
+          if (!values || matcher.value.includes('$') || matcher.op.startsWith('!')) continue;
+          const pattern = matcher.op === '=~' ? new RegExp(`^(?:${matcher.value})$`) : undefined;
+          const matching = values.filter((v) => (pattern ? pattern.test(v) : v === matcher.value));
+          assert.ok(matching.length > 0, `${title}: ${matcher.label}${matcher.op}"${matcher.value}" matches none of ${values.join(', ')}`);
+          if (pattern) for (const alternative of matcher.value.split('|').filter((a) => !/[.*+?()[\]]/.test(a))) assert.ok(values.includes(alternative), `${title}: ${matcher.label} value ${alternative} does not exist`);
+        }
+      }
+      for (const label of refs.groupingLabels) assert.ok(known.has(label), `${title}: groups by ${label}, which none of its metrics has`);
+    }
+  });
+
+  test('every exported metric is on a dashboard, CNI latency as p50 and p99 by command', () => {
+    const used = new Set(dashboardQueries().flatMap(({ expr }) => metricSelectorsOf(expr).metrics));
+    const family = (name: string): string => name.replace(/_(bucket|sum|count)$/, '');
+    const families = new Set(Object.keys(EXPORTED_METRICS).map(family));
+    assert.deepEqual([...families].filter((f) => ![...used].some((u) => family(u) === f)), []);
+    const exprs = dashboardQueries().map((q) => q.expr);
+    for (const quantile of ['0.5', '0.99']) {
+      assert.ok(exprs.some((e) => e.startsWith(`histogram_quantile(${quantile}, sum by (le, command) (rate(twill_cni_operation_duration_seconds_bucket`) && e.includes('command=~"ADD|DEL"')), `CNI p${quantile}`);
+    }
+  });
+
+  test('dashboards: schema 39, a Prometheus data source variable, nodes from twill_agent_ready', () => {
+    const files = dashboardFiles();
+    assert.ok(files.length >= 1);
+    const uids = new Set<string>();
+    for (const { file, dashboard } of files) {
+      const raw = JSON.parse(fs.readFileSync(path.join(DASHBOARDS_DIR, file), 'utf8')) as {
+        schemaVersion: number; uid: string; id: unknown;
+        templating: { list: Array<{ name: string; type: string; query: unknown; definition?: string }> };
+        panels: Array<{ id: number; type: string; datasource?: { type: string; uid: string }; targets?: Array<{ datasource?: { uid: string }; expr: string }> }>;
+      };
+      assert.equal(raw.schemaVersion, 39, file);
+      assert.equal(raw.id, null, `${file}: no instance-specific id`);
+      assert.ok(!uids.has(raw.uid), `${file}: uid ${raw.uid} is unique`);
+      uids.add(raw.uid);
+      const variables = Object.fromEntries(raw.templating.list.map((v) => [v.name, v]));
+      assert.deepEqual([variables.datasource?.type, variables.datasource?.query], ['datasource', 'prometheus'], file);
+      assert.equal(variables.instance?.type, 'query', file);
+      assert.equal(variables.instance?.definition, 'label_values(twill_agent_ready, instance)', file);
+      const ids = raw.panels.map((p) => p.id);
+      assert.equal(new Set(ids).size, ids.length, `${file}: panel ids are unique`);
+      for (const panel of raw.panels.filter((p) => p.type !== 'row')) {
+        assert.equal(panel.datasource?.uid, '${datasource}', `${file} panel ${panel.id}`);
+        assert.ok((panel.targets ?? []).length > 0, `${file} panel ${panel.id} has a query`);
+        for (const target of panel.targets ?? []) {
+          assert.equal(target.datasource?.uid, '${datasource}');
+          assert.match(target.expr, /instance=~"\$instance"/, `${file} panel ${panel.id} follows the node selection`);
+        }
+      }
+      assert.ok(dashboard.title.startsWith('Twill / '));
+    }
+  });
+});
+
+describe('the renderer renders as helm template does', () => {
+  const chart = path.join(scratch, 'fixture');
+  before(() => {
+    const files: Record<string, string> = {
+      'Chart.yaml': 'apiVersion: v2\nname: fx\nversion: 0.1.0\nappVersion: "1.2"\n',
+      'values.yaml': 'a: {b: 1, c: x}\nbig: 1000000\ndrop: keep\n',
+      'files/one.txt': 'one\n',
+      'files/sub/two.txt': 'two\n',
+      'templates/_p.tpl': '{{- define "fx.p" -}}P{{ .Values.a.c }}{{- end }}\n',
+      'templates/NOTES.txt': 'notes for {{ .Release.Name }}\n',
+      'templates/a.yaml': 'apiVersion: v1\nkind: Service\nmetadata:\n  name: s\n',
+      'templates/z.yaml': [
+        'apiVersion: v1', 'kind: ConfigMap', 'metadata:', '  name: {{ .Release.Name }}', '  namespace: {{ .Release.Namespace }}', 'data:',
+        '  missing: "{{ .Values.nope }}"', '  include: {{ include "fx.p" . }}', '  big: "{{ .Values.big }}"', '  drop: "{{ .Values.drop }}"',
+        '  number: {{ typeOf .Values.a.b }}', '  set: "{{ typeOf .Values.s }} {{ .Values.s }}"', '  app: "{{ .Chart.AppVersion }} {{ .Chart.Name }} {{ .Release.Service }}"',
+        '  tpl: {{ tpl "{{ .Release.Namespace }}" . }}', '  template: {{ .Template.Name }} {{ .Template.BasePath }}',
+        '  files: "{{ range $name, $_ := .Files.Glob "files/*.txt" }}{{ $name }} {{ end }}"', '  all: "{{ len (.Files.Glob "files/**") }}"',
+        '  kube: "{{ .Capabilities.KubeVersion.Minor }} {{ .Capabilities.APIVersions.Has "apps/v1" }}"', '---', '# a document of comments only applies nothing', '---', '',
+      ].join('\n'),
+    };
+    for (const [name, text] of Object.entries(files)) {
+      fs.mkdirSync(path.dirname(path.join(chart, name)), { recursive: true });
+      fs.writeFileSync(path.join(chart, name), text);
+    }
+  });
+
+  test('values, functions, built-in objects, ordering and partials', () => {
+    const text = renderChart({ chartDir: chart, releaseName: 'rel', namespace: 'ns', set: ['s=5', 'drop=null'] });
+    const manifests = parseManifests(text);
+    assert.deepEqual(manifests.map((m) => [m.source, m.object.kind]), [['fx/templates/z.yaml', 'ConfigMap'], ['fx/templates/a.yaml', 'Service']], 'install order, not file order');
+    assert.deepEqual(find<IConfigMap>(manifests, 'ConfigMap').data, {
+      missing: '', include: 'Px', big: '1e+06', drop: '', number: 'float64', set: 'int64 5', app: '1.2 fx Helm', tpl: 'ns',
+      template: 'fx/templates/z.yaml fx/templates', files: 'files/one.txt ', all: '2', kube: '30 true',
+    });
+    assert.doesNotMatch(text, /notes for/);
+    assert.match(text, /# Source: fx\/templates\/z.yaml\n# a document of comments only applies nothing\n/);
+    assert.equal(text.match(/^---$/gm)?.length, 3, 'whitespace-only documents are dropped');
+    assert.match(text, /^---\n# Source: fx\/templates\/z.yaml\napiVersion: v1\n/);
+  });
+});
