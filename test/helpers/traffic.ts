@@ -26,8 +26,12 @@ setTimeout(() => process.exit(2), 5000).unref();`;
 /** A TCP server in `ns` (an echo server, or a "<name> saw <peer>" one); stop() ends it by PID. */
 export async function startTcpServer(ns: string, port: number, name?: string): Promise<{ stop: () => void }> {
   const server = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', SERVER, String(port), ...(name ? [name] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const stop = (): void => void server.kill('SIGKILL');
-  process.on('exit', stop);
+  const kill = (): void => void server.kill('SIGKILL');
+  const stop = (): void => {
+    process.off('exit', kill);
+    kill();
+  };
+  process.on('exit', kill);
   await new Promise<void>((resolve, reject) => {
     server.stdout.once('data', () => resolve());
     server.once('exit', () => reject(new Error(`TCP server in ${ns} exited`)));
