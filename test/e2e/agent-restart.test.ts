@@ -1,10 +1,12 @@
 // The agent can stop, be killed and restart without disturbing pods: the datapath stays
 // pinned and attached while it is down, and a restart re-adopts maps (entries and
-// counters kept) and moves pod links onto the newly loaded programs.
+// counters kept) and moves pod links onto the newly loaded programs, and removes the
+// endpoint entries of pods whose veth is gone while keeping the live ones.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
 import { pinPaths } from '../../bpf/datapath';
+import { decodeEndpoint, encodeEndpoint, endpointKey } from '../../bpf/endpoints';
 import { BpfProgram, TcxLink } from '../../bpf/tsbpf';
 import { hostVethName } from '../../cni/lib/naming';
 import { needsRoot } from '../helpers/kernel';
@@ -65,6 +67,23 @@ describe('agent restarts', needsRoot, () => {
     const before = mapId();
     await node.startAgent();
     assert.equal(mapId(), before);
+    assert.ok(podsTalk());
+  });
+
+  test('a restart removes endpoint entries whose veth is gone, and only those', async () => {
+    await node.stopAgent('SIGTERM');
+    const live = withPinnedMap(node.bpffsRoot, 'endpoints', (map) => map.lookupBatch().map(([key, value]) => decodeEndpoint(key, value)));
+    const vanished = { ip: '10.244.0.250', ifindex: 999_999, podMac: '02:74:0a:f4:00:fa', hostMac: '02:00:00:00:00:01' };
+    // An entry left on a live veth's ifindex by an earlier pod: the MAC gives it away.
+    const reused = { ip: '10.244.0.251', ifindex: live[0].ifindex, podMac: '02:74:0a:f4:00:fb', hostMac: '02:00:00:00:00:02' };
+    withPinnedMap(node.bpffsRoot, 'endpoints', (map) => {
+      for (const stale of [vanished, reused]) map.update(endpointKey(stale.ip), encodeEndpoint(stale));
+    });
+
+    await node.startAgent();
+    const after = withPinnedMap(node.bpffsRoot, 'endpoints', (map) => map.lookupBatch().map(([key, value]) => decodeEndpoint(key, value)));
+    const byIp = (list: typeof live) => [...list].sort((a, b) => a.ip.localeCompare(b.ip));
+    assert.deepEqual(byIp(after), byIp(live), 'the stale entries are gone, the live ones untouched');
     assert.ok(podsTalk());
   });
 });
