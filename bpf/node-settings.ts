@@ -3,6 +3,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
+import { ensurePrivateDirectory } from './private-dir';
+
 export interface NodeSettings {
   nodeName: string;
   /** The range pods on this node get their addresses from. */
@@ -23,7 +25,7 @@ export function nodeSettingsPath(stateDir: string): string {
 
 /** Writes atomically (a reader never sees half a file), root-only. */
 export function writeNodeSettings(stateDir: string, settings: NodeSettings): void {
-  fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  ensurePrivateDirectory(stateDir);
   const file = nodeSettingsPath(stateDir);
   const temporary = `${file}.${process.pid}.tmp`;
   fs.writeFileSync(temporary, JSON.stringify(settings, null, 2) + '\n', { mode: 0o600 });

@@ -7,6 +7,7 @@ import path from 'node:path';
 
 import type { Logger } from 'pino';
 
+import { ensurePrivateDirectory } from '../../bpf/private-dir';
 import { MAX_REPORT_BYTES, parseReport } from '../../cni/lib/report';
 import type { AgentMetrics } from './metrics';
 
@@ -14,7 +15,7 @@ export const REPORT_SOCKET_NAME = 'cni-report.sock';
 
 /** Listens on `runDir`/cni-report.sock; resolves with the server and the socket's path. */
 export async function receiveCniReports(runDir: string, metrics: AgentMetrics, log: Logger): Promise<{ server: net.Server; socketPath: string }> {
-  fs.mkdirSync(runDir, { recursive: true, mode: 0o700 });
+  ensurePrivateDirectory(runDir);
   const socketPath = path.join(runDir, REPORT_SOCKET_NAME);
   fs.rmSync(socketPath, { force: true }); // left by an earlier run; nobody listens on it
   const server = net.createServer((connection) => {

@@ -2,12 +2,14 @@
 // programs replaced by this build, and links that earlier runs pinned moved onto it
 // atomically, so a restart or upgrade never leaves a pod's traffic unhandled.
 import fs from 'node:fs';
+import path from 'node:path';
 
 import type { Logger } from 'pino';
 
 import { DATAPATH_OBJECT, PROGRAMS, pinPaths, type PinPaths, type ProgramName } from '../../bpf/datapath';
 import { MAPS, type MapName } from '../../bpf/layouts';
 import { ipv4ToBytes } from '../../bpf/netlink';
+import { ensurePrivateDirectory } from '../../bpf/private-dir';
 import { BpfObject, TcxLink, attachTcx, type BpfMap, type BpfProgram, type Direction } from '../../bpf/tsbpf';
 
 /** The per-node constants compiled into the programs at load (.rodata). */
@@ -67,8 +69,8 @@ function moveLinks(directory: string, program: BpfProgram): { moved: number; def
 
 export function loadDatapath(bpffsRoot: string, settings: DatapathSettings, log: Logger): Datapath {
   const pins = pinPaths(bpffsRoot);
-  for (const directory of [pins.maps, pins.programs, pins.podLinks, pins.netdevLinks, pins.tunnelLinks]) {
-    fs.mkdirSync(directory, { recursive: true, mode: 0o700 });
+  for (const directory of [pins.root, pins.maps, pins.programs, path.dirname(pins.podLinks), pins.podLinks, pins.netdevLinks, pins.tunnelLinks]) {
+    ensurePrivateDirectory(directory);
   }
   const adopted = (Object.keys(MAPS) as MapName[]).filter((name) => fs.existsSync(pins.map(name)));
   const object = BpfObject.open(DATAPATH_OBJECT)

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import { ipv4ToBytes, isIpv4, parseIpv4Prefix } from '../../bpf/netlink';
+import { ensurePrivateDirectory } from '../../bpf/private-dir';
 import { BpfError, withFileLock } from '../../bpf/tsbpf';
 import type { Attachment } from './config';
 import { Code, CniError } from './errors';
@@ -42,7 +43,7 @@ export class Ipam {
   /** The attachment's address in podCIDR: the one it already holds (a retried ADD), or a free one. */
   async allocate(attachment: Attachment, podCIDR: string): Promise<string> {
     const range = podRange(podCIDR);
-    fs.mkdirSync(this.directory, { recursive: true, mode: 0o700 });
+    ensurePrivateDirectory(this.directory);
     return this.#locked(() => {
       const held = this.#read().find((a) => sameAttachment(a, attachment));
       if (held) return held.ip;

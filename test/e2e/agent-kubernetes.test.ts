@@ -1,8 +1,10 @@
 // The real agent in Kubernetes mode: NODE_NAME from the environment (the downward API),
 // its pod CIDR and address from its own Node object, other nodes' subnets in the map and
-// the routes within a second of a change, and a broken watch that removes nothing.
+// the routes within a second of a change, a broken watch that removes nothing, and logs
+// (at debug level, broken watch included) that never carry the kubeconfig's token.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { after, before, describe, test } from 'node:test';
@@ -16,12 +18,14 @@ import { startAgent } from '../helpers/processes';
 import { waitFor } from '../helpers/wait';
 
 const CHANGE_WITHIN_MS = 1000;
+const TOKEN = 'twill-test-bearer-token-5b1f0c9e8d7a';
 
 describe('agent with the Kubernetes node source', needsRoot, () => {
   let node: TestNode;
   let api: ChildProcessWithoutNullStreams;
   let replies: AsyncIterator<string>;
   let agentPid = 0;
+  let agentLog = '';
   const send = async (command: object): Promise<void> => {
     api.stdin.write(JSON.stringify(command) + '\n');
     assert.equal((await replies.next()).value, 'ok');
@@ -42,8 +46,15 @@ describe('agent with the Kubernetes node source', needsRoot, () => {
     const self: FakeNode = { name: node.ns.name, podCIDR: '10.244.9.0/24', internalIP: '192.168.60.11' };
     await send({ op: 'upsert', node: self });
     await send({ op: 'upsert', node: { name: 'other-1', podCIDR: '10.244.1.0/24', internalIP: '192.168.60.21' } });
-    const agent = await startAgent(node.ns.name, node.stateDir, ['--kubeconfig', kubeconfig, '--uplink', 'eth0', '--bpffs-root', node.bpffsRoot], { env: { NODE_NAME: node.ns.name } });
+    // A service account's credentials, as a real kubeconfig carries them.
+    const withToken = path.join(node.stateDir, 'kubeconfig');
+    const config = JSON.parse(fs.readFileSync(kubeconfig, 'utf8')) as { users: Array<{ user: Record<string, string> }> };
+    config.users[0].user.token = TOKEN;
+    fs.writeFileSync(withToken, JSON.stringify(config), { mode: 0o600 });
+    const agent = await startAgent(node.ns.name, node.stateDir, ['--kubeconfig', withToken, '--uplink', 'eth0', '--bpffs-root', node.bpffsRoot, '--log-level', 'debug'], { env: { NODE_NAME: node.ns.name } });
     agentPid = agent.pid ?? 0;
+    agent.stdout?.on('data', (data: Buffer) => (agentLog += data.toString()));
+    agent.stderr?.on('data', (data: Buffer) => (agentLog += data.toString()));
     process.on('exit', () => agent.kill('SIGKILL'));
   });
   after(async () => {
@@ -83,5 +94,11 @@ describe('agent with the Kubernetes node source', needsRoot, () => {
     await send({ op: 'compact' });
     await waitFor('other-3 after the watch resumed', () => subnets().includes('10.244.3.0/24'), 5000).catch(() => undefined);
     assert.deepEqual(subnets(), ['10.244.1.0/24', '10.244.3.0/24']);
+  });
+
+  test('the logs carry no credentials, the broken watch included', () => {
+    assert.match(agentLog, /node watch broke/, 'the broken watch was logged');
+    assert.ok(!agentLog.includes(TOKEN), 'the bearer token appears in the agent log');
+    assert.doesNotMatch(agentLog, /authorization|bearer/i);
   });
 });

@@ -8,7 +8,7 @@ import path from 'node:path';
 
 import { mountTestBpffs, type TestBpffs } from './bpffs';
 import { TestNetns } from './netns';
-import { addedIp, runPlugin, startAgent, type PluginRun, type PodSpec } from './processes';
+import { addedIp, runPlugin, startAgent, type AgentOptions, type PluginRun, type PodSpec } from './processes';
 
 export type { PluginRun, PodSpec } from './processes';
 
@@ -35,8 +35,8 @@ export class TestNode {
   }
 
   /** Starts twill-agent in the node namespace and waits until it has published the node. */
-  async startAgent(extraFlags: string[] = []): Promise<void> {
-    this.#agent = await startAgent(this.ns.name, this.stateDir, ['--node-name', this.ns.name, '--pod-cidr', this.podCIDR, '--bpffs-root', this.bpffsRoot, ...extraFlags]);
+  async startAgent(extraFlags: string[] = [], options: AgentOptions = {}): Promise<void> {
+    this.#agent = await startAgent(this.ns.name, this.stateDir, ['--node-name', this.ns.name, '--pod-cidr', this.podCIDR, '--bpffs-root', this.bpffsRoot, ...extraFlags], options);
   }
 
   /** Stops the agent by PID with `signal` and waits for it to exit. */

@@ -29,9 +29,18 @@ export interface PodSpec {
  * Starts twill-agent in `netns` and resolves once it has published node.json in
  * `stateDir`. Its report socket goes under `stateDir` too, so agents never share one.
  */
-export async function startAgent(netns: string, stateDir: string, args: string[], options: { detached?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<ChildProcess> {
+export interface AgentOptions {
+  /** The agent outlives the test process (the lab command). */
+  detached?: boolean;
+  env?: NodeJS.ProcessEnv;
+  /** Only these capabilities (setpriv's bounding set), as a container would grant them. */
+  capabilities?: string[];
+}
+
+export async function startAgent(netns: string, stateDir: string, args: string[], options: AgentOptions = {}): Promise<ChildProcess> {
   fs.rmSync(path.join(stateDir, 'node.json'), { force: true });
-  const agent = spawn('ip', ['netns', 'exec', netns, process.execPath, AGENT, '--state-dir', stateDir, '--run-dir', path.join(stateDir, 'run'), ...args], {
+  const limited = options.capabilities ? ['setpriv', '--bounding-set', ['-all', ...options.capabilities.map((c) => `+${c.toLowerCase()}`)].join(','), '--inh-caps', '-all', '--'] : [];
+  const agent = spawn('ip', ['netns', 'exec', netns, ...limited, process.execPath, AGENT, '--state-dir', stateDir, '--run-dir', path.join(stateDir, 'run'), ...args], {
     stdio: options.detached ? 'ignore' : ['ignore', 'pipe', 'pipe'],
     detached: options.detached ?? false,
     env: { ...process.env, ...options.env },

@@ -179,7 +179,7 @@ describe('Helm chart charts/twill', () => {
     assert.equal(security?.runAsUser, 0);
     assert.equal(security?.allowPrivilegeEscalation, false);
     assert.equal(security?.readOnlyRootFilesystem, true);
-    assert.deepEqual(security?.capabilities, { drop: ['ALL'], add: ['NET_ADMIN', 'BPF', 'PERFMON', 'NET_RAW'] });
+    assert.deepEqual(security?.capabilities, { drop: ['ALL'], add: ['NET_ADMIN', 'BPF', 'PERFMON'] });
     assert.deepEqual(security?.seccompProfile, { type: 'RuntimeDefault' });
     assert.equal(podSpec(defaults).securityContext, undefined, 'nothing pod-wide widens it');
     const unconfined = container(podSpec(render(['agent.seccompProfile.type=Unconfined'])), 'agent').securityContext;
