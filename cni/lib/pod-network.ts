@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 
 import type { PinPaths } from '../../bpf/datapath';
-import { encodeEndpoint, endpointKey } from '../../bpf/endpoints';
+import { decodeEndpoint, encodeEndpoint, endpointKey } from '../../bpf/endpoints';
 import { Rtnl, type Link } from '../../bpf/netlink';
 import { BpfMap, BpfProgram, attachTcx } from '../../bpf/tsbpf';
 import type { Attachment } from './config';
@@ -71,26 +71,34 @@ export function registerEndpoint(pins: PinPaths, ip: string, wiring: PodWiring):
 }
 
 /**
- * Removes the pod's veth (its routes and neighbours go with it), its link pin and, when
- * `ip` is given, its endpoint entry. Anything already gone is fine: the netns may be
- * gone, the agent down, the veth deleted by hand.
+ * Removes the pod's veth (its routes and neighbours go with it), its link pin and its
+ * endpoint entry: the one for `ip` (the address IPAM says it holds), and any entry that
+ * names this veth, so an address record lost or freed early leaves no entry behind.
+ * Anything already gone is fine: the netns may be gone, the agent down, the veth
+ * deleted by hand.
  */
 export async function unwirePod(pins: PinPaths, attachment: Attachment, ip: string | undefined): Promise<void> {
   const name = hostVethName(attachment);
   const host = Rtnl.open();
+  let veth: Link | undefined;
   try {
-    const veth = await host.link(name);
+    veth = await host.link(name);
     if (veth) await host.deleteLink(veth.index);
   } finally {
     host.close();
   }
   fs.rmSync(pins.podLink(name), { force: true });
-  if (ip !== undefined && fs.existsSync(pins.map('endpoints'))) {
-    const endpoints = BpfMap.openPinned(pins.map('endpoints'));
-    try {
-      endpoints.delete(endpointKey(ip));
-    } finally {
-      endpoints.close();
+  if (!fs.existsSync(pins.map('endpoints'))) return;
+  const endpoints = BpfMap.openPinned(pins.map('endpoints'));
+  try {
+    if (ip !== undefined) endpoints.delete(endpointKey(ip));
+    if (veth) {
+      for (const [key, value] of endpoints.lookupBatch()) {
+        const entry = decodeEndpoint(key, value);
+        if (entry.ifindex === veth.index && entry.hostMac === veth.mac) endpoints.delete(key);
+      }
     }
+  } finally {
+    endpoints.close();
   }
 }

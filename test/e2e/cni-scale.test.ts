@@ -3,15 +3,12 @@
 // endpoint entry or address). Reports ADD and DEL latency of the built plugin, process
 // start included.
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { pinPaths } from '../../bpf/datapath';
 import { needsRoot } from '../helpers/kernel';
-import { withPinnedMap } from '../../bpf/pinned-maps';
 import { TestNetns } from '../helpers/netns';
 import { TestNode, newContainerID, type PodSpec } from '../helpers/node';
+import { podCounts } from '../helpers/node-state';
 
 const PARALLEL_ADDS = 64;
 const CYCLES = 1000;
@@ -29,19 +26,6 @@ const EMPTY = { veths: 0, routes: 0, linkPins: 0, endpoints: 0, addresses: 0 };
 describe('CNI under concurrency and churn', needsRoot, () => {
   const nodes: TestNode[] = [];
   const namespaces: TestNetns[] = [];
-
-  /** What a node holds for pods: veths, pod routes, link pins, endpoint entries, addresses. */
-  const podState = (node: TestNode) => {
-    const entries = withPinnedMap(node.bpffsRoot, 'endpoints', (endpoints) => endpoints.keys().length);
-    const ipamDirectory = path.join(node.stateDir, 'ipam');
-    return {
-      veths: node.ns.exec('ip', ['-o', 'link', 'show']).split('\n').filter((line) => / tw[0-9a-f]{11}@/.test(line)).length,
-      routes: node.ns.exec('ip', ['route', 'show']).split('\n').filter((line) => line.startsWith('10.244.')).length,
-      linkPins: fs.readdirSync(pinPaths(node.bpffsRoot).podLinks).length,
-      endpoints: entries,
-      addresses: fs.existsSync(ipamDirectory) ? fs.readdirSync(ipamDirectory).filter((name) => /^\d+\.\d+\.\d+\.\d+$/.test(name)).length : 0,
-    };
-  };
 
   before(async () => {
     for (const [tag, podCIDR] of [['scla', '10.244.0.0/24'], ['sclb', '10.244.1.0/24']]) {
@@ -64,10 +48,10 @@ describe('CNI under concurrency and churn', needsRoot, () => {
     });
     const ips = (await Promise.all(pods.map((pod) => node.add(pod)))).map((added) => added.ip);
     assert.equal(new Set(ips).size, PARALLEL_ADDS, `distinct: ${ips.join(' ')}`);
-    assert.deepEqual(podState(node), { veths: PARALLEL_ADDS, routes: PARALLEL_ADDS, linkPins: PARALLEL_ADDS, endpoints: PARALLEL_ADDS, addresses: PARALLEL_ADDS });
+    assert.deepEqual(podCounts(node), { veths: PARALLEL_ADDS, routes: PARALLEL_ADDS, linkPins: PARALLEL_ADDS, endpoints: PARALLEL_ADDS, addresses: PARALLEL_ADDS });
     const deleted = await Promise.all(pods.map((pod) => node.plugin('DEL', pod)));
     assert.ok(deleted.every((run) => run.exitCode === 0));
-    assert.deepEqual(podState(node), EMPTY);
+    assert.deepEqual(podCounts(node), EMPTY);
   });
 
   test(`${CYCLES} ADD/DEL cycles on two nodes, ${CYCLE_WORKERS} in flight, leave nothing behind`, async (t) => {
@@ -93,7 +77,7 @@ describe('CNI under concurrency and churn', needsRoot, () => {
     };
     await Promise.all(Array.from({ length: CYCLE_WORKERS }, (_, i) => worker(nodes[i % nodes.length])));
     assert.equal(addMs.length, CYCLES, `all ${CYCLES} cycles ran within ${CYCLE_BUDGET_MS} ms`);
-    for (const node of nodes) assert.deepEqual(podState(node), EMPTY, node.ns.name);
+    for (const node of nodes) assert.deepEqual(podCounts(node), EMPTY, node.ns.name);
     for (const ns of namespaces.slice(-CYCLE_WORKERS)) assert.ok(!ns.exec('ip', ['-o', 'link', 'show']).includes('eth0'), 'pod eth0 removed');
     t.diagnostic(`ADD ms p50 ${percentile(addMs, 0.5).toFixed(1)} p99 ${percentile(addMs, 0.99).toFixed(1)}; DEL ms p50 ${percentile(delMs, 0.5).toFixed(1)} p99 ${percentile(delMs, 0.99).toFixed(1)} (${CYCLE_WORKERS} in flight on 2 cores, incl. ip netns exec and node start-up; ${((Date.now() - started) / 1000).toFixed(0)} s in all)`);
   });

@@ -1,6 +1,6 @@
 // Running Twill's executables inside a node namespace exactly as a node would: the
 // agent as a long-lived process, the plugin with containerd's environment and stdin.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -60,11 +60,8 @@ export async function startAgent(netns: string, stateDir: string, args: string[]
   return agent;
 }
 
-/**
- * Runs the built plugin inside `netns` with containerd's environment. TMPDIR keeps the
- * plugin's native-code cache in `stateDir`, removed with it.
- */
-export async function runPlugin(netns: string, stateDir: string, command: string, pod: PodSpec | undefined, config: Record<string, unknown>): Promise<PluginRun> {
+/** Starts the built plugin as runPlugin does and hands back the process (to kill it mid-way). */
+export function spawnPlugin(netns: string, stateDir: string, command: string, pod: PodSpec | undefined, config: Record<string, unknown>): ChildProcessWithoutNullStreams {
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, TMPDIR: stateDir, CNI_COMMAND: command, CNI_PATH: '/opt/cni/bin' };
   if (pod) {
     env.CNI_CONTAINERID = pod.containerID;
@@ -73,11 +70,20 @@ export async function runPlugin(netns: string, stateDir: string, command: string
     env.CNI_ARGS = `IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=${pod.podName ?? 'pod'};K8S_POD_INFRA_CONTAINER_ID=${pod.containerID}`;
   }
   const child = spawn('ip', ['netns', 'exec', netns, CNI_PLUGIN], { env, stdio: ['pipe', 'pipe', 'pipe'], timeout: PLUGIN_TIMEOUT_MS });
+  child.stdin.end(JSON.stringify(config));
+  return child;
+}
+
+/**
+ * Runs the built plugin inside `netns` with containerd's environment. TMPDIR keeps the
+ * plugin's native-code cache in `stateDir`, removed with it.
+ */
+export async function runPlugin(netns: string, stateDir: string, command: string, pod: PodSpec | undefined, config: Record<string, unknown>): Promise<PluginRun> {
+  const child = spawnPlugin(netns, stateDir, command, pod, config);
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (data: Buffer) => (stdout += data.toString()));
   child.stderr.on('data', (data: Buffer) => (stderr += data.toString()));
-  child.stdin.end(JSON.stringify(config));
   const exitCode = await new Promise<number>((resolve) => child.once('close', (code) => resolve(code ?? -1)));
   stdout = stdout.trim();
   return { exitCode, stderr, ...(stdout ? { output: JSON.parse(stdout) as Record<string, unknown> } : {}) };
