@@ -5,12 +5,13 @@ import type { NetConf } from './config';
 import { Ipam } from './ipam';
 import { POD_GATEWAY } from './naming';
 import { requireReadyNode } from './node';
-import { attachFromPod, registerEndpoint, unwirePod, wirePod } from './pod-network';
+import { attachFromPod, checkPodNamespace, registerEndpoint, unwirePod, wirePod } from './pod-network';
 import { emptyResult, formatResult, type Result } from './result';
 
 export async function add(args: CmdArgs, netConf: NetConf): Promise<Record<string, unknown>> {
   const { settings, pins } = requireReadyNode(netConf);
   const attachment = { containerID: args.containerID, ifname: args.ifname };
+  await checkPodNamespace(attachment, args.netns);
   const ipam = new Ipam(netConf.stateDir);
   const ip = await ipam.allocate(attachment, settings.podCIDR);
   try {

@@ -86,7 +86,8 @@ export function parseNetConf(stdin: Buffer): NetConf {
   if (typeof type !== 'string' || type === '') invalid('type', 'is required and must be a string');
   if (mtu !== undefined && (typeof mtu !== 'number' || !Number.isInteger(mtu) || mtu < 576 || mtu > 65535)) invalid('mtu', 'must be an integer from 576 to 65535');
   if (ipam !== undefined) throw new CniError(Code.UnsupportedField, 'network config: ipam is not supported: Twill assigns pod addresses from the node\'s pod CIDR itself');
-  if (config.runtimeConfig !== undefined && (typeof config.runtimeConfig !== 'object' || config.runtimeConfig === null)) invalid('runtimeConfig', 'must be an object');
+  const { runtimeConfig } = config;
+  if (runtimeConfig !== undefined && (typeof runtimeConfig !== 'object' || runtimeConfig === null || Array.isArray(runtimeConfig))) invalid('runtimeConfig', 'must be an object');
 
   const netConf: NetConf = {
     cniVersion,

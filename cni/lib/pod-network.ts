@@ -9,11 +9,33 @@ import { decodeEndpoint, encodeEndpoint, endpointKey } from '../../bpf/endpoints
 import { Rtnl, type Link } from '../../bpf/netlink';
 import { BpfMap, BpfProgram, attachTcx } from '../../bpf/tsbpf';
 import type { Attachment } from './config';
+import { Code, CniError } from './errors';
 import { POD_GATEWAY, hostVethName, podMac } from './naming';
 
 export interface PodWiring {
   hostVeth: Link;
   podInterface: Link;
+}
+
+/**
+ * Checks, before an address is taken, that CNI_NETNS is a network namespace and that
+ * CNI_IFNAME is free in it (or is this attachment's own, from an ADD being retried), so
+ * that bad input fails without touching IPAM.
+ */
+export async function checkPodNamespace(attachment: Attachment, netns: string): Promise<void> {
+  const pod = Rtnl.open(netns);
+  try {
+    if (!(await pod.link(attachment.ifname))) return;
+  } finally {
+    pod.close();
+  }
+  const host = Rtnl.open();
+  try {
+    if (await host.link(hostVethName(attachment))) return;
+  } finally {
+    host.close();
+  }
+  throw new CniError(Code.InvalidEnvironment, `CNI_IFNAME ${attachment.ifname} already exists in CNI_NETNS ${netns}`);
 }
 
 export async function wirePod(attachment: Attachment, netns: string, ip: string, mtu: number): Promise<PodWiring> {

@@ -14,7 +14,7 @@ import { needsRoot } from '../helpers/kernel';
 import { TestNetns } from '../helpers/netns';
 import { TestNode, newContainerID, type PodSpec } from '../helpers/node';
 import { podState } from '../helpers/node-state';
-import { spawnPlugin } from '../helpers/processes';
+import { pluginEnv, spawnPlugin } from '../helpers/processes';
 
 /** A /29: six pod addresses, so exhausting it is quick. */
 const POD_CIDR = '10.244.0.0/29';
@@ -109,7 +109,7 @@ describe('CNI faults', needsRoot, () => {
     const leftovers: string[] = [];
     for (let delayMs = 40; delayMs <= 200; delayMs += 20) {
       const pod = newPod('kill');
-      const child = spawnPlugin(node.ns.name, node.stateDir, 'ADD', pod, node.netConf());
+      const child = spawnPlugin(node.ns.name, pluginEnv(node.stateDir, 'ADD', pod), Buffer.from(JSON.stringify(node.netConf())));
       const exited = new Promise((resolve) => child.once('close', resolve));
       await new Promise((resolve) => setTimeout(resolve, delayMs));
       child.kill('SIGKILL');

@@ -60,26 +60,27 @@ export async function startAgent(netns: string, stateDir: string, args: string[]
   return agent;
 }
 
-/** Starts the built plugin as runPlugin does and hands back the process (to kill it mid-way). */
-export function spawnPlugin(netns: string, stateDir: string, command: string, pod: PodSpec | undefined, config: Record<string, unknown>): ChildProcessWithoutNullStreams {
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, TMPDIR: stateDir, CNI_COMMAND: command, CNI_PATH: '/opt/cni/bin' };
+/** containerd's environment for `command` on `pod`; TMPDIR keeps the plugin's native-code cache in `stateDir`, removed with it. */
+export function pluginEnv(stateDir: string, command: string, pod: PodSpec | undefined): Record<string, string> {
+  const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', TMPDIR: stateDir, CNI_COMMAND: command, CNI_PATH: '/opt/cni/bin' };
   if (pod) {
     env.CNI_CONTAINERID = pod.containerID;
     env.CNI_NETNS = pod.netns;
     env.CNI_IFNAME = pod.ifname ?? 'eth0';
     env.CNI_ARGS = `IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=${pod.podName ?? 'pod'};K8S_POD_INFRA_CONTAINER_ID=${pod.containerID}`;
   }
+  return env;
+}
+
+/** Starts the built plugin inside `netns`, as a runtime does, and hands back the process (to kill it mid-way). */
+export function spawnPlugin(netns: string, env: Record<string, string>, stdin: Buffer): ChildProcessWithoutNullStreams {
   const child = spawn('ip', ['netns', 'exec', netns, CNI_PLUGIN], { env, stdio: ['pipe', 'pipe', 'pipe'], timeout: PLUGIN_TIMEOUT_MS });
-  child.stdin.end(JSON.stringify(config));
+  child.stdin.end(stdin);
   return child;
 }
 
-/**
- * Runs the built plugin inside `netns` with containerd's environment. TMPDIR keeps the
- * plugin's native-code cache in `stateDir`, removed with it.
- */
-export async function runPlugin(netns: string, stateDir: string, command: string, pod: PodSpec | undefined, config: Record<string, unknown>): Promise<PluginRun> {
-  const child = spawnPlugin(netns, stateDir, command, pod, config);
+/** Waits for a plugin process and reads its answer. */
+export async function pluginOutcome(child: ChildProcessWithoutNullStreams): Promise<PluginRun> {
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (data: Buffer) => (stdout += data.toString()));
@@ -87,6 +88,11 @@ export async function runPlugin(netns: string, stateDir: string, command: string
   const exitCode = await new Promise<number>((resolve) => child.once('close', (code) => resolve(code ?? -1)));
   stdout = stdout.trim();
   return { exitCode, stderr, ...(stdout ? { output: JSON.parse(stdout) as Record<string, unknown> } : {}) };
+}
+
+/** Runs the built plugin inside `netns` with containerd's environment and `config` on stdin. */
+export function runPlugin(netns: string, stateDir: string, command: string, pod: PodSpec | undefined, config: Record<string, unknown>): Promise<PluginRun> {
+  return pluginOutcome(spawnPlugin(netns, pluginEnv(stateDir, command, pod), Buffer.from(JSON.stringify(config))));
 }
 
 /** The pod's address from a successful ADD, or an error saying why it failed. */
