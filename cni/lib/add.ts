@@ -5,30 +5,35 @@ import type { NetConf } from './config';
 import { Ipam } from './ipam';
 import { POD_GATEWAY } from './naming';
 import { requireReadyNode } from './node';
-import { attachFromPod, checkPodNamespace, registerEndpoint, unwirePod, wirePod } from './pod-network';
+import { attachFromPod, checkPodNamespace, openPodSockets, registerEndpoint, unwirePod, wirePod } from './pod-network';
 import { emptyResult, formatResult, type Result } from './result';
 
 export async function add(args: CmdArgs, netConf: NetConf): Promise<Record<string, unknown>> {
   const { settings, pins } = requireReadyNode(netConf);
   const attachment = { containerID: args.containerID, ifname: args.ifname };
-  await checkPodNamespace(attachment, args.netns);
-  const ipam = new Ipam(netConf.stateDir);
-  const ip = await ipam.allocate(attachment, settings.podCIDR);
+  const sockets = openPodSockets(args.netns);
   try {
-    const wiring = await wirePod(attachment, args.netns, ip, netConf.mtu ?? settings.mtu);
-    attachFromPod(pins, wiring.hostVeth);
-    registerEndpoint(pins, ip, wiring);
+    await checkPodNamespace(sockets, attachment);
+    const ipam = new Ipam(netConf.stateDir);
+    const ip = await ipam.allocate(attachment, settings.podCIDR);
+    try {
+      const wiring = await wirePod(sockets, attachment, ip, netConf.mtu ?? settings.mtu);
+      attachFromPod(pins, wiring.hostVeth);
+      registerEndpoint(pins, ip, wiring);
 
-    // Chained after another plugin, Twill extends its result rather than replacing it.
-    const result: Result = netConf.prevResult ?? emptyResult();
-    const first = result.interfaces.length;
-    result.interfaces.push({ name: wiring.hostVeth.name, mac: wiring.hostVeth.mac }, { name: args.ifname, mac: wiring.podInterface.mac, sandbox: args.netns });
-    result.ips.push({ address: `${ip}/32`, gateway: POD_GATEWAY, interface: first + 1 });
-    result.routes.push({ dst: '0.0.0.0/0', gw: POD_GATEWAY });
-    return formatResult(result, netConf.cniVersion);
-  } catch (error) {
-    await unwirePod(pins, attachment, ip).catch(() => undefined);
-    await ipam.release(attachment).catch(() => undefined);
-    throw error;
+      // Chained after another plugin, Twill extends its result rather than replacing it.
+      const result: Result = netConf.prevResult ?? emptyResult();
+      const first = result.interfaces.length;
+      result.interfaces.push({ name: wiring.hostVeth.name, mac: wiring.hostVeth.mac }, { name: args.ifname, mac: wiring.podInterface.mac, sandbox: args.netns });
+      result.ips.push({ address: `${ip}/32`, gateway: POD_GATEWAY, interface: first + 1 });
+      result.routes.push({ dst: '0.0.0.0/0', gw: POD_GATEWAY });
+      return formatResult(result, netConf.cniVersion);
+    } catch (error) {
+      await unwirePod(pins, attachment, ip).catch(() => undefined);
+      await ipam.release(attachment).catch(() => undefined);
+      throw error;
+    }
+  } finally {
+    sockets.close();
   }
 }

@@ -17,53 +17,57 @@ export interface PodWiring {
   podInterface: Link;
 }
 
-/**
- * Checks, before an address is taken, that CNI_NETNS is a network namespace and that
- * CNI_IFNAME is free in it (or is this attachment's own, from an ADD being retried), so
- * that bad input fails without touching IPAM.
- */
-export async function checkPodNamespace(attachment: Attachment, netns: string): Promise<void> {
+/** The netlink sockets an ADD works through: the host's, and the pod's inside CNI_NETNS. */
+export interface PodSockets {
+  netns: string;
+  host: Rtnl;
+  pod: Rtnl;
+  close(): void;
+}
+
+/** Opens the pod's socket first, so a CNI_NETNS that is no network namespace fails at once. */
+export function openPodSockets(netns: string): PodSockets {
   const pod = Rtnl.open(netns);
-  try {
-    if (!(await pod.link(attachment.ifname))) return;
-  } finally {
-    pod.close();
-  }
   const host = Rtnl.open();
-  try {
-    if (await host.link(hostVethName(attachment))) return;
-  } finally {
-    host.close();
-  }
+  return {
+    netns,
+    host,
+    pod,
+    close: () => {
+      host.close();
+      pod.close();
+    },
+  };
+}
+
+/**
+ * Checks, before an address is taken, that CNI_IFNAME is free in the pod (or is this
+ * attachment's own, from an ADD being retried), so that bad input never touches IPAM.
+ */
+export async function checkPodNamespace({ netns, host, pod }: PodSockets, attachment: Attachment): Promise<void> {
+  if (!(await pod.link(attachment.ifname)) || (await host.link(hostVethName(attachment)))) return;
   throw new CniError(Code.InvalidEnvironment, `CNI_IFNAME ${attachment.ifname} already exists in CNI_NETNS ${netns}`);
 }
 
-export async function wirePod(attachment: Attachment, netns: string, ip: string, mtu: number): Promise<PodWiring> {
-  const host = Rtnl.open();
-  const pod = Rtnl.open(netns);
-  try {
-    const name = hostVethName(attachment);
-    // A veth by this name can only be left from an earlier ADD of this attachment.
-    const stale = await host.link(name);
-    if (stale) await host.deleteLink(stale.index);
+export async function wirePod({ netns, host, pod }: PodSockets, attachment: Attachment, ip: string, mtu: number): Promise<PodWiring> {
+  const name = hostVethName(attachment);
+  // A veth by this name can only be left from an earlier ADD of this attachment.
+  const stale = await host.link(name);
+  if (stale) await host.deleteLink(stale.index);
 
-    const hostVeth = await host.createVeth({ name, mtu, peer: { name: attachment.ifname, mac: podMac(ip), mtu, netns } });
-    const podInterface = (await pod.link(attachment.ifname)) as Link;
-    const loopback = await pod.link('lo');
-    if (loopback) await pod.setUp(loopback.index);
-    await pod.setUp(podInterface.index);
-    await pod.addAddress(podInterface.index, `${ip}/32`);
-    await pod.addPermanentNeighbour(podInterface.index, POD_GATEWAY, hostVeth.mac);
-    await pod.addRoute({ destination: 'default', ifindex: podInterface.index, gateway: POD_GATEWAY, onlink: true });
+  const hostVeth = await host.createVeth({ name, mtu, peer: { name: attachment.ifname, mac: podMac(ip), mtu, netns } });
+  const podInterface = (await pod.link(attachment.ifname)) as Link;
+  const loopback = await pod.link('lo');
+  if (loopback) await pod.setUp(loopback.index);
+  await pod.setUp(podInterface.index);
+  await pod.addAddress(podInterface.index, `${ip}/32`);
+  await pod.addPermanentNeighbour(podInterface.index, POD_GATEWAY, hostVeth.mac);
+  await pod.addRoute({ destination: 'default', ifindex: podInterface.index, gateway: POD_GATEWAY, onlink: true });
 
-    await host.setUp(hostVeth.index);
-    await host.addRoute({ destination: `${ip}/32`, ifindex: hostVeth.index });
-    await host.addPermanentNeighbour(hostVeth.index, ip, podInterface.mac);
-    return { hostVeth: { ...hostVeth, up: true }, podInterface: { ...podInterface, up: true } };
-  } finally {
-    host.close();
-    pod.close();
-  }
+  await host.setUp(hostVeth.index);
+  await host.addRoute({ destination: `${ip}/32`, ifindex: hostVeth.index });
+  await host.addPermanentNeighbour(hostVeth.index, ip, podInterface.mac);
+  return { hostVeth: { ...hostVeth, up: true }, podInterface: { ...podInterface, up: true } };
 }
 
 /** Attaches from_pod to the host veth's ingress through a pinned TCX link that outlives the plugin. */
