@@ -4,6 +4,7 @@ import { readCounters, type Counter } from './counters';
 import { pinPaths } from './datapath';
 import { decodeEndpoint, type Endpoint } from './endpoints';
 import type { MapName } from './layouts';
+import { ipv4ToNumber } from './netlink';
 import { decodeNodeSubnet, nodeSubnetCidr, type NodeSubnet } from './node-subnets';
 import { BpfMap } from './tsbpf';
 
@@ -39,6 +40,5 @@ export function pinnedRemoteSubnets(bpffsRoot: string): Array<{ cidr: string } &
 }
 
 function compareIpv4(a: string, b: string): number {
-  const value = (ip: string): number => ip.split('.').reduce((sum, octet) => sum * 256 + Number(octet), 0);
-  return value(a) - value(b);
+  return ipv4ToNumber(a) - ipv4ToNumber(b);
 }

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { ipv4ToBytes, isIpv4, parseIpv4Prefix } from '../../bpf/netlink';
+import { ipv4ToNumber, isIpv4, parseIpv4Prefix } from '../../bpf/netlink';
 import { ensurePrivateDirectory } from '../../bpf/private-dir';
 import { BpfError, withFileLock } from '../../bpf/tsbpf';
 import type { Attachment } from './config';
@@ -17,10 +17,6 @@ export interface Allocation extends Attachment {
 const LOCK_TIMEOUT_MS = 10_000;
 const LAST_RESERVED = 'last_reserved_ip';
 
-function toNumber(ip: string): number {
-  return ipv4ToBytes(ip).readUInt32BE(0);
-}
-
 function toIp(value: number): string {
   return [24, 16, 8, 0].map((shift) => (value >>> shift) & 0xff).join('.');
 }
@@ -29,7 +25,7 @@ function toIp(value: number): string {
 export function podRange(podCIDR: string): { first: number; last: number; size: number } {
   const { address, prefixLength } = parseIpv4Prefix(podCIDR);
   const span = 2 ** (32 - prefixLength);
-  const network = toNumber(address) - (toNumber(address) % span);
+  const network = ipv4ToNumber(address) - (ipv4ToNumber(address) % span);
   return { first: network + 1, last: network + span - 2, size: span - 2 };
 }
 
@@ -101,7 +97,7 @@ export class Ipam {
   /** Allocation continues after the last address handed out, so a freed one is not reused at once. */
   #lastReserved(range: { first: number; last: number }): number {
     try {
-      const value = toNumber(fs.readFileSync(path.join(this.directory, LAST_RESERVED), 'utf8').trim());
+      const value = ipv4ToNumber(fs.readFileSync(path.join(this.directory, LAST_RESERVED), 'utf8').trim());
       return value >= range.first && value <= range.last ? value : range.last;
     } catch {
       return range.last;

@@ -20,6 +20,11 @@ export function ipv4ToBytes(text: string): Buffer {
   return Buffer.from(text.split('.').map(Number));
 }
 
+/** The address as an unsigned 32-bit number, for ranges and ordering. */
+export function ipv4ToNumber(text: string): number {
+  return ipv4ToBytes(text).readUInt32BE(0);
+}
+
 export function ipv4FromBytes(bytes: Buffer): string {
   if (bytes.length !== 4) throw new TypeError('an IPv4 address is 4 bytes');
   return Array.from(bytes).join('.');
