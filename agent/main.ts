@@ -15,6 +15,7 @@ import fs from 'node:fs';
 
 import pino from 'pino';
 
+import { podCidrProblem } from '../bpf/endpoints';
 import { Rtnl, type Link } from '../bpf/netlink';
 import { writeNodeSettings } from '../bpf/node-settings';
 import { queryAttached, type BpfProgram, type Direction } from '../bpf/tsbpf';
@@ -101,6 +102,8 @@ async function main(): Promise<void> {
   const podCIDR = config.podCIDR ?? self?.podCIDR;
   const nodeIp = config.nodeIP ?? self?.internalIP;
   if (!podCIDR) throw new ConfigError(`no pod CIDR for node ${config.nodeName}: pass --pod-cidr, or list the node with a podCIDR in the node source`);
+  const podCidrRefused = podCidrProblem(podCIDR);
+  if (podCidrRefused) throw new ConfigError(`node ${config.nodeName}: ${podCidrRefused}`);
   if ((source || config.mode === 'vxlan') && !nodeIp) throw new ConfigError(`no address for node ${config.nodeName}: pass --node-ip, or list the node with an internalIP`);
 
   const rtnl = Rtnl.open();
@@ -115,7 +118,7 @@ async function main(): Promise<void> {
   const uplinkMtu = uplink?.mtu ?? DEFAULT_MTU;
   const tunnel = config.mode === 'vxlan' ? await ensureTunnelDevice(rtnl, nodeIp as string, uplinkMtu - VXLAN_OVERHEAD, config.vxlanPort) : undefined;
 
-  const datapath = loadDatapath(config.bpffsRoot, { uplinkIfindex: uplink?.index ?? 0, tunnelIfindex: tunnel?.index ?? 0, vni: config.vni, nodeIp }, log);
+  const datapath = loadDatapath(config.bpffsRoot, { uplinkIfindex: uplink?.index ?? 0, tunnelIfindex: tunnel?.index ?? 0, vni: config.vni, nodeIp, podCIDR }, log);
   const { program, pins } = datapath;
   const hooks: DeviceHook[] = [];
   const attach = (hook: DeviceHook, pin: string): void => {
@@ -127,7 +130,7 @@ async function main(): Promise<void> {
     attach({ device: tunnel, direction: 'ingress', program: program('from_netdev') }, pins.netdevLink(tunnel.name));
     attach({ device: tunnel, direction: 'egress', program: program('to_tunnel') }, pins.tunnelLink(tunnel.name));
   }
-  await removeStaleEndpoints(datapath.maps.endpoints, rtnl, log);
+  await removeStaleEndpoints(datapath.maps.endpoints, podCIDR, rtnl, log);
   metrics.watchDatapath(datapath.maps);
   const pinned = [pins.map('endpoints'), pins.map('node_subnets'), pins.program('from_pod')];
   health.live('pins', () => {
@@ -141,7 +144,7 @@ async function main(): Promise<void> {
   if (config.clusterCIDR) ensureMasquerade(podCIDR, config.clusterCIDR);
   else log.warn('no --cluster-cidr: pod traffic leaving the cluster is not masqueraded');
 
-  sync = new NodeSync({ self: config.nodeName, mode: config.mode, routeDevice: (tunnel ?? uplink)?.index ?? 0, nodeSubnets: datapath.maps.nodeSubnets, rtnl, log });
+  sync = new NodeSync({ self: config.nodeName, mode: config.mode, routeDevice: (tunnel ?? uplink)?.index ?? 0, nodeSubnets: datapath.maps.nodeSubnets, nodeSubnetLengths: datapath.maps.nodeSubnetLengths, rtnl, log });
   if (source) await syncNodes(latest);
 
   const mtu = config.mtu ?? (tunnel ? tunnel.mtu : uplinkMtu);

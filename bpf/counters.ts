@@ -1,6 +1,6 @@
 // The per-CPU counters map: packets and bytes by reason and direction, summed over CPUs.
 import type { BpfMap } from './tsbpf';
-import { DIRECTIONS, LAYOUTS, REASONS, type DirectionName, type ReasonName } from './layouts';
+import { DIRECTIONS, DIRECTION_COUNT, LAYOUTS, REASONS, type DirectionName, type ReasonName } from './layouts';
 
 export interface Counter {
   reason: ReasonName;
@@ -9,32 +9,31 @@ export interface Counter {
   bytes: bigint;
 }
 
-const KEY = LAYOUTS.counter_key;
 const VALUE = LAYOUTS.counter_value;
-const reasonNames = new Map(Object.entries(REASONS).map(([name, value]) => [value as number, name as ReasonName]));
-const directionNames = new Map(Object.entries(DIRECTIONS).map(([name, value]) => [value as number, name as DirectionName]));
+const REASON_NAMES = Object.keys(REASONS) as ReasonName[];
+const DIRECTION_NAMES = Object.keys(DIRECTIONS) as DirectionName[];
 
-export function counterKey(reason: ReasonName, direction: DirectionName): Buffer {
-  const key = Buffer.alloc(KEY.size);
-  key.writeUInt32LE(REASONS[reason], KEY.members.reason);
-  key.writeUInt32LE(DIRECTIONS[direction], KEY.members.direction);
-  return key;
+/** The slot of a reason and direction: counter_index in datapath.bpf.c. */
+export function counterIndex(reason: ReasonName, direction: DirectionName): number {
+  return REASONS[reason] * DIRECTION_COUNT + DIRECTIONS[direction];
 }
 
-/** Every counter in the map, each the sum of its per-CPU values. */
+/** Every counter that has counted something, each the sum of its per-CPU values. */
 export function readCounters(map: BpfMap): Counter[] {
-  return map.lookupBatch().flatMap(([key, value]) => {
-    const reason = reasonNames.get(key.readUInt32LE(KEY.members.reason));
-    const direction = directionNames.get(key.readUInt32LE(KEY.members.direction));
-    if (!reason || !direction) return [];
-    let packets = 0n;
-    let bytes = 0n;
-    for (const slot of map.perCpuValues(value)) {
-      packets += slot.readBigUInt64LE(VALUE.members.packets);
-      bytes += slot.readBigUInt64LE(VALUE.members.bytes);
-    }
-    return [{ reason, direction, packets, bytes }];
-  });
+  const slots = new Map(map.lookupBatch().map(([key, value]) => [key.readUInt32LE(0), value]));
+  return REASON_NAMES.flatMap((reason) =>
+    DIRECTION_NAMES.flatMap((direction) => {
+      const value = slots.get(counterIndex(reason, direction));
+      if (!value) return [];
+      let packets = 0n;
+      let bytes = 0n;
+      for (const cpu of map.perCpuValues(value)) {
+        packets += cpu.readBigUInt64LE(VALUE.members.packets);
+        bytes += cpu.readBigUInt64LE(VALUE.members.bytes);
+      }
+      return packets === 0n ? [] : [{ reason, direction, packets, bytes }];
+    }),
+  );
 }
 
 /** TWILL_DELIVERED_LOCAL → delivered_local: the C enum names as metrics and the CLI show them. */

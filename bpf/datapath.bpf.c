@@ -27,48 +27,65 @@ const volatile __u32 uplink_ifindex = 0; /* native routing: the device towards o
 const volatile __u32 tunnel_ifindex = 0; /* overlay: the collect-metadata VXLAN device */
 const volatile __u32 tunnel_vni = 1;
 const volatile __be32 node_ip = 0; /* this node's address on the uplink */
+const volatile __be32 pod_cidr_first = 0; /* this node's pod CIDR: its network address, */
+const volatile __u32 pod_cidr_size = 0;   /* and how many addresses it spans (slots in endpoints) */
 
 struct nf_conn *bpf_skb_ct_lookup(struct __sk_buff *skb, struct bpf_sock_tuple *tuple, __u32 tuple__sz,
 				  struct bpf_ct_opts *opts, __u32 opts__sz) __ksym;
 void bpf_ct_release(struct nf_conn *ct) __ksym;
 
+// One slot per address of the pod CIDR (see struct endpoint); the agent sizes it to
+// pod_cidr_size at load.
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, struct endpoint_key);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
 	__type(value, struct endpoint);
 } endpoints SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct node_subnet_key);
 	__type(value, struct node_subnet);
 } node_subnets SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, 64);
-	__type(key, struct counter_key);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct node_subnet_lengths);
+} node_subnet_lengths SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, TWILL_REASON_COUNT * TWILL_DIRECTION_COUNT);
+	__type(key, __u32);
 	__type(value, struct counter_value);
 } counters SEC(".maps");
+
+// Keyed by a flat index, the counters map names neither enum; these keep both in the
+// object's BTF, for bpftool and for the layouts check (test/unit/layouts.test.ts).
+const enum twill_reason *const counter_reason_type __attribute__((unused));
+const enum twill_direction *const counter_direction_type __attribute__((unused));
+
+// The counters slot of a reason and direction (bpf/counters.ts has its twin).
+static __always_inline __u32 counter_index(enum twill_reason reason, enum twill_direction direction)
+{
+	return reason * TWILL_DIRECTION_COUNT + direction;
+}
 
 // Counts the packet under its reason and returns the verdict, so every exit reads
 // `return account(...)`. Per-CPU values need no atomics.
 static __always_inline int account(struct __sk_buff *skb, enum twill_reason reason,
 				   enum twill_direction direction, int verdict)
 {
-	struct counter_key key = { .reason = reason, .direction = direction };
-	struct counter_value *value = bpf_map_lookup_elem(&counters, &key);
+	__u32 index = counter_index(reason, direction);
+	struct counter_value *value = bpf_map_lookup_elem(&counters, &index);
 
 	if (value) {
 		value->packets++;
 		value->bytes += skb->len;
-	} else {
-		struct counter_value first = { .packets = 1, .bytes = skb->len };
-
-		bpf_map_update_elem(&counters, &key, &first, BPF_NOEXIST);
 	}
 	return verdict;
 }
@@ -187,19 +204,52 @@ static __always_inline int forward_remote(struct __sk_buff *skb, struct ethhdr *
 	return bpf_redirect_neigh(uplink_ifindex, &next_hop, sizeof(next_hop), 0);
 }
 
+// The pod on this node holding `address`, or NULL. An address outside the pod CIDR
+// costs no lookup, and a lookup in an array is inlined by the verifier: no call.
+static __always_inline struct endpoint *endpoint_of(__be32 address)
+{
+	__u32 slot = bpf_ntohl(address) - bpf_ntohl(pod_cidr_first);
+	struct endpoint *pod;
+
+	if (slot >= pod_cidr_size)
+		return NULL;
+	pod = bpf_map_lookup_elem(&endpoints, &slot);
+	if (!pod || !pod->ifindex)
+		return NULL;
+	return pod;
+}
+
+// The node whose pod subnet holds `address`: one hash lookup per prefix length in use,
+// longest first, so the cost stays the same from 10 nodes to 5,000.
 static __always_inline struct node_subnet *node_subnet_of(__be32 address)
 {
-	struct node_subnet_key key = { .prefixlen = 32 };
+	struct node_subnet_key key = {};
+	struct node_subnet_lengths *in_use;
+	struct node_subnet *subnet;
+	__u32 zero = 0;
 
-	__builtin_memcpy(key.addr, &address, sizeof(address));
+	in_use = bpf_map_lookup_elem(&node_subnet_lengths, &zero);
+	if (!in_use)
+		return NULL;
+	for (int i = 0; i < TWILL_PREFIX_LENGTHS_MAX && i < in_use->count; i++) {
+		__u32 length = in_use->lengths[i];
+		__be32 network;
 
-	return bpf_map_lookup_elem(&node_subnets, &key);
+		if (length == 0 || length > 32)
+			return NULL;
+		network = address & bpf_htonl(0xffffffffULL << (32 - length));
+		key.prefixlen = length;
+		__builtin_memcpy(key.addr, &network, sizeof(network));
+		subnet = bpf_map_lookup_elem(&node_subnets, &key);
+		if (subnet)
+			return subnet;
+	}
+	return NULL;
 }
 
 SEC("tc")
 int from_pod(struct __sk_buff *skb)
 {
-	struct endpoint_key source, destination;
 	struct endpoint *sender, *receiver;
 	struct node_subnet *remote;
 	struct ethhdr *eth;
@@ -211,13 +261,11 @@ int from_pod(struct __sk_buff *skb)
 		return verdict;
 
 	// Only the pod behind this veth may use its address.
-	__builtin_memcpy(source.ip, &ip->saddr, sizeof(source.ip));
-	sender = bpf_map_lookup_elem(&endpoints, &source);
+	sender = endpoint_of(ip->saddr);
 	if (!sender || sender->ifindex != skb->ifindex)
 		return account(skb, TWILL_DROPPED_SPOOFED, TWILL_FROM_POD, TC_ACT_SHOT);
 
-	__builtin_memcpy(destination.ip, &ip->daddr, sizeof(destination.ip));
-	receiver = bpf_map_lookup_elem(&endpoints, &destination);
+	receiver = endpoint_of(ip->daddr);
 	if (receiver)
 		return deliver_local(skb, eth, ip, receiver, TWILL_FROM_POD);
 
@@ -235,7 +283,6 @@ int from_pod(struct __sk_buff *skb)
 SEC("tc")
 int from_netdev(struct __sk_buff *skb)
 {
-	struct endpoint_key destination;
 	struct endpoint *receiver;
 	struct ethhdr *eth;
 	struct iphdr *ip;
@@ -245,8 +292,7 @@ int from_netdev(struct __sk_buff *skb)
 	if (!ip)
 		return verdict;
 
-	__builtin_memcpy(destination.ip, &ip->daddr, sizeof(destination.ip));
-	receiver = bpf_map_lookup_elem(&endpoints, &destination);
+	receiver = endpoint_of(ip->daddr);
 	if (!receiver)
 		return account(skb, TWILL_PASSED_NOT_POD, TWILL_FROM_NETDEV, TC_ACT_OK);
 	// Only pod-to-pod traffic skips the stack. A connection from a node or an outside

@@ -9,12 +9,11 @@ export interface StructLayout {
 }
 
 export const LAYOUTS = {
-  counter_key: { size: 8, members: { reason: 0, direction: 4 } },
   counter_value: { size: 16, members: { packets: 0, bytes: 8 } },
-  endpoint_key: { size: 4, members: { ip: 0 } },
-  endpoint: { size: 20, members: { ifindex: 0, pod_mac: 4, host_mac: 10, flags: 16 } },
+  endpoint: { size: 24, members: { ip: 0, ifindex: 4, pod_mac: 8, host_mac: 14, flags: 20 } },
   node_subnet_key: { size: 8, members: { prefixlen: 0, addr: 4 } },
   node_subnet: { size: 8, members: { node_ip: 0, flags: 4 } },
+  node_subnet_lengths: { size: 12, members: { count: 0, lengths: 4 } },
 } as const satisfies Record<string, StructLayout>;
 
 /** enum twill_reason, by the names the C uses. */
@@ -38,14 +37,29 @@ export const DIRECTIONS = {
   TWILL_TO_TUNNEL: 2,
 } as const;
 
+/** TWILL_REASON_COUNT and TWILL_DIRECTION_COUNT: the enums' sizes, which size the counters map. */
+export const REASON_COUNT = 11;
+export const DIRECTION_COUNT = 3;
+
+/** TWILL_PREFIX_LENGTHS_MAX: how many different node subnet prefix lengths the datapath searches. */
+export const PREFIX_LENGTHS_MAX = 8;
+
 export type ReasonName = keyof typeof REASONS;
 export type DirectionName = keyof typeof DIRECTIONS;
 
-/** Each map of the datapath with the struct names of its key and value. */
+/** An array map's key: the slot's index, a __u32 (little-endian, as on every host Twill runs on). */
+export function slotKey(slot: number): Buffer {
+  const key = Buffer.alloc(4);
+  key.writeUInt32LE(slot);
+  return key;
+}
+
+/** Each map of the datapath with the type names of its key (a struct, or an array's slot index) and value. */
 export const MAPS = {
-  endpoints: { key: 'endpoint_key', value: 'endpoint' },
+  endpoints: { key: '__u32', value: 'endpoint' },
   node_subnets: { key: 'node_subnet_key', value: 'node_subnet' },
-  counters: { key: 'counter_key', value: 'counter_value' },
-} as const satisfies Record<string, { key: keyof typeof LAYOUTS; value: keyof typeof LAYOUTS }>;
+  node_subnet_lengths: { key: '__u32', value: 'node_subnet_lengths' },
+  counters: { key: '__u32', value: 'counter_value' },
+} as const satisfies Record<string, { key: keyof typeof LAYOUTS | '__u32'; value: keyof typeof LAYOUTS }>;
 
 export type MapName = keyof typeof MAPS;

@@ -2,7 +2,7 @@
 // no agent needed, only the bpffs root it pinned them under.
 import { readCounters, type Counter } from './counters';
 import { pinPaths } from './datapath';
-import { decodeEndpoint, type Endpoint } from './endpoints';
+import { occupiedSlots, type Endpoint } from './endpoints';
 import type { MapName } from './layouts';
 import { ipv4ToNumber } from './netlink';
 import { decodeNodeSubnet, nodeSubnetCidr, type NodeSubnet } from './node-subnets';
@@ -29,7 +29,7 @@ export function pinnedCounters(bpffsRoot: string): Counter[] {
 
 /** This node's pods, sorted by address. */
 export function pinnedEndpoints(bpffsRoot: string): Endpoint[] {
-  return withPinnedMap(bpffsRoot, 'endpoints', (map) => map.lookupBatch().map(([key, value]) => decodeEndpoint(key, value)))
+  return withPinnedMap(bpffsRoot, 'endpoints', (map) => occupiedSlots(map).map((slot) => slot.endpoint))
     .sort((a, b) => compareIpv4(a.ip, b.ip));
 }
 

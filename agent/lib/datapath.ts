@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 
 import { DATAPATH_OBJECT, PROGRAMS, pinPaths, type PinPaths, type ProgramName } from '../../bpf/datapath';
+import { setPodCidr } from '../../bpf/endpoints';
 import { MAPS, type MapName } from '../../bpf/layouts';
 import { ipv4ToBytes } from '../../bpf/netlink';
 import { ensurePrivateDirectory } from '../../bpf/private-dir';
@@ -18,13 +19,16 @@ export interface DatapathSettings {
   tunnelIfindex: number;
   vni: number;
   nodeIp?: string;
+  /** This node's pod CIDR: the endpoints map has a slot for each of its addresses. */
+  podCIDR: string;
 }
 
-/** The maps the agent itself reads and writes: node subnets, and the two it exports. */
+/** The maps the agent itself reads and writes: node subnets (and their prefix lengths), and the two it exports. */
 export interface DatapathMaps {
   counters: BpfMap;
   endpoints: BpfMap;
   nodeSubnets: BpfMap;
+  nodeSubnetLengths: BpfMap;
 }
 
 export interface Datapath {
@@ -73,7 +77,7 @@ export function loadDatapath(bpffsRoot: string, settings: DatapathSettings, log:
     ensurePrivateDirectory(directory);
   }
   const adopted = (Object.keys(MAPS) as MapName[]).filter((name) => fs.existsSync(pins.map(name)));
-  const object = BpfObject.open(DATAPATH_OBJECT)
+  const object = setPodCidr(BpfObject.open(DATAPATH_OBJECT), settings.podCIDR)
     .setRodata('uplink_ifindex', settings.uplinkIfindex)
     .setRodata('tunnel_ifindex', settings.tunnelIfindex)
     .setRodata('tunnel_vni', settings.vni)
@@ -88,7 +92,7 @@ export function loadDatapath(bpffsRoot: string, settings: DatapathSettings, log:
       programs.set(name, program);
       replacePin(program, pins.program(name));
     }
-    maps = { counters: object.map('counters'), endpoints: object.map('endpoints'), nodeSubnets: object.map('node_subnets') };
+    maps = { counters: object.map('counters'), endpoints: object.map('endpoints'), nodeSubnets: object.map('node_subnets'), nodeSubnetLengths: object.map('node_subnet_lengths') };
   } finally {
     object.close();
   }

@@ -7,6 +7,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 import { counterLabel, readCounters } from '../../bpf/counters';
+import { entryCount } from '../../bpf/map-entries';
 import { REPORTED_COMMANDS } from '../../cni/lib/report';
 import type { NodeSource, NodeSourceEvent, NodeSourceObserver } from './cluster-nodes';
 import type { DatapathMaps } from './datapath';
@@ -140,16 +141,16 @@ export class AgentMetrics {
       registers: [this.registry],
     });
 
-    const occupancy = { endpoints: maps.endpoints, node_subnets: maps.nodeSubnets };
+    const occupancy = [['endpoints', maps.endpoints], ['node_subnets', maps.nodeSubnets]] as const;
     const capacity = new Gauge({ name: 'twill_bpf_map_capacity', help: 'Maximum entries of a datapath map.', labelNames: ['map'] as const, registers: [this.registry] });
-    for (const [name, map] of Object.entries(occupancy)) capacity.set({ map: name }, map.info.maxEntries);
+    for (const [name, map] of occupancy) capacity.set({ map: name }, map.info.maxEntries);
     new Gauge({
       name: 'twill_bpf_map_entries',
       help: 'Entries in a datapath map: endpoints are this node\'s pods, node_subnets the other nodes.',
       labelNames: ['map'] as const,
       registers: [this.registry],
       collect() {
-        for (const [name, map] of Object.entries(occupancy)) this.set({ map: name }, map.keys().length);
+        for (const [name, map] of occupancy) this.set({ map: name }, entryCount(name, map));
       },
     });
   }

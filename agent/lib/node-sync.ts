@@ -3,7 +3,7 @@
 // removed, and nothing is ever flushed, so established flows never see a gap.
 import type { Logger } from 'pino';
 
-import { decodeNodeSubnet, encodeNodeSubnet, nodeSubnetCidr, nodeSubnetKey, tunnelMac } from '../../bpf/node-subnets';
+import { decodeNodeSubnet, encodeNodeSubnet, nodeSubnetCidr, nodeSubnetKey, prefixLengthsOf, tunnelMac, writePrefixLengths, type NodeSubnet } from '../../bpf/node-subnets';
 import type { Rtnl } from '../../bpf/netlink';
 import type { BpfMap } from '../../bpf/tsbpf';
 import type { ClusterNode } from './cluster-nodes';
@@ -18,6 +18,8 @@ export interface NodeSyncOptions {
   /** The device remote pod subnets are routed through: the uplink, or the VXLAN device. */
   routeDevice: number;
   nodeSubnets: BpfMap;
+  /** The prefix lengths the datapath tries, longest first. */
+  nodeSubnetLengths: BpfMap;
   rtnl: Rtnl;
   log: Logger;
 }
@@ -38,6 +40,12 @@ interface Remote {
 export class NodeSync {
   readonly #options: NodeSyncOptions;
   #queue: Promise<unknown> = Promise.resolve();
+  /**
+   * Whether routes of ours may lack a map entry: after a start (an agent killed between
+   * a route and its map entry) and after a failed sync. Only then is the whole route
+   * table listed, which with thousands of routes would dominate a small change.
+   */
+  #strayRoutesPossible = true;
 
   constructor(options: NodeSyncOptions) {
     this.#options = options;
@@ -46,13 +54,15 @@ export class NodeSync {
   /** Makes the map and the routes match `nodes`; changes apply one at a time, in order. */
   apply(nodes: ClusterNode[]): Promise<SyncSummary> {
     const run = this.#queue.then(() => this.#apply(nodes));
-    this.#queue = run.catch(() => undefined);
+    this.#queue = run.catch(() => {
+      this.#strayRoutesPossible = true;
+    });
     return run;
   }
 
   async #apply(nodes: ClusterNode[]): Promise<SyncSummary> {
     const started = performance.now();
-    const { self, mode, routeDevice, nodeSubnets, rtnl, log } = this.#options;
+    const { self, mode, nodeSubnets, nodeSubnetLengths, log } = this.#options;
     const tunnel = mode === 'vxlan';
     const desired = new Map<string, Remote>();
     for (const node of nodes) {
@@ -60,36 +70,55 @@ export class NodeSync {
       desired.set(node.podCIDR, { cidr: node.podCIDR, nodeIp: node.internalIP });
     }
 
-    const current = new Map(nodeSubnets.keys().map((key) => [nodeSubnetCidr(key), decodeNodeSubnet(nodeSubnets.lookup(key) as Buffer)]));
-    let added = 0;
-    let changed = 0;
-    for (const remote of desired.values()) {
+    // One batched read of the whole map, not a lookup per key.
+    const current = new Map(nodeSubnets.lookupBatch().map(([key, value]) => [nodeSubnetCidr(key), decodeNodeSubnet(value)]));
+    const writes = [...desired.values()].filter((remote) => {
       const existing = current.get(remote.cidr);
-      if (existing && existing.nodeIp === remote.nodeIp && existing.tunnel === tunnel) continue;
+      return !existing || existing.nodeIp !== remote.nodeIp || existing.tunnel !== tunnel;
+    });
+    const departed = [...current].filter(([cidr]) => !desired.has(cidr));
+    // The datapath finds only subnets whose prefix length is listed: while entries of
+    // both lists are in the map, both lengths are.
+    writePrefixLengths(nodeSubnetLengths, prefixLengthsOf([...current.keys(), ...desired.keys()]));
+    await this.#write(writes);
+    await this.#remove(departed, desired);
+    writePrefixLengths(nodeSubnetLengths, prefixLengthsOf(desired.keys()));
+    if (this.#strayRoutesPossible) {
+      await this.#removeStrayRoutes(desired);
+      this.#strayRoutesPossible = false;
+    }
+
+    const changed = writes.filter((remote) => current.has(remote.cidr)).length;
+    const summary = { nodes: desired.size, added: writes.length - changed, changed, removed: departed.length, durationMs: Math.round((performance.now() - started) * 10) / 10 };
+    if (writes.length + departed.length > 0) log.info(summary, 'node subnets synced');
+    return summary;
+  }
+
+  /** Each node's route (and tunnel neighbour) goes in before its map entry, so the datapath never forwards where the host cannot. */
+  async #write(remotes: Remote[]): Promise<void> {
+    const { mode, routeDevice, nodeSubnets, rtnl } = this.#options;
+    const tunnel = mode === 'vxlan';
+    await rtnl.pipeline(remotes, async (remote) => {
       if (tunnel) await rtnl.addPermanentNeighbour(routeDevice, remote.nodeIp, tunnelMac(remote.nodeIp));
       await rtnl.addRoute({ destination: remote.cidr, ifindex: routeDevice, gateway: remote.nodeIp, onlink: true, protocol: TWILL_ROUTE_PROTOCOL }, { replace: true });
       nodeSubnets.update(nodeSubnetKey(remote.cidr), encodeNodeSubnet({ nodeIp: remote.nodeIp, tunnel }));
-      if (existing) changed++;
-      else added++;
-    }
+    });
+  }
 
-    let removed = 0;
-    for (const [cidr, existing] of current) {
-      if (desired.has(cidr)) continue;
+  /** Departed nodes lose their map entry first, then their route; a tunnel neighbour goes once no remaining node has its address. */
+  async #remove(departed: Array<[string, NodeSubnet]>, desired: Map<string, Remote>): Promise<void> {
+    const { mode, routeDevice, nodeSubnets, rtnl } = this.#options;
+    const remainingNodeIps = new Set([...desired.values()].map((remote) => remote.nodeIp));
+    await rtnl.pipeline(departed, async ([cidr, existing]) => {
       nodeSubnets.delete(nodeSubnetKey(cidr));
       await rtnl.deleteRoute({ destination: cidr, ifindex: routeDevice, gateway: existing.nodeIp, protocol: TWILL_ROUTE_PROTOCOL });
-      if (tunnel && ![...desired.values()].some((r) => r.nodeIp === existing.nodeIp)) await rtnl.deleteNeighbour(routeDevice, existing.nodeIp);
-      removed++;
-    }
-    // Routes of ours with no map entry (an agent killed between the two writes).
-    for (const route of await rtnl.routes()) {
-      if (route.protocol === TWILL_ROUTE_PROTOCOL && !desired.has(route.destination)) {
-        await rtnl.deleteRoute({ destination: route.destination, ifindex: route.ifindex ?? routeDevice, protocol: TWILL_ROUTE_PROTOCOL });
-      }
-    }
+      if (mode === 'vxlan' && !remainingNodeIps.has(existing.nodeIp)) await rtnl.deleteNeighbour(routeDevice, existing.nodeIp);
+    });
+  }
 
-    const summary = { nodes: desired.size, added, changed, removed, durationMs: Math.round((performance.now() - started) * 10) / 10 };
-    if (added + changed + removed > 0) log.info(summary, 'node subnets synced');
-    return summary;
+  async #removeStrayRoutes(desired: Map<string, Remote>): Promise<void> {
+    const { routeDevice, rtnl } = this.#options;
+    const strays = (await rtnl.routes()).filter((route) => route.protocol === TWILL_ROUTE_PROTOCOL && !desired.has(route.destination));
+    await rtnl.pipeline(strays, (route) => rtnl.deleteRoute({ destination: route.destination, ifindex: route.ifindex ?? routeDevice, protocol: TWILL_ROUTE_PROTOCOL }));
   }
 }

@@ -18,6 +18,7 @@ enum twill_reason {
 	TWILL_PASSED_TTL_EXCEEDED = 8, /* TTL would expire here: the stack sends ICMP time exceeded */
 	TWILL_DROPPED_NO_TUNNEL = 9, /* the tunnel key could not be set */
 	TWILL_PASSED_FROM_HOST = 10, /* from a node or outside host: the stack must see both directions */
+	TWILL_REASON_COUNT,          /* not a reason: how many values there are (0 is none), for sizing */
 };
 
 /* Which hook saw the packet. */
@@ -25,13 +26,14 @@ enum twill_direction {
 	TWILL_FROM_POD = 0,    /* host-side veth ingress: leaving a pod */
 	TWILL_FROM_NETDEV = 1, /* uplink or tunnel ingress: arriving from the network */
 	TWILL_TO_TUNNEL = 2,   /* tunnel device egress: leaving for another node */
+	TWILL_DIRECTION_COUNT, /* not a direction: how many there are, for sizing */
 };
 
-struct counter_key {
-	enum twill_reason reason;
-	enum twill_direction direction;
-};
-
+/*
+ * The counters map is an array (lookups the verifier inlines) with one slot per reason
+ * and direction: reason * TWILL_DIRECTION_COUNT + direction (counter_index in the
+ * datapath, counterIndex in bpf/counters.ts).
+ */
 struct counter_value {
 	__u64 packets;
 	__u64 bytes;
@@ -42,13 +44,15 @@ struct counter_value {
  * arrays so that bpftool prints 10.244.1.2 as [10,244,1,2] rather than as an integer.
  */
 
-/* A pod on this node, by its IPv4 address. */
-struct endpoint_key {
-	__u8 ip[4];
-};
-
+/*
+ * A pod on this node. The endpoints map is an array with one slot per address of the
+ * node's pod CIDR: slot = the address's offset in it (ntohl(ip) - ntohl(network)). A
+ * slot with ifindex 0 holds no pod; the address is kept too, so a dump shows which pod
+ * a slot holds and userspace can check it against the slot.
+ */
 struct endpoint {
-	__u32 ifindex;    /* the host-side veth */
+	__u8 ip[4];       /* the pod's address */
+	__u32 ifindex;    /* the host-side veth; 0: an empty slot */
 	__u8 pod_mac[6];  /* the pod's eth0 */
 	__u8 host_mac[6]; /* the host-side veth, the pod's next hop */
 	__u32 flags;      /* TWILL_ENDPOINT_* */
@@ -60,10 +64,27 @@ struct endpoint {
  */
 #define TWILL_ENDPOINT_USES_STACK 1
 
-/* A node's pod subnet, for longest-prefix match. */
+/*
+ * Another node's pod subnet: its prefix length and network address (host bits zero).
+ * The node_subnets map is a hash on this key, searched once per prefix length in use,
+ * longest first: a longest-prefix match whose cost does not grow with the number of
+ * nodes, as a trie's does.
+ */
 struct node_subnet_key {
 	__u32 prefixlen;
 	__u8 addr[4];
+};
+
+#define TWILL_PREFIX_LENGTHS_MAX 8
+
+/*
+ * The prefix lengths the node_subnets map holds, longest first (the only entry of the
+ * node_subnet_lengths array). Clusters give every node the same mask size, so count is
+ * usually 1: one hash lookup per packet.
+ */
+struct node_subnet_lengths {
+	__u32 count;
+	__u8 lengths[TWILL_PREFIX_LENGTHS_MAX];
 };
 
 #define TWILL_SUBNET_TUNNEL 1 /* reach the node through the VXLAN device */

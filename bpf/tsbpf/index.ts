@@ -1,6 +1,6 @@
 // tsbpf: Twill's binding over the system libbpf.
 //
-//   BpfObject   lib/object.ts   open an ELF object, set .rodata, load, take programs and maps
+//   BpfObject   lib/object.ts   open an ELF object, set .rodata and map sizes, load, take programs and maps
 //   BpfMap      lib/map.ts      lookup/update/delete, keys, batch ops, info, pin
 //   BpfProgram  lib/program.ts  info, pin, BPF_PROG_TEST_RUN
 //   TcxLink     lib/link.ts     TCX link: atomic program swap, detach, pin

@@ -19,7 +19,7 @@ export async function add(args: CmdArgs, netConf: NetConf): Promise<Record<strin
     try {
       const wiring = await wirePod(sockets, attachment, ip, netConf.mtu ?? settings.mtu);
       attachFromPod(pins, wiring.hostVeth);
-      registerEndpoint(pins, ip, wiring);
+      registerEndpoint(pins, settings.podCIDR, ip, wiring);
 
       // Chained after another plugin, Twill extends its result rather than replacing it.
       const result: Result = netConf.prevResult ?? emptyResult();

@@ -1,7 +1,7 @@
 // CHECK: the pod's network is still what ADD made of it: address, veth, routes,
 // neighbour, the attached from_pod program and the endpoint entry. Each mismatch is
 // reported naming the resource.
-import { decodeEndpoint, endpointKey } from '../../bpf/endpoints';
+import { readEndpoint } from '../../bpf/endpoints';
 import { Rtnl } from '../../bpf/netlink';
 import { BpfMap, BpfProgram, queryAttached } from '../../bpf/tsbpf';
 import type { CmdArgs } from './args';
@@ -17,7 +17,7 @@ function mismatch(problem: string): never {
 
 export async function check(args: CmdArgs, netConf: NetConf): Promise<undefined> {
   if (!netConf.prevResult) throw new CniError(Code.InvalidConfig, 'network config: prevResult is required for CHECK');
-  const { pins } = requireReadyNode(netConf);
+  const { settings, pins } = requireReadyNode(netConf);
   const attachment = { containerID: args.containerID, ifname: args.ifname };
   const allocation = await new Ipam(netConf.stateDir).find(attachment);
   if (!allocation) throw new CniError(Code.UnknownContainer, `no address is allocated to container ${args.containerID} interface ${args.ifname}`);
@@ -48,9 +48,8 @@ export async function check(args: CmdArgs, netConf: NetConf): Promise<undefined>
     if (!attached.includes(expectedId)) mismatch(`from_pod is not attached to ${name} ingress`);
 
     const endpoints = BpfMap.openPinned(pins.map('endpoints'));
-    const entry = endpoints.lookup(endpointKey(allocation.ip));
+    const endpoint = readEndpoint(endpoints, settings.podCIDR, allocation.ip);
     endpoints.close();
-    const endpoint = entry && decodeEndpoint(endpointKey(allocation.ip), entry);
     if (!endpoint || endpoint.ifindex !== hostVeth.index || endpoint.podMac !== podInterface.mac || endpoint.hostMac !== hostVeth.mac) {
       mismatch(`the endpoint entry for ${allocation.ip} does not match ${name} and ${args.ifname}`);
     }

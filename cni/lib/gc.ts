@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 
 import { pinPaths } from '../../bpf/datapath';
-import { endpointIp } from '../../bpf/endpoints';
+import { clearSlot, occupiedSlots } from '../../bpf/endpoints';
 import { Rtnl } from '../../bpf/netlink';
 import { BpfMap } from '../../bpf/tsbpf';
 import type { NetConf } from './config';
@@ -43,8 +43,8 @@ export async function gc(netConf: NetConf): Promise<undefined> {
   if (fs.existsSync(pins.map('endpoints'))) {
     const endpoints = BpfMap.openPinned(pins.map('endpoints'));
     try {
-      for (const key of endpoints.keys()) {
-        if (!keptAddresses.has(endpointIp(key))) endpoints.delete(key);
+      for (const slot of occupiedSlots(endpoints)) {
+        if (!keptAddresses.has(slot.endpoint.ip)) clearSlot(endpoints, slot.key);
       }
     } finally {
       endpoints.close();

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 
 import type { PinPaths } from '../../bpf/datapath';
-import { decodeEndpoint, encodeEndpoint, endpointKey } from '../../bpf/endpoints';
+import { clearSlot, occupiedSlots, writeEndpoint, type Endpoint } from '../../bpf/endpoints';
 import { Rtnl, type Link } from '../../bpf/netlink';
 import { BpfMap, BpfProgram, attachTcx } from '../../bpf/tsbpf';
 import type { Attachment } from './config';
@@ -87,10 +87,10 @@ export function attachFromPod(pins: PinPaths, hostVeth: Link): void {
   }
 }
 
-export function registerEndpoint(pins: PinPaths, ip: string, wiring: PodWiring): void {
+export function registerEndpoint(pins: PinPaths, podCIDR: string, ip: string, wiring: PodWiring): void {
   const endpoints = BpfMap.openPinned(pins.map('endpoints'));
   try {
-    endpoints.update(endpointKey(ip), encodeEndpoint({ ip, ifindex: wiring.hostVeth.index, podMac: wiring.podInterface.mac, hostMac: wiring.hostVeth.mac }));
+    writeEndpoint(endpoints, podCIDR, { ip, ifindex: wiring.hostVeth.index, podMac: wiring.podInterface.mac, hostMac: wiring.hostVeth.mac });
   } finally {
     endpoints.close();
   }
@@ -116,14 +116,10 @@ export async function unwirePod(pins: PinPaths, attachment: Attachment, ip: stri
   fs.rmSync(pins.podLink(name), { force: true });
   if (!fs.existsSync(pins.map('endpoints'))) return;
   const endpoints = BpfMap.openPinned(pins.map('endpoints'));
+  // One read of the slots finds both, and needs no pod CIDR: DEL runs without node settings.
+  const ours = (entry: Endpoint): boolean => entry.ip === ip || (veth !== undefined && entry.ifindex === veth.index && entry.hostMac === veth.mac);
   try {
-    if (ip !== undefined) endpoints.delete(endpointKey(ip));
-    if (veth) {
-      for (const [key, value] of endpoints.lookupBatch()) {
-        const entry = decodeEndpoint(key, value);
-        if (entry.ifindex === veth.index && entry.hostMac === veth.mac) endpoints.delete(key);
-      }
-    }
+    for (const slot of occupiedSlots(endpoints)) if (ours(slot.endpoint)) clearSlot(endpoints, slot.key);
   } finally {
     endpoints.close();
   }

@@ -1,12 +1,13 @@
 // The agent can stop, be killed and restart without disturbing pods: the datapath stays
 // pinned and attached while it is down, and a restart re-adopts maps (entries and
 // counters kept) and moves pod links onto the newly loaded programs, and removes the
-// endpoint entries of pods whose veth is gone while keeping the live ones.
+// endpoint entries of pods whose veth is gone, or that sit in another address's slot,
+// while keeping the live ones.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
 import { pinPaths } from '../../bpf/datapath';
-import { decodeEndpoint, encodeEndpoint, endpointKey } from '../../bpf/endpoints';
+import { encodeEndpoint, endpointKey, occupiedSlots, writeEndpoint } from '../../bpf/endpoints';
 import { BpfProgram, TcxLink } from '../../bpf/tsbpf';
 import { hostVethName } from '../../cni/lib/naming';
 import { needsRoot } from '../helpers/kernel';
@@ -70,18 +71,22 @@ describe('agent restarts', needsRoot, () => {
     assert.ok(podsTalk());
   });
 
-  test('a restart removes endpoint entries whose veth is gone, and only those', async () => {
+  test('a restart removes endpoint entries whose veth is gone or whose slot is not their address, and only those', async () => {
     await node.stopAgent('SIGTERM');
-    const live = withPinnedMap(node.bpffsRoot, 'endpoints', (map) => map.lookupBatch().map(([key, value]) => decodeEndpoint(key, value)));
+    const endpoints = () => withPinnedMap(node.bpffsRoot, 'endpoints', (map) => occupiedSlots(map).map((slot) => slot.endpoint));
+    const live = endpoints();
     const vanished = { ip: '10.244.0.250', ifindex: 999_999, podMac: '02:74:0a:f4:00:fa', hostMac: '02:00:00:00:00:01' };
     // An entry left on a live veth's ifindex by an earlier pod: the MAC gives it away.
     const reused = { ip: '10.244.0.251', ifindex: live[0].ifindex, podMac: '02:74:0a:f4:00:fb', hostMac: '02:00:00:00:00:02' };
+    // A live pod's entry in the slot of another address (a map filled under another pod CIDR).
+    const misplaced = { ...live[0], ip: '10.245.0.252' };
     withPinnedMap(node.bpffsRoot, 'endpoints', (map) => {
-      for (const stale of [vanished, reused]) map.update(endpointKey(stale.ip), encodeEndpoint(stale));
+      for (const stale of [vanished, reused]) writeEndpoint(map, node.podCIDR, stale);
+      map.update(endpointKey(node.podCIDR, '10.244.0.252'), encodeEndpoint(misplaced));
     });
 
     await node.startAgent();
-    const after = withPinnedMap(node.bpffsRoot, 'endpoints', (map) => map.lookupBatch().map(([key, value]) => decodeEndpoint(key, value)));
+    const after = endpoints();
     const byIp = (list: typeof live) => [...list].sort((a, b) => a.ip.localeCompare(b.ip));
     assert.deepEqual(byIp(after), byIp(live), 'the stale entries are gone, the live ones untouched');
     assert.ok(podsTalk());

@@ -1,14 +1,13 @@
 // Faults around the plugin: DEL succeeds whatever is already gone; an ADD that fails at
-// any step (range exhausted, the link pin refused, the endpoints map full, the pod's
+// any step (range exhausted, the link pin refused, no endpoints slot for the address, the pod's
 // namespace deleted under it) leaves the node as it found it; an ADD killed with SIGKILL
 // part-way leaves only what GC and the agent's start-up reconcile remove.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 
-import { pinPaths } from '../../bpf/datapath';
-import { encodeEndpoint, endpointKey } from '../../bpf/endpoints';
-import { withPinnedMap } from '../../bpf/pinned-maps';
+import { DATAPATH_OBJECT, pinPaths } from '../../bpf/datapath';
+import { BpfObject } from '../../bpf/tsbpf';
 import { hostVethName } from '../../cni/lib/naming';
 import { needsRoot } from '../helpers/kernel';
 import { TestNetns } from '../helpers/netns';
@@ -69,18 +68,23 @@ describe('CNI faults', needsRoot, () => {
     }
     assert.deepEqual(held(), nothingHeld());
 
-    // Every slot of the endpoints map taken: the entry cannot be written.
-    const capacity = withPinnedMap(node.bpffsRoot, 'endpoints', (map) => map.info.maxEntries);
-    const fillers = Array.from({ length: capacity }, (_, i) => `10.${100 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`);
-    withPinnedMap(node.bpffsRoot, 'endpoints', (map) =>
-      map.updateBatch(fillers.map((ip) => [endpointKey(ip), encodeEndpoint({ ip, ifindex: 1, podMac: '02:00:00:00:00:01', hostMac: '02:00:00:00:00:02' })])),
-    );
+    // An endpoints map with no slot for the address (pinned for a smaller pod CIDR): the
+    // entry cannot be written.
+    const endpointsPin = pinPaths(node.bpffsRoot).map('endpoints');
+    const aside = `${endpointsPin}_aside`;
+    const small = BpfObject.open(DATAPATH_OBJECT).setMaxEntries('endpoints', 1).load();
+    fs.renameSync(endpointsPin, aside);
     try {
-      const failed = await node.plugin('ADD', newPod('full'));
+      const smallMap = small.map('endpoints');
+      smallMap.pin(endpointsPin);
+      smallMap.close();
+      const failed = await node.plugin('ADD', newPod('slot'));
       assert.equal(failed.exitCode, 1);
-      assert.match((failed.output as { msg: string }).msg, /E2BIG|ENOSPC/);
+      assert.match((failed.output as { msg: string }).msg, /E2BIG/);
     } finally {
-      withPinnedMap(node.bpffsRoot, 'endpoints', (map) => map.deleteBatch(fillers.map(endpointKey)));
+      fs.rmSync(endpointsPin, { force: true });
+      fs.renameSync(aside, endpointsPin);
+      small.close();
     }
     assert.deepEqual(held(), nothingHeld());
   });

@@ -42,15 +42,19 @@ describe('tsbpf objects and maps', needsRoot, () => {
     assert.deepEqual(object.rodataVariables(), [{ name: 'verdict', size: 4 }]);
   });
 
-  test('a .rodata variable set before load changes what the program does', () => {
-    object.setRodata('verdict', TC_ACT_SHOT).load();
+  test('a .rodata variable and a map size set before load take effect', () => {
+    object.setRodata('verdict', TC_ACT_SHOT).setMaxEntries('per_cpu', 4).load();
     const program = object.program('count_first');
+    const perCpu = object.map('per_cpu');
     try {
       assert.equal(program.testRun(Buffer.alloc(64)).retval, TC_ACT_SHOT);
+      assert.equal(perCpu.info.maxEntries, 4);
     } finally {
       program.close();
+      perCpu.close();
     }
     assert.throws(() => object.setRodata('verdict', 0), /already loaded/);
+    assert.throws(() => object.setMaxEntries('per_cpu', 8), /already loaded/);
     table = object.map('table');
   });
 

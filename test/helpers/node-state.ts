@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import { pinPaths } from '../../bpf/datapath';
-import { decodeEndpoint } from '../../bpf/endpoints';
+import { occupiedSlots } from '../../bpf/endpoints';
 import { withPinnedMap } from '../../bpf/pinned-maps';
 import type { TestNode } from './node';
 
@@ -26,7 +26,7 @@ export function podState(node: TestNode): PodState {
     veths: node.ns.exec('ip', ['-o', 'link', 'show']).split('\n').map((line) => / (tw[0-9a-f]{11})@/.exec(line)?.[1]).filter((name): name is string => !!name).sort(),
     routes: node.ns.exec('ip', ['route', 'show']).split('\n').filter((line) => line.startsWith('10.244.')).sort(),
     linkPins: fs.existsSync(pins.podLinks) ? fs.readdirSync(pins.podLinks).sort() : [],
-    endpoints: withPinnedMap(node.bpffsRoot, 'endpoints', (map) => map.lookupBatch().map(([key, value]) => JSON.stringify(decodeEndpoint(key, value))).sort()),
+    endpoints: withPinnedMap(node.bpffsRoot, 'endpoints', (map) => occupiedSlots(map).map((slot) => JSON.stringify(slot.endpoint)).sort()),
     ipam,
   };
 }

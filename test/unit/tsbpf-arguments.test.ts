@@ -29,6 +29,17 @@ describe('tsbpf argument validation', () => {
     assert.throws(() => withNetns('/proc/self/ns/net', 'nope' as unknown as () => number), TypeError);
   });
 
+  test('setMaxEntries wants a map of the object and at least one entry', () => {
+    const object = BpfObject.open(path.join(testObjects, 'counter.bpf.o'));
+    try {
+      assert.throws(() => object.setMaxEntries('table', 0), /maxEntries must be at least 1/);
+      assert.throws(() => object.setMaxEntries('table', 1.5), /maxEntries must be an integer/);
+      assert.throws(() => object.setMaxEntries('no_such_map', 8), /the object has no map no_such_map/);
+    } finally {
+      object.close();
+    }
+  });
+
   test('encodeRodata writes little-endian integers of the declared size and refuses what does not fit', () => {
     assert.deepEqual(encodeRodata('v', 0x01020304, 4), Buffer.from([4, 3, 2, 1]));
     assert.deepEqual(encodeRodata('v', -1, 2), Buffer.from([0xff, 0xff]));

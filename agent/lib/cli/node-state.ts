@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import { counterLabel } from '../../../bpf/counters';
 import { PROGRAMS, pinPaths } from '../../../bpf/datapath';
 import type { MapName } from '../../../bpf/layouts';
+import { entryCount } from '../../../bpf/map-entries';
 import { readNodeSettings, type NodeSettings } from '../../../bpf/node-settings';
 import { pinnedCounters, withPinnedMap } from '../../../bpf/pinned-maps';
 import { BpfProgram, TCX_ATTACH_TYPE, TcxLink } from '../../../bpf/tsbpf';
@@ -69,7 +70,7 @@ export function readAttachments(directory: string, programs: ProgramState[]): At
 
 export function readMaps(bpffsRoot: string): MapState[] {
   return (['endpoints', 'node_subnets', 'counters'] as const).map((name) =>
-    withPinnedMap(bpffsRoot, name, (map) => ({ name, entries: map.keys().length, capacity: map.info.maxEntries })),
+    withPinnedMap(bpffsRoot, name, (map) => ({ name, entries: entryCount(name, map), capacity: map.info.maxEntries })),
   );
 }
 

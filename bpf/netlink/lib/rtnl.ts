@@ -13,6 +13,12 @@ const AF_INET = 2;
 const MAIN_TABLE = 254;
 const RTNH_F_ONLINK = 4;
 const REQUEST_TIMEOUT_MS = 5000;
+/**
+ * Requests pipeline() keeps outstanding on one socket: enough to hide the round trips,
+ * few enough that their acks always fit the socket's receive buffer (the kernel drops
+ * an ack that does not fit, and its request would time out).
+ */
+const REQUESTS_IN_FLIGHT = 64;
 const CREATE_NEW = FlagsNew.CREATE | FlagsNew.EXCL;
 const CREATE_OR_REPLACE = FlagsNew.CREATE | FlagsNew.REPLACE;
 
@@ -259,6 +265,27 @@ export class Rtnl {
         ...(m.attrs.lladdr ? { mac: macFromBytes(m.attrs.lladdr) } : {}),
         permanent: m.data.state?.permanent === true,
       }));
+  }
+
+  /**
+   * Runs `request` for every item with up to REQUESTS_IN_FLIGHT of them awaiting their
+   * acks, instead of one round trip at a time; starts no more after the first failure,
+   * and rejects with it once the outstanding ones are done.
+   */
+  async pipeline<T>(items: readonly T[], request: (item: T) => Promise<unknown>): Promise<void> {
+    let next = 0;
+    let failure: { error: unknown } | undefined;
+    const worker = async (): Promise<void> => {
+      while (!failure && next < items.length) {
+        try {
+          await request(items[next++]);
+        } catch (error) {
+          failure ??= { error };
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(REQUESTS_IN_FLIGHT, items.length) }, worker));
+    if (failure) throw failure.error;
   }
 
   #addressMessage(ifindex: number, prefix: string): { data: rt.Address; attrs: rt.AddressAttrs } {

@@ -48,6 +48,7 @@ export interface NativeObjectHandle {
   variables(): Array<{ name: string; size: number }>;
   setVariable(name: string, value: Buffer): void;
   setMapPinPath(name: string, path: string): void;
+  setMapMaxEntries(name: string, maxEntries: number): void;
   load(): void;
   programFd(name: string): number;
   mapFd(name: string): number;

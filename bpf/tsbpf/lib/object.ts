@@ -5,7 +5,7 @@ import path from 'node:path';
 import { BpfMap } from './map';
 import { native, type NativeObjectHandle } from './native';
 import { BpfProgram } from './program';
-import { requireString } from './validate';
+import { requirePositive, requireString } from './validate';
 
 export type RodataValue = number | bigint | boolean | Buffer;
 
@@ -50,6 +50,19 @@ export class BpfObject {
     const variable = this.rodataVariables().find((v) => v.name === name);
     if (!variable) throw new TypeError(`the object has no .rodata variable ${name}`);
     this.#handle.setVariable(name, encodeRodata(name, value, variable.size));
+    return this;
+  }
+
+  /**
+   * Sets how many entries a map holds, in place of its max_entries in the C; only before
+   * load(). A map pinned with another size then fails to load rather than be reused.
+   */
+  setMaxEntries(name: string, maxEntries: number): this {
+    requireString('name', name);
+    requirePositive('maxEntries', maxEntries);
+    if (this.#loaded) throw new TypeError(`cannot size ${name}: the object is already loaded`);
+    if (!this.mapNames().includes(name)) throw new TypeError(`the object has no map ${name}`);
+    this.#handle.setMapMaxEntries(name, maxEntries);
     return this;
   }
 

@@ -59,6 +59,7 @@ Napi::Function NativeObject::Define(Napi::Env env) {
                      {InstanceMethod<&NativeObject::Variables>("variables"),
                       InstanceMethod<&NativeObject::SetVariable>("setVariable"),
                       InstanceMethod<&NativeObject::SetMapPinPath>("setMapPinPath"),
+                      InstanceMethod<&NativeObject::SetMapMaxEntries>("setMapMaxEntries"),
                       InstanceMethod<&NativeObject::Load>("load"),
                       InstanceMethod<&NativeObject::ProgramFd>("programFd"),
                       InstanceMethod<&NativeObject::MapFd>("mapFd"),
@@ -137,6 +138,18 @@ Napi::Value NativeObject::SetMapPinPath(const Napi::CallbackInfo& info) {
   if (map == nullptr) ThrowBpfError(env, "bpf_object__find_map_by_name", ENOENT, name);
   int error = bpf_map__set_pin_path(map, path.c_str());
   if (error != 0) ThrowBpfError(env, "bpf_map__set_pin_path", -error, path);
+  return env.Undefined();
+}
+
+// setMapMaxEntries(name, count): sizes a map before load; libbpf refuses once loaded.
+Napi::Value NativeObject::SetMapMaxEntries(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string name = StringArg(info, 0);
+  uint32_t max_entries = U32Arg(info, 1);
+  struct bpf_map* map = bpf_object__find_map_by_name(Open(env), name.c_str());
+  if (map == nullptr) ThrowBpfError(env, "bpf_object__find_map_by_name", ENOENT, name);
+  int error = bpf_map__set_max_entries(map, max_entries);
+  if (error != 0) ThrowBpfError(env, "bpf_map__set_max_entries", -error, name);
   return env.Undefined();
 }
 

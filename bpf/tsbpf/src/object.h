@@ -17,6 +17,7 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
   Napi::Value Variables(const Napi::CallbackInfo& info);
   Napi::Value SetVariable(const Napi::CallbackInfo& info);
   Napi::Value SetMapPinPath(const Napi::CallbackInfo& info);
+  Napi::Value SetMapMaxEntries(const Napi::CallbackInfo& info);
   Napi::Value Load(const Napi::CallbackInfo& info);
   Napi::Value ProgramFd(const Napi::CallbackInfo& info);
   Napi::Value MapFd(const Napi::CallbackInfo& info);

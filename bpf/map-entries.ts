@@ -1,0 +1,20 @@
+// How many entries a datapath map holds, for the metrics and the CLI: in the arrays,
+// whose slots always exist, the occupied ones (pods; counters that have counted; the
+// prefix lengths listed).
+import { readCounters } from './counters';
+import { occupiedSlots } from './endpoints';
+import { LAYOUTS, slotKey, type MapName } from './layouts';
+import type { BpfMap } from './tsbpf';
+
+export function entryCount(name: MapName, map: BpfMap): number {
+  switch (name) {
+    case 'endpoints':
+      return occupiedSlots(map).length;
+    case 'counters':
+      return readCounters(map).length;
+    case 'node_subnets':
+      return map.keys().length;
+    case 'node_subnet_lengths':
+      return map.lookup(slotKey(0))?.readUInt32LE(LAYOUTS.node_subnet_lengths.members.count) ?? 0;
+  }
+}
