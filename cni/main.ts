@@ -1,8 +1,8 @@
-#!/usr/bin/env node
 // twill-cni: Twill's CNI plugin (spec 1.1.0; configs 0.3.1 to 1.1.0). The only file
 // that touches the process: it reads CNI_* and stdin, and writes stdout and the exit
 // code. Logs never go to stdout: the runtime parses it.
 //
+//   launcher.ts         the executable: runs all of this from V8's code cache
 //   lib/dispatch.ts     command, arguments, config, output
 //   lib/args.ts         CNI_* environment        lib/config.ts   stdin network config
 //   lib/add.ts del.ts check.ts status.ts gc.ts  the commands
