@@ -1,0 +1,145 @@
+// The topologies Twill is measured against, each in network namespaces made here:
+//   the limit: two pod namespaces joined by one veth;
+//   Flannel-style nodes: two node namespaces on a veth wire, pods attached by Debian's
+//   reference bridge + host-local plugins called as a runtime calls them (what Flannel
+//   delegates to), the other node's pod subnet routed either through the other node
+//   (host-gw) or through a kernel VXLAN device with static fdb and neighbour entries,
+//   exactly as flanneld programs them (vxlan).
+import { execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+import { TestNetns } from '../helpers/netns';
+import { pluginEnv } from '../helpers/processes';
+import type { Host } from './traffic';
+
+/** Debian's containernetworking-plugins. */
+export const REFERENCE_PLUGINS = '/usr/lib/cni';
+/** Flannel's VXLAN defaults: VNI 1, the Linux port 8472, 50 bytes of overhead. */
+const FLANNEL_VNI = 1;
+const FLANNEL_PORT = 8472;
+const WIRE_MTU = 1500;
+const VXLAN_MTU = WIRE_MTU - 50;
+
+export type FlannelBackend = 'host-gw' | 'vxlan';
+
+export interface Topology {
+  /** Hosts by role, for the measures. */
+  hosts: Record<string, Host>;
+  tearDown: () => void;
+}
+
+/** Deletes what was made so far when building fails, and hands it to the caller otherwise. */
+function building(build: (namespaces: TestNetns[], directories: string[]) => Record<string, Host>): Topology {
+  const namespaces: TestNetns[] = [];
+  const directories: string[] = [];
+  const tearDown = (): void => {
+    namespaces.forEach((ns) => ns.delete());
+    directories.forEach((directory) => fs.rmSync(directory, { recursive: true, force: true }));
+  };
+  try {
+    return { hosts: build(namespaces, directories), tearDown };
+  } catch (error) {
+    tearDown();
+    throw error;
+  }
+}
+
+/** Two pod namespaces joined by one veth: nothing in between. */
+export function directVeth(): Topology {
+  return building((namespaces) => {
+    const [a, b] = [new TestNetns('limit-a'), new TestNetns('limit-b')];
+    namespaces.push(a, b);
+    a.exec('ip', ['link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', b.name]);
+    a.exec('ip', ['addr', 'add', '10.247.0.1/24', 'dev', 'eth0']);
+    b.exec('ip', ['addr', 'add', '10.247.0.2/24', 'dev', 'eth0']);
+    a.exec('ip', ['link', 'set', 'eth0', 'up']);
+    b.exec('ip', ['link', 'set', 'eth0', 'up']);
+    return { client: { ns: a.name, ip: '10.247.0.1' }, server: { ns: b.name, ip: '10.247.0.2' } };
+  });
+}
+
+/** Runs a reference plugin inside `node` exactly as a runtime would, and returns its result. */
+export function runReferencePlugin(node: string, command: 'ADD' | 'DEL', stateDir: string, pod: { containerID: string; netns: string }, config: object): Record<string, unknown> {
+  const env = { ...pluginEnv(stateDir, command, pod), CNI_PATH: REFERENCE_PLUGINS };
+  const out = execFileSync('ip', ['netns', 'exec', node, path.join(REFERENCE_PLUGINS, (config as { type: string }).type)], { env, input: JSON.stringify(config), encoding: 'utf8', timeout: 30_000 });
+  return out.trim() ? (JSON.parse(out) as Record<string, unknown>) : {};
+}
+
+/** The network config Flannel's plugin hands to bridge for a node owning `podSubnet`. */
+export function flannelBridgeConfig(podSubnet: string, clusterCidr: string, mtu: number, dataDir: string): object {
+  return {
+    cniVersion: '1.0.0',
+    name: 'cbr0',
+    type: 'bridge',
+    bridge: 'cni0',
+    mtu,
+    hairpinMode: true,
+    isGateway: true,
+    isDefaultGateway: true,
+    ipMasq: false,
+    ipam: { type: 'host-local', ranges: [[{ subnet: podSubnet }]], routes: [{ dst: clusterCidr }], dataDir },
+  };
+}
+
+function addedAddress(result: Record<string, unknown>): string {
+  return (result as { ips: Array<{ address: string }> }).ips[0].address.split('/')[0];
+}
+
+/**
+ * Two Flannel-style nodes on a wire, pods on node 1 (two) and node 2 (one).
+ * Hosts: node1, node2 (the wire), pod1 and pod2 on node 1, remote on node 2.
+ */
+export function flannelNodes(backend: FlannelBackend): Topology {
+  return building((namespaces, directories) => {
+    const clusterCidr = '10.246.0.0/16';
+    const mtu = backend === 'vxlan' ? VXLAN_MTU : WIRE_MTU;
+    const nodes = [1, 2].map((n) => {
+      const node = { ns: new TestNetns(`fl${backend}-node${n}`), ip: `192.168.61.${10 + n}`, subnet: `10.246.${n}.0/24`, mac: `02:f1:00:00:00:0${n}`, ipamDir: '' };
+      namespaces.push(node.ns);
+      node.ipamDir = fs.mkdtempSync(path.join(os.tmpdir(), 'twill-bench-host-local-'));
+      directories.push(node.ipamDir);
+      return node;
+    });
+    const [one, two] = nodes;
+    one.ns.exec('ip', ['link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', two.ns.name]);
+    for (const node of nodes) {
+      node.ns.exec('ip', ['addr', 'add', `${node.ip}/24`, 'dev', 'eth0']);
+      node.ns.exec('ip', ['link', 'set', 'eth0', 'up']);
+      node.ns.exec('sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
+      // Bridged frames skip iptables: the bridge's fastest honest setting. (kubeadm
+      // turns this on for kube-proxy, which costs a Flannel node more.)
+      node.ns.exec('sysctl', ['-qw', 'net.bridge.bridge-nf-call-iptables=0']);
+    }
+    for (const [self, other] of [[one, two], [two, one]]) {
+      if (backend === 'host-gw') {
+        self.ns.exec('ip', ['route', 'add', other.subnet, 'via', other.ip, 'dev', 'eth0']);
+        continue;
+      }
+      // Flannel gives each VXLAN device the network address of its node's pod subnet.
+      const vtep = self.subnet.split('/')[0];
+      const otherVtep = other.subnet.split('/')[0];
+      self.ns.exec('ip', ['link', 'add', 'flannel.1', 'address', self.mac, 'mtu', String(mtu), 'type', 'vxlan', 'id', String(FLANNEL_VNI), 'local', self.ip, 'dev', 'eth0', 'dstport', String(FLANNEL_PORT), 'nolearning']);
+      self.ns.exec('ip', ['addr', 'add', `${vtep}/32`, 'dev', 'flannel.1']);
+      self.ns.exec('ip', ['link', 'set', 'flannel.1', 'up']);
+      self.ns.exec('ip', ['neigh', 'replace', otherVtep, 'lladdr', other.mac, 'dev', 'flannel.1', 'nud', 'permanent']);
+      self.ns.exec('bridge', ['fdb', 'append', other.mac, 'dev', 'flannel.1', 'dst', other.ip]);
+      self.ns.exec('ip', ['route', 'add', other.subnet, 'via', otherVtep, 'dev', 'flannel.1', 'onlink']);
+    }
+    const addPod = (node: (typeof nodes)[number], tag: string): Host => {
+      const pod = new TestNetns(`fl${backend}-${tag}`);
+      namespaces.push(pod);
+      const result = runReferencePlugin(node.ns.name, 'ADD', node.ipamDir, { containerID: crypto.randomBytes(32).toString('hex'), netns: pod.path }, flannelBridgeConfig(node.subnet, clusterCidr, mtu, node.ipamDir));
+      return { ns: pod.name, ip: addedAddress(result) };
+    };
+    return {
+      node1: { ns: one.ns.name, ip: one.ip },
+      node2: { ns: two.ns.name, ip: two.ip },
+      pod1: addPod(one, 'pod1'),
+      pod2: addPod(one, 'pod2'),
+      remote: addPod(two, 'remote'),
+    };
+  });
+}

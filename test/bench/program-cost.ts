@@ -1,0 +1,120 @@
+// Nanoseconds per packet of each datapath path under BPF_PROG_TEST_RUN, next to an
+// empty TC program (what the test-run harness alone costs), and the node-subnet
+// lookups with 10 versus 5,000 node subnets in the map.
+import path from 'node:path';
+
+import { DATAPATH_OBJECT } from '../../bpf/datapath';
+import { setPodCidr, writeEndpoint, type Endpoint } from '../../bpf/endpoints';
+import { ipv4ToBytes } from '../../bpf/netlink';
+import { encodeNodeSubnet, nodeSubnetKey, prefixLengthsOf, writePrefixLengths } from '../../bpf/node-subnets';
+import { BpfObject, type BpfMap, type BpfProgram } from '../../bpf/tsbpf';
+import { testObjects } from '../helpers/kernel';
+import { ipv4Packet } from '../helpers/packets';
+import type { Observation, Suite } from './suite';
+
+export const PROGRAM_GROUP = 'datapath program, ns per packet';
+const EMPTY = 'empty TC program';
+export const NODE_MAP_GROUPS = { fromPod: 'from_pod to another node, by node subnets', fromNetdev: 'from_netdev into a pod, by node subnets' };
+const FEW_NODES = 10;
+const MANY_NODES = 5000;
+
+// Routed paths lower the TTL on every run of a repeat (the harness reuses the packet),
+// so one call repeats at most 250 times from TTL 255 and stays on the same path.
+const REPEAT = 250;
+const TTL = 255;
+
+const NODE_IP = '192.168.60.1';
+const POD_CIDR = '10.244.0.0/24';
+const TUNNEL_FLAG_NODE = 3;
+// BPF_PROG_TEST_RUN delivers the packet as arriving on lo (ifindex 1): the sender sits behind it.
+const sender: Endpoint = { ip: '10.244.0.2', ifindex: 1, podMac: '02:00:0a:f4:00:02', hostMac: '02:aa:00:00:00:02' };
+const receiver: Endpoint = { ip: '10.244.0.3', ifindex: 4242, podMac: '02:00:0a:f4:00:03', hostMac: '02:aa:00:00:00:03' };
+const receiverUsingStack: Endpoint = { ip: '10.244.0.4', ifindex: 4243, podMac: '02:00:0a:f4:00:04', hostMac: '02:aa:00:00:00:04', usesStack: true };
+
+/** Other node n's pod subnet and address (this node's pods are in POD_CIDR). */
+function node(n: number): { cidr: string; ip: string } {
+  return { cidr: `10.${100 + (n >> 8)}.${n & 0xff}.0/24`, ip: `192.168.${n >> 8}.${n & 0xff}` };
+}
+const podOn = (n: number): string => node(n).cidr.replace('.0/24', '.7');
+const NATIVE_NODE = 5;
+
+interface Path {
+  subject: string;
+  program: 'from_pod' | 'from_netdev' | 'to_tunnel' | 'empty';
+  packet: Buffer;
+}
+
+const paths: Path[] = [
+  { subject: EMPTY, program: 'empty', packet: ipv4Packet(sender.ip, receiver.ip, { ttl: TTL }) },
+  { subject: 'from_pod: to a pod on this node', program: 'from_pod', packet: ipv4Packet(sender.ip, receiver.ip, { ttl: TTL }) },
+  { subject: 'from_pod: to a pod on this node that uses the stack (conntrack lookup)', program: 'from_pod', packet: ipv4Packet(sender.ip, receiverUsingStack.ip, { ttl: TTL }) },
+  { subject: 'from_pod: to another node, native', program: 'from_pod', packet: ipv4Packet(sender.ip, podOn(NATIVE_NODE), { ttl: TTL }) },
+  { subject: 'from_pod: to another node, vxlan', program: 'from_pod', packet: ipv4Packet(sender.ip, podOn(TUNNEL_FLAG_NODE), { ttl: TTL }) },
+  { subject: 'from_pod: to the host stack', program: 'from_pod', packet: ipv4Packet(sender.ip, '10.96.0.10', { ttl: TTL }) },
+  { subject: 'from_netdev: from another node into a pod', program: 'from_netdev', packet: ipv4Packet(podOn(NATIVE_NODE), receiver.ip, { ttl: TTL }) },
+  { subject: 'to_tunnel: tunnel key set', program: 'to_tunnel', packet: ipv4Packet(NODE_IP, podOn(TUNNEL_FLAG_NODE), { ttl: TTL }) },
+];
+
+/** The median over `calls` test runs of the mean ns per packet of each. */
+function nsPerPacket(program: BpfProgram, packet: Buffer, calls: number): number {
+  const means = Array.from({ length: calls }, () => program.testRun(packet, { repeat: REPEAT }).durationNs).sort((a, b) => a - b);
+  return means[Math.floor(means.length / 2)];
+}
+
+export function programCostSuite(options: { calls: number }): Suite {
+  let datapath: BpfObject | undefined;
+  let empty: BpfObject | undefined;
+  const programs = new Map<Path['program'], BpfProgram>();
+  let nodeSubnets: BpfMap | undefined;
+  let nodeSubnetLengths: BpfMap | undefined;
+
+  const fillNodeSubnets = (count: number): void => {
+    const map = nodeSubnets as BpfMap;
+    for (const key of map.keys()) map.delete(key);
+    const cidrs = Array.from({ length: count }, (_, i) => node(i + 1).cidr);
+    cidrs.forEach((cidr, i) => map.update(nodeSubnetKey(cidr), encodeNodeSubnet({ nodeIp: node(i + 1).ip, tunnel: i + 1 === TUNNEL_FLAG_NODE })));
+    writePrefixLengths(nodeSubnetLengths as BpfMap, prefixLengthsOf(cidrs));
+  };
+  const measurePaths = (subnets: number): Map<string, number> => {
+    fillNodeSubnets(subnets);
+    return new Map(paths.map((p) => [p.subject, nsPerPacket(programs.get(p.program) as BpfProgram, p.packet, options.calls)]));
+  };
+
+  return {
+    name: 'program cost',
+    baselines: { [PROGRAM_GROUP]: EMPTY, [NODE_MAP_GROUPS.fromPod]: `${FEW_NODES} node subnets`, [NODE_MAP_GROUPS.fromNetdev]: `${FEW_NODES} node subnets` },
+    async setUp() {
+      datapath = setPodCidr(BpfObject.open(DATAPATH_OBJECT), POD_CIDR).setRodata('node_ip', ipv4ToBytes(NODE_IP)).setRodata('uplink_ifindex', 1).setRodata('tunnel_ifindex', 1).load();
+      empty = BpfObject.open(path.join(testObjects, 'empty.bpf.o')).load();
+      for (const name of ['from_pod', 'from_netdev', 'to_tunnel'] as const) programs.set(name, datapath.program(name));
+      programs.set('empty', empty.program('empty'));
+      const endpoints = datapath.map('endpoints');
+      for (const pod of [sender, receiver, receiverUsingStack]) writeEndpoint(endpoints, POD_CIDR, pod);
+      endpoints.close();
+      nodeSubnets = datapath.map('node_subnets');
+      nodeSubnetLengths = datapath.map('node_subnet_lengths');
+    },
+    async measure() {
+      const few = measurePaths(FEW_NODES);
+      const many = measurePaths(MANY_NODES);
+      const observation = (group: string, subject: string, value: number): Observation => ({ group, subject, metric: 'ns per packet', unit: 'ns', value });
+      const remote = 'from_pod: to another node, native';
+      const delivery = 'from_netdev: from another node into a pod';
+      return [
+        ...[...few].map(([subject, value]) => observation(PROGRAM_GROUP, subject, value)),
+        observation(NODE_MAP_GROUPS.fromPod, `${FEW_NODES} node subnets`, few.get(remote) as number),
+        observation(NODE_MAP_GROUPS.fromPod, `${MANY_NODES.toLocaleString('en')} node subnets`, many.get(remote) as number),
+        observation(NODE_MAP_GROUPS.fromNetdev, `${FEW_NODES} node subnets`, few.get(delivery) as number),
+        observation(NODE_MAP_GROUPS.fromNetdev, `${MANY_NODES.toLocaleString('en')} node subnets`, many.get(delivery) as number),
+      ];
+    },
+    tearDown() {
+      programs.forEach((program) => program.close());
+      programs.clear();
+      nodeSubnets?.close();
+      nodeSubnetLengths?.close();
+      datapath?.close();
+      empty?.close();
+    },
+  };
+}

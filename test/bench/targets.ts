@@ -1,0 +1,68 @@
+// The targets Twill is held to, evaluated on one run's medians. They are reported,
+// not asserted: a noisy machine must not fail a build, and a miss is a finding.
+import { CNI_BASELINE, CNI_GROUP, CNI_TWILL } from './cni-latency';
+import { NODE_SCALE_GROUP, NODE_SCALE_SUBJECT } from './node-scale';
+import { CROSS_NODE, SAME_NODE, SUBJECTS } from './pod-paths';
+import { NODE_MAP_GROUPS, PROGRAM_GROUP } from './program-cost';
+import { lookup, type Result } from './results';
+
+export interface TargetOutcome {
+  target: string;
+  /** The measured figure, as the target states it (a ratio, or a value). */
+  measured?: number;
+  unit: string;
+  comparison: '≥' | '≤';
+  limit: number;
+  met?: boolean;
+}
+
+interface Target {
+  target: string;
+  unit: string;
+  limit: number;
+  atLeast?: boolean;
+  measure: (results: Result[]) => number | undefined;
+}
+
+function ratio(group: string, subject: string, baseline: string, metric: string): (results: Result[]) => number | undefined {
+  return (results) => {
+    const value = lookup(results, group, subject, metric);
+    const reference = lookup(results, group, baseline, metric);
+    return value === undefined || reference === undefined ? undefined : value / reference;
+  };
+}
+
+const EMPTY = 'empty TC program';
+const NS = 'ns per packet';
+const fromPodPaths = ['from_pod: to a pod on this node', 'from_pod: to another node, native', 'from_pod: to another node, vxlan', 'from_pod: to the host stack'];
+
+const TARGETS: Target[] = [
+  { target: 'same node: TCP, 1 stream vs the limit', unit: '×', limit: 0.97, atLeast: true, measure: ratio(SAME_NODE, SUBJECTS.twill, SUBJECTS.veth, 'TCP, 1 stream') },
+  { target: 'same node: round trip vs the limit', unit: '×', limit: 1.05, measure: ratio(SAME_NODE, SUBJECTS.twill, SUBJECTS.veth, 'round trip, average') },
+  { target: 'across nodes, native: round trip vs the wire', unit: '×', limit: 1.15, measure: ratio(CROSS_NODE, SUBJECTS.twillNative, SUBJECTS.wire, 'round trip, average') },
+  { target: 'across nodes, native: TCP, 1 stream vs the wire', unit: '×', limit: 0.95, atLeast: true, measure: ratio(CROSS_NODE, SUBJECTS.twillNative, SUBJECTS.wire, 'TCP, 1 stream') },
+  { target: 'vxlan: round trip vs Flannel vxlan style', unit: '×', limit: 0.8, measure: ratio(CROSS_NODE, SUBJECTS.twillVxlan, SUBJECTS.flannelVxlan, 'round trip, average') },
+  ...fromPodPaths.map((subject): Target => ({ target: `${subject} vs an empty program`, unit: '×', limit: 2.5, measure: ratio(PROGRAM_GROUP, subject, EMPTY, NS) })),
+  ...Object.values(NODE_MAP_GROUPS).map((group): Target => ({ target: `${group}: 5,000 vs 10`, unit: '×', limit: 1.1, measure: ratio(group, '5,000 node subnets', '10 node subnets', NS) })),
+  {
+    target: 'CNI ADD p50 above a bare `node -e 0`',
+    unit: ' ms',
+    limit: 15,
+    measure: (results) => {
+      const add = lookup(results, CNI_GROUP, CNI_TWILL, 'ADD p50');
+      const node = lookup(results, CNI_GROUP, CNI_BASELINE, 'run p50');
+      return add === undefined || node === undefined ? undefined : add - node;
+    },
+  },
+  { target: 'node sync of 5,000 nodes', unit: ' s', limit: 2, measure: (results) => lookup(results, NODE_SCALE_GROUP, NODE_SCALE_SUBJECT, 'sync time') },
+  { target: 'agent RSS at 5,000 nodes', unit: ' MiB', limit: 150, measure: (results) => lookup(results, NODE_SCALE_GROUP, NODE_SCALE_SUBJECT, 'RSS') },
+];
+
+export function evaluateTargets(results: Result[]): TargetOutcome[] {
+  return TARGETS.map(({ target, unit, limit, atLeast, measure }) => {
+    const measured = measure(results);
+    const comparison = atLeast ? '≥' : '≤';
+    if (measured === undefined) return { target, unit, comparison, limit };
+    return { target, measured, unit, comparison, limit, met: atLeast ? measured >= limit : measured <= limit };
+  });
+}

@@ -1,0 +1,41 @@
+// The benchmark itself, run as a user runs it but short (one repetition, one second
+// per traffic measure): every topology builds, every subject gives a figure, Twill's
+// paths pass their counter checks, every target is evaluated, and nothing is left.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+
+import { needsRoot } from '../helpers/kernel';
+import type { Result } from '../bench/results';
+import type { TargetOutcome } from '../bench/targets';
+
+const MAIN = path.join(__dirname, '..', 'bench', 'main.js');
+
+test('npm run bench measures every subject and evaluates every target', { ...needsRoot, timeout: 600_000 }, () => {
+  const resultsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'twill-bench-results-'));
+  try {
+    const run = spawnSync(process.execPath, [MAIN, '--repetitions', '1', '--seconds', '1', '--results-dir', resultsDir], { encoding: 'utf8', timeout: 540_000 });
+    assert.equal(run.status, 0, run.stderr);
+    const lines = run.stdout.trim().split('\n');
+    const { results, targets } = JSON.parse(lines[lines.length - 1]) as { results: Result[]; targets: TargetOutcome[] };
+    assert.match(run.stdout, /^### pod to pod, same node$/m, 'the Markdown report has a table per group');
+
+    const subjects = (group: string): string[] => [...new Set(results.filter((r) => r.group === group).map((r) => r.subject))];
+    assert.deepEqual(subjects('pod to pod, same node'), ['limit: one veth between the pods', 'bridge + host-local (Flannel on a node)', 'Twill']);
+    assert.deepEqual(subjects('pod to pod, across nodes').sort(), ['Flannel host-gw style', 'Flannel vxlan style', 'Twill native', 'Twill vxlan', 'limit: node to node on the wire']);
+    for (const result of results) {
+      assert.ok(Number.isFinite(result.median) && result.median > 0, `${result.group} / ${result.subject} / ${result.metric}: ${result.median}`);
+    }
+    const unmeasured = targets.filter((t) => t.measured === undefined).map((t) => t.target);
+    assert.deepEqual(unmeasured, [], 'every target has a figure');
+
+    const saved = fs.readdirSync(resultsDir).sort();
+    assert.equal(saved.length, 2, `one Markdown and one JSON file: ${saved}`);
+    assert.deepEqual(JSON.parse(fs.readFileSync(path.join(resultsDir, saved.find((f) => f.endsWith('.json')) as string), 'utf8')).results, results);
+  } finally {
+    fs.rmSync(resultsDir, { recursive: true, force: true });
+  }
+});
