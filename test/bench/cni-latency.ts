@@ -16,13 +16,13 @@ import { run } from '../helpers/kernel';
 import { TEST_NETNS_PREFIX } from '../helpers/netns';
 import { CNI_PLUGIN, pluginEnv, pluginOutcome, type PluginRun, type PodSpec } from '../helpers/processes';
 import { labDown, netConf, startNodeAgent, writeNodesFile, type Lab, type LabNode } from '../lab/cluster';
+import { REFERENCE_PLUGINS, flannelBridgeConfig } from './peers';
 import type { Observation, Suite } from './suite';
 
 export const CNI_GROUP = 'CNI';
 export const CNI_BASELINE = 'node -e 0';
 const BRIDGE = 'bridge + host-local';
 export const CNI_TWILL = 'twill';
-const REFERENCE_PLUGINS = '/usr/lib/cni';
 const NODE_IP = '192.168.60.11';
 /** A hung plugin fails the benchmark rather than stalling it. */
 const RUN_TIMEOUT_MS = 30_000;
@@ -143,15 +143,8 @@ export function cniLatencySuite(options: { operations: number }): Suite {
       writeNodesFile(lab);
       await startNodeAgent(lab, node());
 
-      const bridgeConfig = {
-        cniVersion: '1.0.0',
-        name: 'bench',
-        type: 'bridge',
-        bridge: 'cni0',
-        isGateway: true,
-        ipMasq: false,
-        ipam: { type: 'host-local', ranges: [[{ subnet: '10.245.0.0/24' }]], dataDir: path.join(directory, 'host-local') },
-      };
+      // The config Flannel hands the bridge plugin, as in the pod-path topologies.
+      const bridgeConfig = flannelBridgeConfig('10.245.0.0/24', '10.245.0.0/16', 1500, path.join(directory, 'host-local'));
       subjects = [
         pluginSubject(BRIDGE, 'bridge-pod', [path.join(REFERENCE_PLUGINS, 'bridge')], bridgeConfig, REFERENCE_PLUGINS),
         pluginSubject(CNI_TWILL, 'twill-pod', [CNI_PLUGIN], netConf(node()), '/opt/cni/bin'),

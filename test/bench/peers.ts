@@ -62,14 +62,14 @@ export function directVeth(): Topology {
 }
 
 /** Runs a reference plugin inside `node` exactly as a runtime would, and returns its result. */
-export function runReferencePlugin(node: string, command: 'ADD' | 'DEL', stateDir: string, pod: { containerID: string; netns: string }, config: object): Record<string, unknown> {
+function runReferencePlugin(node: string, command: 'ADD' | 'DEL', stateDir: string, pod: { containerID: string; netns: string }, config: object): Record<string, unknown> {
   const env = { ...pluginEnv(stateDir, command, pod), CNI_PATH: REFERENCE_PLUGINS };
   const out = execFileSync('ip', ['netns', 'exec', node, path.join(REFERENCE_PLUGINS, (config as { type: string }).type)], { env, input: JSON.stringify(config), encoding: 'utf8', timeout: 30_000 });
   return out.trim() ? (JSON.parse(out) as Record<string, unknown>) : {};
 }
 
 /** The network config Flannel's plugin hands to bridge for a node owning `podSubnet`. */
-export function flannelBridgeConfig(podSubnet: string, clusterCidr: string, mtu: number, dataDir: string): object {
+export function flannelBridgeConfig(podSubnet: string, clusterCidr: string, mtu: number, dataDir: string): Record<string, unknown> {
   return {
     cniVersion: '1.0.0',
     name: 'cbr0',
