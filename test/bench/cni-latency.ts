@@ -15,7 +15,7 @@ import path from 'node:path';
 import { run } from '../helpers/kernel';
 import { TEST_NETNS_PREFIX } from '../helpers/netns';
 import { CNI_PLUGIN, pluginEnv, pluginOutcome, type PluginRun, type PodSpec } from '../helpers/processes';
-import { labDown, netConf, startNodeAgent, writeNodesFile, type Lab, type LabNode } from '../lab/cluster';
+import { labDown, labUp, netConf, type Lab, type LabNode } from '../lab/cluster';
 import { REFERENCE_PLUGINS, flannelBridgeConfig } from './peers';
 import type { Observation, Suite } from './suite';
 
@@ -23,7 +23,6 @@ export const CNI_GROUP = 'CNI';
 export const CNI_BASELINE = 'node -e 0';
 const BRIDGE = 'bridge + host-local';
 export const CNI_TWILL = 'twill';
-const NODE_IP = '192.168.60.11';
 /** A hung plugin fails the benchmark rather than stalling it. */
 const RUN_TIMEOUT_MS = 30_000;
 
@@ -120,28 +119,7 @@ export function cniLatencySuite(options: { operations: number }): Suite {
 
     async setUp() {
       const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'twill-bench-cni-'));
-      const bpffs = path.join(directory, 'bpffs');
-      lab = {
-        options: { nodes: 1, podsPerNode: 0, mode: 'native', prefix, directory },
-        bpffs,
-        nodesFile: path.join(directory, 'nodes.json'),
-        nodes: [],
-        pods: [],
-      };
-      // labUp wires nodes to each other; one node needs only a device holding its address
-      // (a veth whose peer stays in the node: this kernel has no dummy devices).
-      const stateDir = path.join(directory, 'node1');
-      fs.mkdirSync(stateDir, { mode: 0o700 });
-      fs.mkdirSync(bpffs);
-      run('mount', ['-t', 'bpf', 'bpffs', bpffs]);
-      lab.nodes.push({ name: 'node1', ns: `${prefix}node1`, ip: NODE_IP, podCIDR: '10.244.1.0/24', stateDir, bpffsRoot: path.join(bpffs, 'node1'), agentPid: 0 });
-      run('ip', ['netns', 'add', node().ns]);
-      run('ip', ['-n', node().ns, 'link', 'set', 'lo', 'up']);
-      run('ip', ['-n', node().ns, 'link', 'add', 'uplink', 'type', 'veth', 'peer', 'name', 'uplink-peer']);
-      run('ip', ['-n', node().ns, 'addr', 'add', `${NODE_IP}/24`, 'dev', 'uplink']);
-      run('ip', ['-n', node().ns, 'link', 'set', 'uplink', 'up']);
-      writeNodesFile(lab);
-      await startNodeAgent(lab, node());
+      lab = await labUp({ nodes: 1, podsPerNode: 0, mode: 'native', prefix, directory });
 
       // The config Flannel hands the bridge plugin, as in the pod-path topologies.
       const bridgeConfig = flannelBridgeConfig('10.245.0.0/24', '10.245.0.0/16', 1500, path.join(directory, 'host-local'));

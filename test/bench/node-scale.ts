@@ -15,6 +15,7 @@ import { mountTestBpffs, type TestBpffs } from '../helpers/bpffs';
 import { TestNetns } from '../helpers/netns';
 import { startAgent } from '../helpers/processes';
 import { scrape, valueOf } from '../helpers/prometheus';
+import { waitFor } from '../helpers/wait';
 import type { Observation, Suite } from './suite';
 
 export const NODE_SCALE_GROUP = 'agent, 5,000 nodes';
@@ -108,13 +109,9 @@ export function nodeScaleSuite(): Suite {
     return routes.size === expected.size && [...expected].every(([cidr, gateway]) => routes.get(cidr) === gateway);
   };
 
-  /** Polls until `done` holds; returns when it did, or throws at the deadline. */
+  /** Polls until `done` holds and returns when it did (performance.now()), or throws at the deadline. */
   const waitUntil = async (what: string, done: () => boolean): Promise<number> => {
-    const deadline = performance.now() + SYNC_TIMEOUT_MS;
-    while (!done()) {
-      if (performance.now() > deadline) throw new Error(`${what}: not within ${SYNC_TIMEOUT_MS} ms (map holds ${mapEntries()}, ${twillRoutes().size} routes)`);
-      await sleep(POLL_MS);
-    }
+    await waitFor(what, done, SYNC_TIMEOUT_MS, () => `(map holds ${mapEntries()}, ${twillRoutes().size} routes)`, POLL_MS);
     return performance.now();
   };
 

@@ -113,6 +113,10 @@ export async function labUp(options: LabOptions): Promise<Lab> {
         ip(['-n', lab.fabric, 'link', 'set', `port${i}`, 'master', 'br0', 'up']);
       } else if (i === 1) {
         ip(['-n', attached[0].ns, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', host.ns]);
+      } else if (attached.length === 1) {
+        // A lone node still needs a device holding its address; this kernel has no dummy
+        // devices, so a veth whose peer stays in the node.
+        ip(['-n', host.ns, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'wire']);
       }
     });
     for (const host of attached) {
