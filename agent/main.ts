@@ -118,7 +118,7 @@ async function main(): Promise<void> {
   const uplinkMtu = uplink?.mtu ?? DEFAULT_MTU;
   const tunnel = config.mode === 'vxlan' ? await ensureTunnelDevice(rtnl, nodeIp as string, uplinkMtu - VXLAN_OVERHEAD, config.vxlanPort) : undefined;
 
-  const datapath = loadDatapath(config.bpffsRoot, { uplinkIfindex: uplink?.index ?? 0, tunnelIfindex: tunnel?.index ?? 0, vni: config.vni, nodeIp, podCIDR }, log);
+  const datapath = loadDatapath(config.bpffsRoot, { uplinkIfindex: uplink?.index ?? 0, tunnelIfindex: tunnel?.index ?? 0, vni: config.vni, vxlanPort: config.vxlanPort, nodeIp, podCIDR }, log);
   const { program, pins } = datapath;
   const hooks: DeviceHook[] = [];
   const attach = (hook: DeviceHook, pin: string): void => {

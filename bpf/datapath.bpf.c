@@ -5,7 +5,9 @@
 //   to_tunnel    VXLAN device egress: sets the tunnel key for the node owning the destination
 // A packet for a pod on this node goes straight into its namespace (bpf_redirect_peer);
 // one for another node's pod subnet is routed there (bpf_redirect_neigh out of the uplink,
-// or through the VXLAN device); everything else is the host stack's.
+// natively or wrapped in VXLAN here); everything else is the host stack's. The VXLAN
+// device carries the host's own traffic to pods elsewhere, and any pod traffic the
+// programs cannot wrap or unwrap themselves.
 #include "vmlinux.h"
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
@@ -19,13 +21,18 @@
 #define AF_INET 2
 #define IPPROTO_TCP 6
 #define IPPROTO_UDP 17
+#define IP_DF 0x4000
+#define IP_FRAGMENT 0x3fff /* more-fragments flag and offset */
 #define BPF_F_CURRENT_NETNS (-1)
 #define TUNNEL_TTL 64
+#define VXLAN_FLAG_VNI 0x08000000 /* the I flag: the VNI is valid (RFC 7348) */
+#define BPF_F_ADJ_ROOM_ENCAP_L2(len) (((__u64)(len) & BPF_ADJ_ROOM_ENCAP_L2_MASK) << BPF_ADJ_ROOM_ENCAP_L2_SHIFT)
 
 // Per-node settings, fixed when the agent loads the object.
 const volatile __u32 uplink_ifindex = 0; /* native routing: the device towards other nodes */
 const volatile __u32 tunnel_ifindex = 0; /* overlay: the collect-metadata VXLAN device */
 const volatile __u32 tunnel_vni = 1;
+const volatile __be16 tunnel_port = 0; /* overlay: the VXLAN UDP port, network order */
 const volatile __be32 node_ip = 0; /* this node's address on the uplink */
 const volatile __be32 pod_cidr_first = 0; /* this node's pod CIDR: its network address, */
 const volatile __u32 pod_cidr_size = 0;   /* and how many addresses it spans (slots in endpoints) */
@@ -170,20 +177,103 @@ static __always_inline bool nat_reply(struct __sk_buff *skb, struct iphdr *ip, c
 
 // Rewrites the Ethernet header as the pod's next hop would and hands the packet to
 // the ingress of the pod's eth0, skipping the host stack and the veth's backlog.
-static __always_inline int deliver_local(struct __sk_buff *skb, struct ethhdr *eth, struct iphdr *ip,
-					 const struct endpoint *pod, enum twill_direction direction)
+static __always_inline int redirect_into(struct __sk_buff *skb, struct ethhdr *eth, const struct endpoint *pod,
+					 enum twill_direction direction)
 {
-	if (nat_reply(skb, ip, pod))
-		return account(skb, TWILL_PASSED_NAT_REPLY, direction, TC_ACT_OK);
 	__builtin_memcpy(eth->h_dest, pod->pod_mac, ETH_ALEN);
 	__builtin_memcpy(eth->h_source, pod->host_mac, ETH_ALEN);
 	account(skb, TWILL_DELIVERED_LOCAL, direction, TC_ACT_OK);
 	return bpf_redirect_peer(pod->ifindex, 0);
 }
 
+static __always_inline int deliver_local(struct __sk_buff *skb, struct ethhdr *eth, struct iphdr *ip,
+					 const struct endpoint *pod, enum twill_direction direction)
+{
+	if (nat_reply(skb, ip, pod))
+		return account(skb, TWILL_PASSED_NAT_REPLY, direction, TC_ACT_OK);
+	return redirect_into(skb, eth, pod, direction);
+}
+
+// The headers VXLAN puts before a pod's IPv4 packet, after the outer Ethernet header.
+struct vxlan_headers {
+	struct iphdr ip;
+	struct udphdr udp;
+	struct vxlanhdr vxlan;
+	struct ethhdr inner;
+} __attribute__((packed));
+
+// The checksum of an IPv4 header without options.
+static __always_inline __sum16 ipv4_checksum(const void *header)
+{
+	const __u16 *word = header;
+	__u32 sum = 0;
+
+	for (int i = 0; i < sizeof(struct iphdr) / 2; i++)
+		sum += word[i];
+	sum = (sum & 0xffff) + (sum >> 16);
+	return ~(sum + (sum >> 16));
+}
+
+// A UDP source port in 49152-65535 that follows the inner flow, so the network can
+// spread tunnels over paths as RFC 7348 asks, and one flow never reorders. A socket's
+// packets carry its hash; for others the addresses and ports are folded here, which
+// costs a few instructions where the kernel's flow dissector costs ~200 ns.
+static __always_inline __be16 tunnel_source_port(struct __sk_buff *skb, struct iphdr *ip)
+{
+	void *data_end = (void *)(long)skb->data_end;
+	__u32 *ports = (void *)ip + ip->ihl * 4;
+	__u32 hash = skb->hash;
+
+	if (!hash) {
+		hash = ip->saddr ^ ip->daddr ^ ip->protocol;
+		if ((void *)(ports + 1) <= data_end)
+			hash ^= *ports;
+		hash *= 0x9e3779b1; /* Fibonacci hashing: spreads the low bits upwards */
+	}
+	return bpf_htons(0xc000 | ((hash ^ (hash >> 16)) & 0x3fff));
+}
+
+// Room for VXLAN between the Ethernet header and the pod's IPv4 header, marked as a
+// UDP tunnel of Ethernet so that GSO can still cut a large packet into segments
+// (FIXED_GSO: the pod MTU already leaves room for the headers).
+#define VXLAN_ROOM_FLAGS                                                                             \
+	(BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_ENCAP_L3_IPV4 | BPF_F_ADJ_ROOM_ENCAP_L4_UDP |   \
+	 BPF_F_ADJ_ROOM_ENCAP_L2_ETH | BPF_F_ADJ_ROOM_ENCAP_L2(sizeof(struct ethhdr)))
+
+// Fills the room made for VXLAN with the headers the VXLAN device would write for
+// `remote`. False only if the room is not in the linear head, which the kernel's
+// push guarantees.
+static __always_inline bool write_vxlan_headers(struct __sk_buff *skb, const struct node_subnet *remote,
+						__be16 source_port)
+{
+	void *data_end = (void *)(long)skb->data_end;
+	struct vxlan_headers *outer = (void *)(long)skb->data + sizeof(struct ethhdr);
+	__be32 self = node_ip; /* rodata is volatile: copied before taking its address */
+	__u32 length = skb->len - sizeof(struct ethhdr);
+
+	if ((void *)(outer + 1) > data_end)
+		return false;
+	// Outer TOS 0, not ECN-capable: a router drops rather than marks, since nothing
+	// here would carry a congestion mark over to the inner header.
+	outer->ip = (struct iphdr){ .version = 4, .ihl = 5, .tot_len = bpf_htons(length), .frag_off = bpf_htons(IP_DF),
+				    .ttl = TUNNEL_TTL, .protocol = IPPROTO_UDP, .saddr = self };
+	__builtin_memcpy(&outer->ip.daddr, remote->node_ip, sizeof(outer->ip.daddr));
+	outer->ip.check = ipv4_checksum(outer);
+	// UDP checksum 0, as the VXLAN device sends it over IPv4 (RFC 7348).
+	outer->udp = (struct udphdr){ .source = source_port, .dest = tunnel_port,
+				      .len = bpf_htons(length - sizeof(struct iphdr)) };
+	outer->vxlan.vx_flags = bpf_htonl(VXLAN_FLAG_VNI);
+	outer->vxlan.vx_vni = bpf_htonl(tunnel_vni << 8);
+	tunnel_mac(outer->inner.h_dest, remote->node_ip);
+	tunnel_mac(outer->inner.h_source, &self);
+	outer->inner.h_proto = bpf_htons(ETH_P_IP);
+	return true;
+}
+
 // Routes a pod's packet to the node that owns its destination: natively through the
-// uplink's neighbour for that node, or through the VXLAN device (whose egress program
-// sets the tunnel key).
+// uplink's neighbour for that node, or wrapped in VXLAN here and sent out of the uplink
+// as the host routes the node's address. Without an uplink, or when the kernel cannot
+// make room, the VXLAN device wraps it (its egress program sets the tunnel key).
 static __always_inline int forward_remote(struct __sk_buff *skb, struct ethhdr *eth, struct iphdr *ip,
 					  const struct node_subnet *remote)
 {
@@ -194,11 +284,18 @@ static __always_inline int forward_remote(struct __sk_buff *skb, struct ethhdr *
 	decrease_ttl(ip);
 	account(skb, TWILL_FORWARDED_REMOTE, TWILL_FROM_POD, TC_ACT_OK);
 	if (remote->flags & TWILL_SUBNET_TUNNEL) {
-		__be32 self = node_ip; /* rodata is volatile: copied before taking its address */
+		__be32 self = node_ip;
 
+		__be16 source_port = tunnel_source_port(skb, ip);
+
+		// The VXLAN device needs these MACs; wrapped here, the neighbour replaces them.
 		tunnel_mac(eth->h_dest, remote->node_ip);
 		tunnel_mac(eth->h_source, &self);
-		return bpf_redirect(tunnel_ifindex, 0);
+		if (!uplink_ifindex || bpf_skb_adjust_room(skb, sizeof(struct vxlan_headers), BPF_ADJ_ROOM_MAC, VXLAN_ROOM_FLAGS))
+			return bpf_redirect(tunnel_ifindex, 0);
+		if (!write_vxlan_headers(skb, remote, source_port))
+			return TC_ACT_SHOT;
+		return bpf_redirect_neigh(uplink_ifindex, NULL, 0, 0);
 	}
 	__builtin_memcpy(&next_hop.ipv4_nh, remote->node_ip, sizeof(next_hop.ipv4_nh));
 	return bpf_redirect_neigh(uplink_ifindex, &next_hop, sizeof(next_hop), 0);
@@ -280,6 +377,54 @@ int from_pod(struct __sk_buff *skb)
 	return account(skb, TWILL_PASSED_NOT_POD, TWILL_FROM_POD, TC_ACT_OK);
 }
 
+// A VXLAN packet to this node from the node that owns its inner source, for a pod
+// here: the tunnel headers come off and the pod gets the inner packet, with no pass
+// through the UDP socket, the VXLAN device and its GRO cell. Returns false, with the
+// packet untouched, for anything else (the host's traffic, another VNI or port, an
+// unknown or mismatched sender, a Service reply), which the VXLAN device takes as before.
+static __always_inline bool unwrap_for_pod(struct __sk_buff *skb, struct iphdr *outer, int *verdict)
+{
+	void *data_end = (void *)(long)skb->data_end;
+	struct vxlan_headers *tunnel = (void *)outer;
+	struct endpoint *receiver;
+	struct node_subnet *sender;
+	__be32 sender_node_ip;
+	struct ethhdr *eth;
+	struct iphdr *ip;
+
+	if ((void *)(tunnel + 1) > data_end || outer->ihl != 5 || outer->protocol != IPPROTO_UDP ||
+	    outer->daddr != node_ip || (outer->frag_off & bpf_htons(IP_FRAGMENT)) || tunnel->udp.dest != tunnel_port ||
+	    tunnel->vxlan.vx_flags != bpf_htonl(VXLAN_FLAG_VNI) || tunnel->vxlan.vx_vni != bpf_htonl(tunnel_vni << 8) ||
+	    tunnel->inner.h_proto != bpf_htons(ETH_P_IP))
+		return false;
+	ip = (void *)(tunnel + 1);
+	if ((void *)(ip + 1) > data_end || ip->ihl < 5 || ip->ttl <= 1)
+		return false;
+	receiver = endpoint_of(ip->daddr);
+	sender = node_subnet_of(ip->saddr);
+	if (!receiver || !sender || !(sender->flags & TWILL_SUBNET_TUNNEL))
+		return false;
+	__builtin_memcpy(&sender_node_ip, sender->node_ip, sizeof(sender_node_ip));
+	if (sender_node_ip != outer->saddr || nat_reply(skb, ip, receiver))
+		return false;
+	// Past this call the verifier forgets every packet pointer, so the packet is
+	// handled here even if the kernel fails to shrink it: then, still whole, it goes to
+	// the VXLAN device.
+	if (bpf_skb_adjust_room(skb, -(int)sizeof(struct vxlan_headers), BPF_ADJ_ROOM_MAC, BPF_F_ADJ_ROOM_FIXED_GSO)) {
+		*verdict = account(skb, TWILL_PASSED_NOT_POD, TWILL_FROM_NETDEV, TC_ACT_OK);
+		return true;
+	}
+	eth = (void *)(long)skb->data;
+	ip = (void *)(eth + 1);
+	if ((void *)(ip + 1) > (void *)(long)skb->data_end) {
+		*verdict = TC_ACT_SHOT; /* cannot happen: the inner header was in the head before */
+		return true;
+	}
+	decrease_ttl(ip);
+	*verdict = redirect_into(skb, eth, receiver, TWILL_FROM_NETDEV);
+	return true;
+}
+
 SEC("tc")
 int from_netdev(struct __sk_buff *skb)
 {
@@ -290,6 +435,9 @@ int from_netdev(struct __sk_buff *skb)
 
 	ip = ipv4_header(skb, &eth, TWILL_FROM_NETDEV, &verdict);
 	if (!ip)
+		return verdict;
+
+	if (tunnel_ifindex && skb->ifindex != tunnel_ifindex && unwrap_for_pod(skb, ip, &verdict))
 		return verdict;
 
 	receiver = endpoint_of(ip->daddr);

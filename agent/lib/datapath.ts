@@ -18,6 +18,7 @@ export interface DatapathSettings {
   uplinkIfindex: number;
   tunnelIfindex: number;
   vni: number;
+  vxlanPort: number;
   nodeIp?: string;
   /** This node's pod CIDR: the endpoints map has a slot for each of its addresses. */
   podCIDR: string;
@@ -36,6 +37,13 @@ export interface Datapath {
   program(name: ProgramName): BpfProgram;
   maps: DatapathMaps;
   close(): void;
+}
+
+/** A UDP port as the datapath compares it with packets' (tunnel_port): two bytes in network order. */
+export function udpPortBytes(port: number): Buffer {
+  const bytes = Buffer.alloc(2);
+  bytes.writeUInt16BE(port);
+  return bytes;
 }
 
 // bpffs names may not contain dots; pin beside the old program, then rename over it.
@@ -81,6 +89,7 @@ export function loadDatapath(bpffsRoot: string, settings: DatapathSettings, log:
     .setRodata('uplink_ifindex', settings.uplinkIfindex)
     .setRodata('tunnel_ifindex', settings.tunnelIfindex)
     .setRodata('tunnel_vni', settings.vni)
+    .setRodata('tunnel_port', udpPortBytes(settings.vxlanPort))
     .setRodata('node_ip', settings.nodeIp ? ipv4ToBytes(settings.nodeIp) : 0)
     .pinMapsUnder(pins.maps)
     .load();

@@ -87,7 +87,7 @@ struct node_subnet_lengths {
 	__u8 lengths[TWILL_PREFIX_LENGTHS_MAX];
 };
 
-#define TWILL_SUBNET_TUNNEL 1 /* reach the node through the VXLAN device */
+#define TWILL_SUBNET_TUNNEL 1 /* reach the node in VXLAN (see forward_remote) */
 
 struct node_subnet {
 	__u8 node_ip[4];

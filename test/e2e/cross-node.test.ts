@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
+import { TUNNEL_DEVICE } from '../../agent/lib/host-network';
 import { packetsFor } from '../../bpf/counters';
 import { inNetns, needsRoot } from '../helpers/kernel';
 import { TEST_NETNS_PREFIX } from '../helpers/netns';
@@ -18,6 +19,12 @@ import { waitFor } from '../helpers/wait';
 import { CLUSTER_CIDR, OUTSIDE_IP, connectivityMatrix, labDown, labUp, writeNodesFile, type Lab, type LabNode } from '../lab/cluster';
 
 const counted = (node: LabNode) => pinnedCounters(node.bpffsRoot);
+
+/** Packets the node's VXLAN device has sent and received. */
+function tunnelDevicePackets(node: LabNode): { tx: number; rx: number } {
+  const [link] = JSON.parse(inNetns(node.ns, 'ip', ['-s', '-j', 'link', 'show', 'dev', TUNNEL_DEVICE])) as Array<{ stats64: { tx: { packets: number }; rx: { packets: number } } }>;
+  return { tx: link.stats64.tx.packets, rx: link.stats64.rx.packets };
+}
 const subnetsOf = (node: LabNode) => pinnedNodeSubnets(node.bpffsRoot);
 
 const SERVICE_IP = '10.96.0.10';
@@ -53,6 +60,19 @@ for (const mode of ['native', 'vxlan'] as const) {
       assert.ok(packetsFor(counted(node1), 'TWILL_FORWARDED_REMOTE', 'TWILL_FROM_POD') - sentBefore >= 5n);
       assert.ok(packetsFor(counted(node2), 'TWILL_DELIVERED_LOCAL', 'TWILL_FROM_NETDEV') - deliveredBefore >= 5n);
     });
+
+    if (mode === 'vxlan') {
+      test("pod traffic is wrapped and unwrapped by the programs; the host's own goes through the VXLAN device", () => {
+        const [node1, node2] = lab.nodes;
+        const devices = () => [tunnelDevicePackets(node1), tunnelDevicePackets(node2)];
+        const before = devices();
+        inNetns(pod('node1-pod1').ns, 'ping', ['-c', '20', '-i', '0.01', '-W', '1', pod('node2-pod1').ip]);
+        assert.deepEqual(devices(), before, 'no pod packet passed through either VXLAN device');
+        inNetns(node1.ns, 'ping', ['-c', '5', '-i', '0.05', '-W', '1', pod('node2-pod1').ip]);
+        const [sent, received] = [tunnelDevicePackets(node1).tx - before[0].tx, tunnelDevicePackets(node2).rx - before[1].rx];
+        assert.ok(sent >= 5 && received >= 5, `the node's pings went through the devices: ${sent} sent, ${received} received`);
+      });
+    }
 
     test('pods talk TCP across nodes, and the TTL shows two routing hops', async () => {
       const stop = await echoServer(pod('node3-pod1').ns, 'node3-pod1', 8080);

@@ -11,8 +11,9 @@ import type { DirectionName, ReasonName } from '../../bpf/layouts';
 import { BpfObject, type BpfMap, type BpfProgram } from '../../bpf/tsbpf';
 import { needsRoot } from '../helpers/kernel';
 import { encodeNodeSubnet, nodeSubnetKey, prefixLengthsOf, writePrefixLengths } from '../../bpf/node-subnets';
-import { ipv4ToBytes } from '../../bpf/netlink';
-import { ethernetFrame, ipv4ChecksumValid, ipv4Packet } from '../helpers/packets';
+import { ipv4FromBytes, ipv4ToBytes } from '../../bpf/netlink';
+import { udpPortBytes } from '../../agent/lib/datapath';
+import { ethernetFrame, ipv4ChecksumValid, ipv4Packet, vxlanPacket, type VxlanOptions } from '../helpers/packets';
 
 const TC_ACT_OK = 0;
 const TC_ACT_SHOT = 2;
@@ -78,49 +79,127 @@ const rows: Row[] = [
 
 const macOf = (packet: Buffer, offset: number): string => Array.from(packet.subarray(offset, offset + 6), (b) => b.toString(16).padStart(2, '0')).join(':');
 
+/** The datapath loaded for this node, with its two pods and the other nodes' subnets. */
+function loadNode(rodata: Record<string, number | Buffer>): { object: BpfObject; counters: BpfMap; programs: Map<ProgramName, BpfProgram> } {
+  const loading = setPodCidr(BpfObject.open(DATAPATH_OBJECT), POD_CIDR).setRodata('node_ip', ipv4ToBytes(NODE_IP));
+  for (const [name, value] of Object.entries(rodata)) loading.setRodata(name, value);
+  const object = loading.load();
+  const [endpoints, nodeSubnets, lengths] = [object.map('endpoints'), object.map('node_subnets'), object.map('node_subnet_lengths')];
+  for (const pod of [podA, podB]) writeEndpoint(endpoints, POD_CIDR, pod);
+  for (const [address, prefixLength, nodeIp, flags] of subnets) nodeSubnets.update(nodeSubnetKey(`${address}/${prefixLength}`), encodeNodeSubnet({ nodeIp, tunnel: flags === TWILL_SUBNET_TUNNEL }));
+  writePrefixLengths(lengths, prefixLengthsOf(subnets.map(([address, prefixLength]) => `${address}/${prefixLength}`)));
+  [endpoints, nodeSubnets, lengths].forEach((map) => map.close());
+  return { object, counters: object.map('counters'), programs: new Map(PROGRAMS.map((name) => [name, object.program(name)])) };
+}
+
+function unload(node: ReturnType<typeof loadNode> | undefined): void {
+  node?.programs.forEach((program) => program.close());
+  node?.counters.close();
+  node?.object.close();
+}
+
+const snapshot = (counters: BpfMap): Map<string, bigint> => new Map(readCounters(counters).map((c: Counter) => [`${c.reason}/${c.direction}`, c.packets]));
+
+/** Runs `packet` through `program` and checks that exactly the counter `counted` moved, by one. */
+function runCounted(node: ReturnType<typeof loadNode>, program: ProgramName, packet: Buffer, counted: [ReasonName, DirectionName]): { retval: number; packet: Buffer } {
+  const before = snapshot(node.counters);
+  const result = (node.programs.get(program) as BpfProgram).testRun(packet);
+  const moved = [...snapshot(node.counters)].filter(([key, packets]) => packets !== (before.get(key) ?? 0n));
+  assert.deepEqual(moved, [[counted.join('/'), (before.get(counted.join('/')) ?? 0n) + 1n]], 'exactly one counter moved, by one');
+  return result;
+}
+
 describe('datapath verdicts under BPF_PROG_TEST_RUN', needsRoot, () => {
-  let object: BpfObject;
-  let endpoints: BpfMap;
-  let counters: BpfMap;
-  let nodeSubnets: BpfMap;
-  const programs = new Map<ProgramName, BpfProgram>();
-
+  let node: ReturnType<typeof loadNode>;
   before(() => {
-    object = setPodCidr(BpfObject.open(DATAPATH_OBJECT), POD_CIDR).setRodata('node_ip', ipv4ToBytes(NODE_IP)).load();
-    endpoints = object.map('endpoints');
-    counters = object.map('counters');
-    nodeSubnets = object.map('node_subnets');
-    for (const pod of [podA, podB]) writeEndpoint(endpoints, POD_CIDR, pod);
-    for (const [address, prefixLength, nodeIp, flags] of subnets) nodeSubnets.update(nodeSubnetKey(`${address}/${prefixLength}`), encodeNodeSubnet({ nodeIp, tunnel: flags === TWILL_SUBNET_TUNNEL }));
-    const lengths = object.map('node_subnet_lengths');
-    writePrefixLengths(lengths, prefixLengthsOf(subnets.map(([address, prefixLength]) => `${address}/${prefixLength}`)));
-    lengths.close();
-    for (const name of PROGRAMS) programs.set(name, object.program(name));
+    node = loadNode({});
   });
-  after(() => {
-    programs.forEach((program) => program.close());
-    endpoints?.close();
-    counters?.close();
-    nodeSubnets?.close();
-    object?.close();
-  });
-
-  const snapshot = (): Map<string, bigint> => new Map(readCounters(counters).map((c: Counter) => [`${c.reason}/${c.direction}`, c.packets]));
+  after(() => unload(node));
 
   for (const row of rows) {
     test(row.name, () => {
-      const before = snapshot();
-      const result = (programs.get(row.program) as BpfProgram).testRun(row.packet);
+      const result = runCounted(node, row.program, row.packet, row.counted);
       assert.equal(result.retval, row.verdict, 'verdict');
-      const after = snapshot();
-      const moved = [...after].filter(([key, packets]) => packets !== (before.get(key) ?? 0n));
-      assert.deepEqual(moved, [[row.counted.join('/'), (before.get(row.counted.join('/')) ?? 0n) + 1n]], 'exactly one counter moved, by one');
       if (row.macs) assert.deepEqual([macOf(result.packet, 0), macOf(result.packet, 6)], row.macs, 'Ethernet destination, source');
       if (row.ttl !== undefined) {
         assert.equal(result.packet[14 + 8], row.ttl, 'TTL');
         assert.ok(ipv4ChecksumValid(result.packet), 'the IPv4 checksum follows the TTL');
       }
       if (!row.macs && row.ttl === undefined) assert.deepEqual(result.packet, row.packet, 'the packet is unchanged');
+    });
+  }
+});
+
+// With an uplink, pod traffic to a tunnelled subnet is wrapped in VXLAN by from_pod and
+// unwrapped by from_netdev on the uplink; the VXLAN device (ifindex 2 here) is only a
+// fallback. Node 3 (192.168.60.3) owns the tunnelled 10.244.2.0/24.
+describe('VXLAN wrapped and unwrapped by the programs', needsRoot, () => {
+  const VXLAN_PORT = 8472;
+  const VNI = 7;
+  const NODE3 = '192.168.60.3';
+  let node: ReturnType<typeof loadNode>;
+  before(() => {
+    node = loadNode({ uplink_ifindex: 1, tunnel_ifindex: 2, tunnel_vni: VNI, tunnel_port: udpPortBytes(VXLAN_PORT) });
+  });
+  after(() => unload(node));
+
+  test('a pod to a tunnelled node subnet: wrapped as the VXLAN device would, redirected to the uplink', () => {
+    const packet = ipv4Packet(podA.ip, '10.244.2.7');
+    const result = runCounted(node, 'from_pod', packet, ['TWILL_FORWARDED_REMOTE', 'TWILL_FROM_POD']);
+    assert.equal(result.retval, TC_ACT_REDIRECT);
+    const wrapped = result.packet;
+    assert.equal(wrapped.length, packet.length + 50, 'outer IPv4, UDP, VXLAN and inner Ethernet');
+    const [ip, udp, vxlan, inner] = [14, 34, 42, 50];
+    assert.equal(wrapped.readUInt16BE(12), 0x0800);
+    assert.equal(wrapped[ip], 0x45);
+    assert.equal(wrapped.readUInt16BE(ip + 2), wrapped.length - 14, 'outer total length');
+    assert.equal(wrapped.readUInt16BE(ip + 6), 0x4000, "don't fragment");
+    assert.equal(wrapped[ip + 9], 17, 'UDP');
+    assert.deepEqual([ipv4FromBytes(wrapped.subarray(ip + 12, ip + 16)), ipv4FromBytes(wrapped.subarray(ip + 16, ip + 20))], [NODE_IP, NODE3]);
+    assert.ok(ipv4ChecksumValid(wrapped), 'outer header checksum');
+    assert.ok(wrapped.readUInt16BE(udp) >= 49152, 'source port in the dynamic range');
+    assert.equal(wrapped.readUInt16BE(udp + 2), VXLAN_PORT);
+    assert.equal(wrapped.readUInt16BE(udp + 4), wrapped.length - 34, 'UDP length');
+    assert.equal(wrapped.readUInt16BE(udp + 6), 0, 'no UDP checksum');
+    assert.deepEqual([wrapped.readUInt32BE(vxlan), wrapped.readUInt32BE(vxlan + 4)], [0x08000000, VNI << 8], 'VXLAN flags and VNI');
+    assert.deepEqual([macOf(wrapped, inner), macOf(wrapped, inner + 6), wrapped.readUInt16BE(inner + 12)], ['02:76:c0:a8:3c:03', '02:76:c0:a8:3c:01', 0x0800], 'inner Ethernet: the VXLAN devices');
+    const innerFrame = wrapped.subarray(inner);
+    assert.equal(innerFrame[14 + 8], 63, 'inner TTL down by one');
+    assert.ok(ipv4ChecksumValid(innerFrame));
+    assert.deepEqual(innerFrame.subarray(14 + 12), packet.subarray(14 + 12), 'addresses and payload unchanged');
+  });
+
+  const fromNode3 = (inner: Buffer, options: VxlanOptions = {}, outerSource = NODE3, outerDestination = NODE_IP): Buffer => vxlanPacket(outerSource, outerDestination, inner, { port: VXLAN_PORT, vni: VNI, ...options });
+
+  test('from the node owning the inner source, for a pod here: unwrapped, TTL down, redirected into the pod', () => {
+    const inner = ipv4Packet('10.244.2.7', podB.ip);
+    const result = runCounted(node, 'from_netdev', fromNode3(inner), ['TWILL_DELIVERED_LOCAL', 'TWILL_FROM_NETDEV']);
+    assert.equal(result.retval, TC_ACT_REDIRECT);
+    assert.equal(result.packet.length, inner.length);
+    assert.deepEqual([macOf(result.packet, 0), macOf(result.packet, 6)], [podB.podMac, podB.hostMac]);
+    assert.equal(result.packet[14 + 8], 63);
+    assert.ok(ipv4ChecksumValid(result.packet));
+    assert.deepEqual(result.packet.subarray(14 + 12), inner.subarray(14 + 12), 'addresses and payload unchanged');
+  });
+
+  const declined: Array<[string, Buffer]> = [
+    ['another VNI', fromNode3(ipv4Packet('10.244.2.7', podB.ip), { vni: VNI + 1 })],
+    ['another UDP port', fromNode3(ipv4Packet('10.244.2.7', podB.ip), { port: 4789 })],
+    ['VXLAN flags beyond the VNI flag', fromNode3(ipv4Packet('10.244.2.7', podB.ip), { flags: 0x88 })],
+    ['a fragment', fromNode3(ipv4Packet('10.244.2.7', podB.ip), { fragment: 0x2000 })],
+    ['for another node', fromNode3(ipv4Packet('10.244.2.7', podB.ip), {}, NODE3, '192.168.60.9')],
+    ['from a node that does not own the inner source', fromNode3(ipv4Packet('10.244.2.7', podB.ip), {}, '192.168.60.5')],
+    ['an inner source in a natively routed subnet', fromNode3(ipv4Packet('10.244.1.9', podB.ip), {}, '192.168.60.2')],
+    ['an inner source that is no pod (the host)', fromNode3(ipv4Packet(NODE3, podB.ip))],
+    ['an inner destination that is no pod', fromNode3(ipv4Packet('10.244.2.7', '10.244.0.99'))],
+    ['an inner TTL of 1', fromNode3(ipv4Packet('10.244.2.7', podB.ip, { ttl: 1 }))],
+    ['not IPv4 inside', fromNode3(ethernetFrame(0x86dd, Buffer.alloc(40)))],
+  ];
+  for (const [what, packet] of declined) {
+    test(`VXLAN with ${what}: left whole to the VXLAN device`, () => {
+      const result = runCounted(node, 'from_netdev', packet, ['TWILL_PASSED_NOT_POD', 'TWILL_FROM_NETDEV']);
+      assert.equal(result.retval, TC_ACT_OK);
+      assert.deepEqual(result.packet, packet, 'the packet is unchanged');
     });
   }
 });

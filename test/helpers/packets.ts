@@ -27,14 +27,17 @@ export interface Ipv4Options {
   headerWords?: number;
   ttl?: number;
   protocol?: number;
+  /** The flags-and-fragment-offset word: 0x2000 is more fragments, the low 13 bits the offset. */
+  fragment?: number;
 }
 
 /** An Ethernet + IPv4 + UDP frame from source to destination, with a correct header checksum. */
 export function ipv4Packet(source: string, destination: string, options: Ipv4Options = {}): Buffer {
-  const { payloadLength = 18, headerWords = 5, ttl = 64, protocol = 17 } = options;
+  const { payloadLength = 18, headerWords = 5, ttl = 64, protocol = 17, fragment = 0 } = options;
   const ip = Buffer.alloc(20 + 8 + payloadLength);
   ip[0] = 0x40 | headerWords;
   ip.writeUInt16BE(ip.length, 2);
+  ip.writeUInt16BE(fragment, 6);
   ip[8] = ttl;
   ip[9] = protocol;
   ipv4ToBytes(source).copy(ip, 12);
@@ -47,4 +50,24 @@ export function ipv4Packet(source: string, destination: string, options: Ipv4Opt
   ip.writeUInt16BE(8080, 22);
   ip.writeUInt16BE(8 + payloadLength, 24);
   return ethernetFrame(0x0800, ip);
+}
+
+export interface VxlanOptions {
+  port?: number;
+  vni?: number;
+  /** The VXLAN flags byte; 0x08 (the VNI is valid) alone is what a VXLAN device sends. */
+  flags?: number;
+  fragment?: number;
+}
+
+/** `inner`, an Ethernet frame, in VXLAN over UDP from node `source` to node `destination`. */
+export function vxlanPacket(source: string, destination: string, inner: Buffer, options: VxlanOptions = {}): Buffer {
+  const { port = 8472, vni = 1, flags = 0x08, fragment = 0 } = options;
+  const frame = ipv4Packet(source, destination, { payloadLength: 8 + inner.length, fragment });
+  const udp = 14 + 20;
+  frame.writeUInt16BE(port, udp + 2);
+  frame[udp + 8] = flags;
+  frame.writeUIntBE(vni, udp + 12, 3);
+  inner.copy(frame, udp + 16);
+  return frame;
 }
