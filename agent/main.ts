@@ -118,7 +118,7 @@ async function main(): Promise<void> {
   const uplinkMtu = uplink?.mtu ?? DEFAULT_MTU;
   const tunnel = config.mode === 'vxlan' ? await ensureTunnelDevice(rtnl, nodeIp as string, uplinkMtu - VXLAN_OVERHEAD, config.vxlanPort) : undefined;
 
-  const datapath = loadDatapath(config.bpffsRoot, { uplinkIfindex: uplink?.index ?? 0, tunnelIfindex: tunnel?.index ?? 0, vni: config.vni, vxlanPort: config.vxlanPort, nodeIp, podCIDR }, log);
+  const datapath = loadDatapath(config.bpffsRoot, { uplinkIfindex: uplink?.index ?? 0, tunnelIfindex: tunnel?.index ?? 0, vni: config.vni, vxlanPort: config.vxlanPort, nodeIp, podCIDR, clusterCIDR: config.clusterCIDR }, log);
   const { program, pins } = datapath;
   const hooks: DeviceHook[] = [];
   const attach = (hook: DeviceHook, pin: string): void => {
@@ -144,7 +144,7 @@ async function main(): Promise<void> {
   if (config.clusterCIDR) ensureMasquerade(podCIDR, config.clusterCIDR);
   else log.warn('no --cluster-cidr: pod traffic leaving the cluster is not masqueraded');
 
-  sync = new NodeSync({ self: config.nodeName, mode: config.mode, routeDevice: (tunnel ?? uplink)?.index ?? 0, nodeSubnets: datapath.maps.nodeSubnets, nodeSubnetLengths: datapath.maps.nodeSubnetLengths, rtnl, log });
+  sync = new NodeSync({ self: config.nodeName, mode: config.mode, routeDevice: (tunnel ?? uplink)?.index ?? 0, nodeSubnets: datapath.maps.nodeSubnets, nodeSubnetLengths: datapath.maps.nodeSubnetLengths, nodeSlots: datapath.maps.nodeSlots, slotLayout: datapath.slotLayout, rtnl, log });
   if (source) await syncNodes(latest);
 
   const mtu = config.mtu ?? (tunnel ? tunnel.mtu : uplinkMtu);

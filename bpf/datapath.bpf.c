@@ -36,6 +36,9 @@ const volatile __be16 tunnel_port = 0; /* overlay: the VXLAN UDP port, network o
 const volatile __be32 node_ip = 0; /* this node's address on the uplink */
 const volatile __be32 pod_cidr_first = 0; /* this node's pod CIDR: its network address, */
 const volatile __u32 pod_cidr_size = 0;   /* and how many addresses it spans (slots in endpoints) */
+const volatile __be32 cluster_first = 0;       /* the cluster CIDR's network address, */
+const volatile __u32 node_slot_count = 0;      /* how many node pod subnets it holds (slots in node_slots; 0: none), */
+const volatile __u32 node_slot_prefixlen = 32; /* and their prefix length: this node's pod CIDR's */
 
 struct nf_conn *bpf_skb_ct_lookup(struct __sk_buff *skb, struct bpf_sock_tuple *tuple, __u32 tuple__sz,
 				  struct bpf_ct_opts *opts, __u32 opts__sz) __ksym;
@@ -63,6 +66,18 @@ struct {
 	__type(key, __u32);
 	__type(value, struct node_subnet_lengths);
 } node_subnet_lengths SEC(".maps");
+
+// The node subnets that have this node's prefix length and lie in the cluster CIDR,
+// also in an array, one slot per subnet of that size in the CIDR (slot = the offset of
+// the subnet in the CIDR, in subnets): a lookup the verifier inlines, where the hash
+// costs a call. Rebuilt from node_subnets at every load, it is not pinned. A slot whose
+// node_ip is 0.0.0.0 is empty.
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct node_subnet);
+} node_slots SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -316,8 +331,26 @@ static __always_inline struct endpoint *endpoint_of(__be32 address)
 	return pod;
 }
 
-// The node whose pod subnet holds `address`: one hash lookup per prefix length in use,
-// longest first, so the cost stays the same from 10 nodes to 5,000.
+// The subnet of node_slots that holds `address`, or NULL.
+static __always_inline struct node_subnet *node_slot_of(__be32 address)
+{
+	// Below the CIDR the difference wraps past the last slot too.
+	__u32 slot = (bpf_ntohl(address) - bpf_ntohl(cluster_first)) >> (32 - node_slot_prefixlen);
+	struct node_subnet *subnet;
+	__u32 node;
+
+	if (slot >= node_slot_count)
+		return NULL;
+	subnet = bpf_map_lookup_elem(&node_slots, &slot);
+	if (!subnet)
+		return NULL;
+	__builtin_memcpy(&node, subnet->node_ip, sizeof(node));
+	return node ? subnet : NULL;
+}
+
+// The node whose pod subnet holds `address`: one lookup per prefix length in use,
+// longest first, so the cost stays the same from 10 nodes to 5,000. The length that
+// node_slots holds in full is looked up there, the others in the hash.
 static __always_inline struct node_subnet *node_subnet_of(__be32 address)
 {
 	struct node_subnet_key key = {};
@@ -334,10 +367,14 @@ static __always_inline struct node_subnet *node_subnet_of(__be32 address)
 
 		if (length == 0 || length > 32)
 			return NULL;
-		network = address & bpf_htonl(0xffffffffULL << (32 - length));
-		key.prefixlen = length;
-		__builtin_memcpy(key.addr, &network, sizeof(network));
-		subnet = bpf_map_lookup_elem(&node_subnets, &key);
+		if (length == in_use->slotted_length) {
+			subnet = node_slot_of(address);
+		} else {
+			network = address & bpf_htonl(0xffffffffULL << (32 - length));
+			key.prefixlen = length;
+			__builtin_memcpy(key.addr, &network, sizeof(network));
+			subnet = bpf_map_lookup_elem(&node_subnets, &key);
+		}
 		if (subnet)
 			return subnet;
 	}

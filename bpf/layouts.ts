@@ -13,7 +13,7 @@ export const LAYOUTS = {
   endpoint: { size: 24, members: { ip: 0, ifindex: 4, pod_mac: 8, host_mac: 14, flags: 20 } },
   node_subnet_key: { size: 8, members: { prefixlen: 0, addr: 4 } },
   node_subnet: { size: 8, members: { node_ip: 0, flags: 4 } },
-  node_subnet_lengths: { size: 12, members: { count: 0, lengths: 4 } },
+  node_subnet_lengths: { size: 16, members: { count: 0, lengths: 4, slotted_length: 12 } },
 } as const satisfies Record<string, StructLayout>;
 
 /** enum twill_reason, by the names the C uses. */
@@ -59,7 +59,11 @@ export const MAPS = {
   endpoints: { key: '__u32', value: 'endpoint' },
   node_subnets: { key: 'node_subnet_key', value: 'node_subnet' },
   node_subnet_lengths: { key: '__u32', value: 'node_subnet_lengths' },
+  node_slots: { key: '__u32', value: 'node_subnet' },
   counters: { key: '__u32', value: 'counter_value' },
 } as const satisfies Record<string, { key: keyof typeof LAYOUTS | '__u32'; value: keyof typeof LAYOUTS }>;
 
 export type MapName = keyof typeof MAPS;
+
+/** Maps rebuilt at every load instead of pinned: node_slots follows node_subnets and is sized by the cluster CIDR, which may change. */
+export const UNPINNED_MAPS: readonly MapName[] = ['node_slots'];

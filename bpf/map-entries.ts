@@ -1,6 +1,6 @@
 // How many entries a datapath map holds, for the metrics and the CLI: in the arrays,
-// whose slots always exist, the occupied ones (pods; counters that have counted; the
-// prefix lengths listed).
+// whose slots always exist, the occupied ones (pods; counters that have counted; node
+// subnets; the prefix lengths listed).
 import { readCounters } from './counters';
 import { occupiedSlots } from './endpoints';
 import { LAYOUTS, slotKey, type MapName } from './layouts';
@@ -14,6 +14,8 @@ export function entryCount(name: MapName, map: BpfMap): number {
       return readCounters(map).length;
     case 'node_subnets':
       return map.keys().length;
+    case 'node_slots':
+      return map.lookupBatch().filter(([, value]) => value.readUInt32BE(LAYOUTS.node_subnet.members.node_ip) !== 0).length;
     case 'node_subnet_lengths':
       return map.lookup(slotKey(0))?.readUInt32LE(LAYOUTS.node_subnet_lengths.members.count) ?? 0;
   }

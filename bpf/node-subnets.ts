@@ -1,9 +1,10 @@
 // The node subnets map: another node's pod CIDR -> that node's address, and whether it
-// is reached through the tunnel; and the prefix lengths in use, which the datapath
-// tries longest first (see struct node_subnet_lengths).
+// is reached through the tunnel; the prefix lengths in use, which the datapath tries
+// longest first (see struct node_subnet_lengths); and node_slots, the same entries of
+// this node's prefix length in an array over the cluster CIDR.
 import { LAYOUTS, PREFIX_LENGTHS_MAX, slotKey } from './layouts';
 import { ipv4FromBytes, ipv4ToBytes, ipv4ToNumber, macFromBytes, parseIpv4Prefix } from './netlink';
-import type { BpfMap } from './tsbpf';
+import type { BpfMap, BpfObject } from './tsbpf';
 
 export interface NodeSubnet {
   nodeIp: string;
@@ -16,31 +17,92 @@ const TWILL_SUBNET_TUNNEL = 1;
 
 const LENGTHS = LAYOUTS.node_subnet_lengths;
 
+const prefixMask = (prefixLength: number): number => (prefixLength === 0 ? 0 : (0xffffffff << (32 - prefixLength)) >>> 0);
+
 /** The key of a.b.c.d/len: the prefix length, then the network address (host bits cleared, as the datapath masks) in network order. */
 export function nodeSubnetKey(cidr: string): Buffer {
   const { address, prefixLength } = parseIpv4Prefix(cidr);
   const key = Buffer.alloc(KEY.size);
   key.writeUInt32LE(prefixLength, KEY.members.prefixlen);
-  const mask = prefixLength === 0 ? 0 : (0xffffffff << (32 - prefixLength)) >>> 0;
-  key.writeUInt32BE((ipv4ToNumber(address) & mask) >>> 0, KEY.members.addr);
+  key.writeUInt32BE((ipv4ToNumber(address) & prefixMask(prefixLength)) >>> 0, KEY.members.addr);
   return key;
 }
 
-/** The distinct prefix lengths of `cidrs`, longest first: the order the datapath tries them in. */
-export function prefixLengthsOf(cidrs: Iterable<string>): number[] {
-  const lengths = new Set([...cidrs].map((cidr) => parseIpv4Prefix(cidr).prefixLength));
-  return [...lengths].sort((a, b) => b - a);
+/** Where node_slots keeps the node subnets of one prefix length inside the cluster CIDR. */
+export interface NodeSlotLayout {
+  /** The cluster CIDR's network address, as a number. */
+  first: number;
+  /** The prefix length of the subnets it holds: this node's pod CIDR's. */
+  prefixLength: number;
+  /** How many subnets of that length the cluster CIDR holds: the array's size. */
+  count: number;
 }
 
-/** Writes the node_subnet_lengths entry; more lengths than the datapath tries is an error naming them. */
-export function writePrefixLengths(map: BpfMap, lengths: number[]): void {
+/** 2^16 slots of 8 bytes (512 KiB) at most: a /8 cluster CIDR cut into /24 node subnets. */
+const NODE_SLOTS_MAX_BITS = 16;
+
+/** The layout for `clusterCIDR` cut into subnets of `nodePrefixLength`; none without a cluster CIDR, or when it would take more than 2^16 slots. */
+export function nodeSlotLayout(clusterCIDR: string | undefined, nodePrefixLength: number): NodeSlotLayout | undefined {
+  if (clusterCIDR === undefined) return undefined;
+  const { address, prefixLength } = parseIpv4Prefix(clusterCIDR);
+  const bits = nodePrefixLength - prefixLength;
+  if (bits < 0 || bits > NODE_SLOTS_MAX_BITS) return undefined;
+  return { first: (ipv4ToNumber(address) & prefixMask(prefixLength)) >>> 0, prefixLength: nodePrefixLength, count: 2 ** bits };
+}
+
+/** The slot of `cidr` in node_slots, or undefined when it has another prefix length or lies outside the cluster CIDR. */
+export function nodeSlotOf(layout: NodeSlotLayout | undefined, cidr: string): number | undefined {
+  if (!layout) return undefined;
+  const { address, prefixLength } = parseIpv4Prefix(cidr);
+  if (prefixLength !== layout.prefixLength) return undefined;
+  const slot = Math.floor((ipv4ToNumber(address) - layout.first) / 2 ** (32 - prefixLength));
+  return slot >= 0 && slot < layout.count ? slot : undefined;
+}
+
+/** Compiles the layout into the datapath (.rodata) and sizes node_slots for it; before load. */
+export function setNodeSlotLayout(object: BpfObject, layout: NodeSlotLayout | undefined): BpfObject {
+  const first = Buffer.alloc(4);
+  first.writeUInt32BE(layout?.first ?? 0);
+  return object
+    .setRodata('cluster_first', first)
+    .setRodata('node_slot_count', layout?.count ?? 0)
+    .setRodata('node_slot_prefixlen', layout?.prefixLength ?? 32)
+    .setMaxEntries('node_slots', layout?.count ?? 1);
+}
+
+/** Puts `subnet` in the slot of `cidr`, or empties it; subnets without a slot are left to the hash alone. */
+export function writeNodeSlot(map: BpfMap, layout: NodeSlotLayout | undefined, cidr: string, subnet: NodeSubnet | undefined): void {
+  const slot = nodeSlotOf(layout, cidr);
+  if (slot !== undefined) map.update(slotKey(slot), subnet ? encodeNodeSubnet(subnet) : Buffer.alloc(VALUE.size));
+}
+
+/**
+ * Writes the node_subnet_lengths entry for a map holding `cidrs`: their distinct prefix
+ * lengths, longest first, and the length node_slots answers for when every one of them
+ * with that length has a slot. More lengths than the datapath tries is an error naming them.
+ */
+export function writePrefixLengths(map: BpfMap, cidrs: Iterable<string>, layout?: NodeSlotLayout): void {
+  const all = [...cidrs];
+  const lengths = [...new Set(all.map((cidr) => parseIpv4Prefix(cidr).prefixLength))].sort((a, b) => b - a);
   if (lengths.length > PREFIX_LENGTHS_MAX) {
     throw new RangeError(`node pod subnets use ${lengths.length} different prefix lengths (/${lengths.join(', /')}); the datapath handles at most ${PREFIX_LENGTHS_MAX}`);
   }
+  const slotted = layout && all.every((cidr) => parseIpv4Prefix(cidr).prefixLength !== layout.prefixLength || nodeSlotOf(layout, cidr) !== undefined);
   const value = Buffer.alloc(LENGTHS.size);
   value.writeUInt32LE(lengths.length, LENGTHS.members.count);
   Buffer.from(lengths).copy(value, LENGTHS.members.lengths);
+  value.writeUInt32LE(slotted ? layout.prefixLength : 0, LENGTHS.members.slotted_length);
   map.update(slotKey(0), value);
+}
+
+/** Fills a fresh node_slots from node_subnets and points node_subnet_lengths at it: what a load does before any program runs. */
+export function rebuildNodeSlots(maps: { nodeSubnets: BpfMap; nodeSlots: BpfMap; nodeSubnetLengths: BpfMap }, layout: NodeSlotLayout | undefined): void {
+  const cidrs = maps.nodeSubnets.lookupBatch().map(([key, value]) => {
+    const cidr = nodeSubnetCidr(key);
+    writeNodeSlot(maps.nodeSlots, layout, cidr, decodeNodeSubnet(value));
+    return cidr;
+  });
+  writePrefixLengths(maps.nodeSubnetLengths, cidrs, layout);
 }
 
 export function nodeSubnetCidr(key: Buffer): string {

@@ -8,8 +8,9 @@ import type { Logger } from 'pino';
 
 import { DATAPATH_OBJECT, PROGRAMS, pinPaths, type PinPaths, type ProgramName } from '../../bpf/datapath';
 import { setPodCidr } from '../../bpf/endpoints';
-import { MAPS, type MapName } from '../../bpf/layouts';
-import { ipv4ToBytes } from '../../bpf/netlink';
+import { MAPS, UNPINNED_MAPS, type MapName } from '../../bpf/layouts';
+import { ipv4ToBytes, parseIpv4Prefix } from '../../bpf/netlink';
+import { nodeSlotLayout, rebuildNodeSlots, setNodeSlotLayout, type NodeSlotLayout } from '../../bpf/node-subnets';
 import { ensurePrivateDirectory } from '../../bpf/private-dir';
 import { BpfObject, TcxLink, attachTcx, type BpfMap, type BpfProgram, type Direction } from '../../bpf/tsbpf';
 
@@ -22,6 +23,8 @@ export interface DatapathSettings {
   nodeIp?: string;
   /** This node's pod CIDR: the endpoints map has a slot for each of its addresses. */
   podCIDR: string;
+  /** The cluster's pod CIDR, over which node_slots lays out the other nodes' subnets. */
+  clusterCIDR?: string;
 }
 
 /** The maps the agent itself reads and writes: node subnets (and their prefix lengths), and the two it exports. */
@@ -30,10 +33,13 @@ export interface DatapathMaps {
   endpoints: BpfMap;
   nodeSubnets: BpfMap;
   nodeSubnetLengths: BpfMap;
+  nodeSlots: BpfMap;
 }
 
 export interface Datapath {
   pins: PinPaths;
+  /** Where node_slots keeps node subnets; none without a cluster CIDR. */
+  slotLayout?: NodeSlotLayout;
   program(name: ProgramName): BpfProgram;
   maps: DatapathMaps;
   close(): void;
@@ -85,14 +91,14 @@ export function loadDatapath(bpffsRoot: string, settings: DatapathSettings, log:
     ensurePrivateDirectory(directory);
   }
   const adopted = (Object.keys(MAPS) as MapName[]).filter((name) => fs.existsSync(pins.map(name)));
+  const slotLayout = nodeSlotLayout(settings.clusterCIDR, parseIpv4Prefix(settings.podCIDR).prefixLength);
   const object = setPodCidr(BpfObject.open(DATAPATH_OBJECT), settings.podCIDR)
     .setRodata('uplink_ifindex', settings.uplinkIfindex)
     .setRodata('tunnel_ifindex', settings.tunnelIfindex)
     .setRodata('tunnel_vni', settings.vni)
     .setRodata('tunnel_port', udpPortBytes(settings.vxlanPort))
-    .setRodata('node_ip', settings.nodeIp ? ipv4ToBytes(settings.nodeIp) : 0)
-    .pinMapsUnder(pins.maps)
-    .load();
+    .setRodata('node_ip', settings.nodeIp ? ipv4ToBytes(settings.nodeIp) : 0);
+  setNodeSlotLayout(object, slotLayout).pinMapsUnder(pins.maps, UNPINNED_MAPS).load();
   const programs = new Map<ProgramName, BpfProgram>();
   let maps: DatapathMaps;
   try {
@@ -101,10 +107,12 @@ export function loadDatapath(bpffsRoot: string, settings: DatapathSettings, log:
       programs.set(name, program);
       replacePin(program, pins.program(name));
     }
-    maps = { counters: object.map('counters'), endpoints: object.map('endpoints'), nodeSubnets: object.map('node_subnets'), nodeSubnetLengths: object.map('node_subnet_lengths') };
+    maps = { counters: object.map('counters'), endpoints: object.map('endpoints'), nodeSubnets: object.map('node_subnets'), nodeSubnetLengths: object.map('node_subnet_lengths'), nodeSlots: object.map('node_slots') };
   } finally {
     object.close();
   }
+  // Before any link runs these programs: they look up this length in node_slots.
+  rebuildNodeSlots(maps, slotLayout);
   const program = (name: ProgramName): BpfProgram => programs.get(name) as BpfProgram;
   const moved = {
     podLinks: moveLinks(pins.podLinks, program('from_pod')),
@@ -117,6 +125,7 @@ export function loadDatapath(bpffsRoot: string, settings: DatapathSettings, log:
   log.info({ bpffsRoot, adoptedMaps: adopted, ...linksMoved }, adopted.length ? 'datapath loaded; re-adopted pinned maps and links' : 'datapath loaded');
   return {
     pins,
+    slotLayout,
     program,
     maps,
     close: () => {

@@ -3,7 +3,7 @@
 // removed, and nothing is ever flushed, so established flows never see a gap.
 import type { Logger } from 'pino';
 
-import { decodeNodeSubnet, encodeNodeSubnet, nodeSubnetCidr, nodeSubnetKey, prefixLengthsOf, tunnelMac, writePrefixLengths, type NodeSubnet } from '../../bpf/node-subnets';
+import { decodeNodeSubnet, encodeNodeSubnet, nodeSubnetCidr, nodeSubnetKey, tunnelMac, writeNodeSlot, writePrefixLengths, type NodeSlotLayout, type NodeSubnet } from '../../bpf/node-subnets';
 import type { Rtnl } from '../../bpf/netlink';
 import type { BpfMap } from '../../bpf/tsbpf';
 import type { ClusterNode } from './cluster-nodes';
@@ -20,6 +20,9 @@ export interface NodeSyncOptions {
   nodeSubnets: BpfMap;
   /** The prefix lengths the datapath tries, longest first. */
   nodeSubnetLengths: BpfMap;
+  /** The subnets of this node's prefix length again, in an array over the cluster CIDR (none without one). */
+  nodeSlots: BpfMap;
+  slotLayout?: NodeSlotLayout;
   rtnl: Rtnl;
   log: Logger;
 }
@@ -62,7 +65,7 @@ export class NodeSync {
 
   async #apply(nodes: ClusterNode[]): Promise<SyncSummary> {
     const started = performance.now();
-    const { self, mode, nodeSubnets, nodeSubnetLengths, log } = this.#options;
+    const { self, mode, nodeSubnets, nodeSubnetLengths, slotLayout, log } = this.#options;
     const tunnel = mode === 'vxlan';
     const desired = new Map<string, Remote>();
     for (const node of nodes) {
@@ -79,10 +82,10 @@ export class NodeSync {
     const departed = [...current].filter(([cidr]) => !desired.has(cidr));
     // The datapath finds only subnets whose prefix length is listed: while entries of
     // both lists are in the map, both lengths are.
-    writePrefixLengths(nodeSubnetLengths, prefixLengthsOf([...current.keys(), ...desired.keys()]));
+    writePrefixLengths(nodeSubnetLengths, [...current.keys(), ...desired.keys()], slotLayout);
     await this.#write(writes);
     await this.#remove(departed, desired);
-    writePrefixLengths(nodeSubnetLengths, prefixLengthsOf(desired.keys()));
+    writePrefixLengths(nodeSubnetLengths, desired.keys(), slotLayout);
     if (this.#strayRoutesPossible) {
       await this.#removeStrayRoutes(desired);
       this.#strayRoutesPossible = false;
@@ -96,20 +99,23 @@ export class NodeSync {
 
   /** Each node's route (and tunnel neighbour) goes in before its map entry, so the datapath never forwards where the host cannot. */
   async #write(remotes: Remote[]): Promise<void> {
-    const { mode, routeDevice, nodeSubnets, rtnl } = this.#options;
+    const { mode, routeDevice, nodeSubnets, nodeSlots, slotLayout, rtnl } = this.#options;
     const tunnel = mode === 'vxlan';
     await rtnl.pipeline(remotes, async (remote) => {
       if (tunnel) await rtnl.addPermanentNeighbour(routeDevice, remote.nodeIp, tunnelMac(remote.nodeIp));
       await rtnl.addRoute({ destination: remote.cidr, ifindex: routeDevice, gateway: remote.nodeIp, onlink: true, protocol: TWILL_ROUTE_PROTOCOL }, { replace: true });
-      nodeSubnets.update(nodeSubnetKey(remote.cidr), encodeNodeSubnet({ nodeIp: remote.nodeIp, tunnel }));
+      const subnet = { nodeIp: remote.nodeIp, tunnel };
+      nodeSubnets.update(nodeSubnetKey(remote.cidr), encodeNodeSubnet(subnet));
+      writeNodeSlot(nodeSlots, slotLayout, remote.cidr, subnet);
     });
   }
 
-  /** Departed nodes lose their map entry first, then their route; a tunnel neighbour goes once no remaining node has its address. */
+  /** Departed nodes lose their map entries first, then their route; a tunnel neighbour goes once no remaining node has its address. */
   async #remove(departed: Array<[string, NodeSubnet]>, desired: Map<string, Remote>): Promise<void> {
-    const { mode, routeDevice, nodeSubnets, rtnl } = this.#options;
+    const { mode, routeDevice, nodeSubnets, nodeSlots, slotLayout, rtnl } = this.#options;
     const remainingNodeIps = new Set([...desired.values()].map((remote) => remote.nodeIp));
     await rtnl.pipeline(departed, async ([cidr, existing]) => {
+      writeNodeSlot(nodeSlots, slotLayout, cidr, undefined);
       nodeSubnets.delete(nodeSubnetKey(cidr));
       await rtnl.deleteRoute({ destination: cidr, ifindex: routeDevice, gateway: existing.nodeIp, protocol: TWILL_ROUTE_PROTOCOL });
       if (mode === 'vxlan' && !remainingNodeIps.has(existing.nodeIp)) await rtnl.deleteNeighbour(routeDevice, existing.nodeIp);

@@ -80,11 +80,17 @@ struct node_subnet_key {
 /*
  * The prefix lengths the node_subnets map holds, longest first (the only entry of the
  * node_subnet_lengths array). Clusters give every node the same mask size, so count is
- * usually 1: one hash lookup per packet.
+ * usually 1: one lookup per packet, and an inlined one when node_slots holds that length.
  */
 struct node_subnet_lengths {
 	__u32 count;
 	__u8 lengths[TWILL_PREFIX_LENGTHS_MAX];
+	/*
+	 * A length whose subnets are all in the node_slots array as well (this node's
+	 * prefix length, when every such subnet lies in the cluster CIDR), looked up
+	 * there; 0: none.
+	 */
+	__u32 slotted_length;
 };
 
 #define TWILL_SUBNET_TUNNEL 1 /* reach the node in VXLAN (see forward_remote) */

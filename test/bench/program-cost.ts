@@ -12,7 +12,7 @@ import path from 'node:path';
 import { DATAPATH_OBJECT } from '../../bpf/datapath';
 import { setPodCidr, writeEndpoint, type Endpoint } from '../../bpf/endpoints';
 import { ipv4ToBytes } from '../../bpf/netlink';
-import { encodeNodeSubnet, nodeSubnetKey, prefixLengthsOf, writePrefixLengths } from '../../bpf/node-subnets';
+import { encodeNodeSubnet, nodeSlotLayout, nodeSubnetKey, rebuildNodeSlots, setNodeSlotLayout } from '../../bpf/node-subnets';
 import { BpfObject, type BpfProgram } from '../../bpf/tsbpf';
 import { udpPortBytes } from '../../agent/lib/datapath';
 import { testObjects } from '../helpers/kernel';
@@ -34,6 +34,8 @@ const TTL = 255;
 
 const NODE_IP = '192.168.60.1';
 const POD_CIDR = '10.244.0.0/24';
+// As the lab's agents run: node subnets laid out over the cluster CIDR (node_slots).
+const SLOT_LAYOUT = nodeSlotLayout('10.0.0.0/8', 24);
 const TUNNEL_FLAG_NODE = 3;
 const VXLAN_PORT = 8472;
 // BPF_PROG_TEST_RUN delivers the packet as arriving on lo (ifindex 1): the sender sits
@@ -81,18 +83,17 @@ const oneRunPaths: Path[] = [
 
 /** The datapath loaded with `count` other nodes' subnets, and its programs. */
 function loadDatapath(count: number): { object: BpfObject; programs: Map<Path['program'], BpfProgram> } {
-  const object = setPodCidr(BpfObject.open(DATAPATH_OBJECT), POD_CIDR).setRodata('node_ip', ipv4ToBytes(NODE_IP)).setRodata('uplink_ifindex', 1).setRodata('tunnel_ifindex', 2).setRodata('tunnel_port', udpPortBytes(VXLAN_PORT)).load();
+  const opened = setPodCidr(BpfObject.open(DATAPATH_OBJECT), POD_CIDR).setRodata('node_ip', ipv4ToBytes(NODE_IP)).setRodata('uplink_ifindex', 1).setRodata('tunnel_ifindex', 2).setRodata('tunnel_port', udpPortBytes(VXLAN_PORT));
+  const object = setNodeSlotLayout(opened, SLOT_LAYOUT).load();
   const programs = new Map<Path['program'], BpfProgram>();
   try {
     const endpoints = object.map('endpoints');
     for (const pod of [sender, receiver, receiverUsingStack]) writeEndpoint(endpoints, POD_CIDR, pod);
     endpoints.close();
-    const [subnets, lengths] = [object.map('node_subnets'), object.map('node_subnet_lengths')];
-    const cidrs = Array.from({ length: count }, (_, i) => node(i + 1).cidr);
-    cidrs.forEach((cidr, i) => subnets.update(nodeSubnetKey(cidr), encodeNodeSubnet({ nodeIp: node(i + 1).ip, tunnel: i + 1 === TUNNEL_FLAG_NODE })));
-    writePrefixLengths(lengths, prefixLengthsOf(cidrs));
-    subnets.close();
-    lengths.close();
+    const maps = { nodeSubnets: object.map('node_subnets'), nodeSlots: object.map('node_slots'), nodeSubnetLengths: object.map('node_subnet_lengths') };
+    for (let n = 1; n <= count; n++) maps.nodeSubnets.update(nodeSubnetKey(node(n).cidr), encodeNodeSubnet({ nodeIp: node(n).ip, tunnel: n === TUNNEL_FLAG_NODE }));
+    rebuildNodeSlots(maps, SLOT_LAYOUT);
+    Object.values(maps).forEach((map) => map.close());
     for (const name of ['from_pod', 'from_netdev', 'to_tunnel'] as const) programs.set(name, object.program(name));
     return { object, programs };
   } catch (error) {

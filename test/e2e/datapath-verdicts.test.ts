@@ -10,7 +10,7 @@ import { setPodCidr, writeEndpoint, type Endpoint } from '../../bpf/endpoints';
 import type { DirectionName, ReasonName } from '../../bpf/layouts';
 import { BpfObject, type BpfMap, type BpfProgram } from '../../bpf/tsbpf';
 import { needsRoot } from '../helpers/kernel';
-import { encodeNodeSubnet, nodeSubnetKey, prefixLengthsOf, writePrefixLengths } from '../../bpf/node-subnets';
+import { encodeNodeSubnet, nodeSlotLayout, nodeSubnetKey, rebuildNodeSlots, setNodeSlotLayout } from '../../bpf/node-subnets';
 import { ipv4FromBytes, ipv4ToBytes } from '../../bpf/netlink';
 import { udpPortBytes } from '../../agent/lib/datapath';
 import { ethernetFrame, ipv4ChecksumValid, ipv4Packet, vxlanPacket, type VxlanOptions } from '../helpers/packets';
@@ -66,6 +66,9 @@ const rows: Row[] = [
   { name: 'pod to a tunnelled node subnet: TTL down, tunnel MACs, redirected to the VXLAN device', program: 'from_pod', packet: ipv4Packet(podA.ip, '10.244.2.7'), verdict: TC_ACT_REDIRECT, counted: ['TWILL_FORWARDED_REMOTE', 'TWILL_FROM_POD'], macs: ['02:76:c0:a8:3c:03', '02:76:c0:a8:3c:01'], ttl: 63 },
   { name: 'a destination in two nested node subnets: the longer prefix wins', program: 'from_pod', packet: ipv4Packet(podA.ip, '10.250.3.7'), verdict: TC_ACT_REDIRECT, counted: ['TWILL_FORWARDED_REMOTE', 'TWILL_FROM_POD'], macs: ['02:76:c0:a8:3c:05', '02:76:c0:a8:3c:01'], ttl: 63 },
   { name: 'a destination only in the shorter of two nested subnets: the shorter one', program: 'from_pod', packet: ipv4Packet(podA.ip, '10.250.9.7'), verdict: TC_ACT_REDIRECT, counted: ['TWILL_FORWARDED_REMOTE', 'TWILL_FROM_POD'], macs: ['02:76:c0:a8:3c:04', '02:76:c0:a8:3c:01'], ttl: 63 },
+  { name: 'pod to a /24 of the cluster CIDR that no node has: passed to the stack', program: 'from_pod', packet: ipv4Packet(podA.ip, '10.244.9.7'), verdict: TC_ACT_OK, counted: ['TWILL_PASSED_NOT_POD', 'TWILL_FROM_POD'] },
+  { name: 'pod to an address below the cluster CIDR: passed to the stack', program: 'from_pod', packet: ipv4Packet(podA.ip, '9.244.1.7'), verdict: TC_ACT_OK, counted: ['TWILL_PASSED_NOT_POD', 'TWILL_FROM_POD'] },
+  { name: 'pod to an address above the cluster CIDR: passed to the stack', program: 'from_pod', packet: ipv4Packet(podA.ip, '11.244.1.7'), verdict: TC_ACT_OK, counted: ['TWILL_PASSED_NOT_POD', 'TWILL_FROM_POD'] },
   { name: 'pod to a remote pod with TTL 1: passed so the stack answers time exceeded', program: 'from_pod', packet: ipv4Packet(podA.ip, '10.244.1.7', { ttl: 1 }), verdict: TC_ACT_OK, counted: ['TWILL_PASSED_TTL_EXCEEDED', 'TWILL_FROM_POD'] },
   { name: 'from the network to a local pod: TTL down, redirected into the peer', program: 'from_netdev', packet: ipv4Packet('10.244.1.9', podB.ip), verdict: TC_ACT_REDIRECT, counted: ['TWILL_DELIVERED_LOCAL', 'TWILL_FROM_NETDEV'], macs: [podB.podMac, podB.hostMac], ttl: 63 },
   { name: 'to the tunnel for a tunnelled node subnet: key set, sent on', program: 'to_tunnel', packet: ipv4Packet('192.168.60.1', '10.244.2.7'), verdict: TC_ACT_OK, counted: ['TWILL_FORWARDED_REMOTE', 'TWILL_TO_TUNNEL'] },
@@ -79,16 +82,20 @@ const rows: Row[] = [
 
 const macOf = (packet: Buffer, offset: number): string => Array.from(packet.subarray(offset, offset + 6), (b) => b.toString(16).padStart(2, '0')).join(':');
 
+// Node subnets of this node's prefix length (/24) in the cluster CIDR are looked up in
+// node_slots, an array, when the agent has a cluster CIDR; the /16 stays in the hash.
+const SLOT_LAYOUT = nodeSlotLayout('10.0.0.0/8', 24);
+
 /** The datapath loaded for this node, with its two pods and the other nodes' subnets. */
-function loadNode(rodata: Record<string, number | Buffer>): { object: BpfObject; counters: BpfMap; programs: Map<ProgramName, BpfProgram> } {
+function loadNode(rodata: Record<string, number | Buffer>, slotLayout = SLOT_LAYOUT): { object: BpfObject; counters: BpfMap; programs: Map<ProgramName, BpfProgram> } {
   const loading = setPodCidr(BpfObject.open(DATAPATH_OBJECT), POD_CIDR).setRodata('node_ip', ipv4ToBytes(NODE_IP));
   for (const [name, value] of Object.entries(rodata)) loading.setRodata(name, value);
-  const object = loading.load();
-  const [endpoints, nodeSubnets, lengths] = [object.map('endpoints'), object.map('node_subnets'), object.map('node_subnet_lengths')];
-  for (const pod of [podA, podB]) writeEndpoint(endpoints, POD_CIDR, pod);
-  for (const [address, prefixLength, nodeIp, flags] of subnets) nodeSubnets.update(nodeSubnetKey(`${address}/${prefixLength}`), encodeNodeSubnet({ nodeIp, tunnel: flags === TWILL_SUBNET_TUNNEL }));
-  writePrefixLengths(lengths, prefixLengthsOf(subnets.map(([address, prefixLength]) => `${address}/${prefixLength}`)));
-  [endpoints, nodeSubnets, lengths].forEach((map) => map.close());
+  const object = setNodeSlotLayout(loading, slotLayout).load();
+  const maps = { endpoints: object.map('endpoints'), nodeSubnets: object.map('node_subnets'), nodeSlots: object.map('node_slots'), nodeSubnetLengths: object.map('node_subnet_lengths') };
+  for (const pod of [podA, podB]) writeEndpoint(maps.endpoints, POD_CIDR, pod);
+  for (const [address, prefixLength, nodeIp, flags] of subnets) maps.nodeSubnets.update(nodeSubnetKey(`${address}/${prefixLength}`), encodeNodeSubnet({ nodeIp, tunnel: flags === TWILL_SUBNET_TUNNEL }));
+  rebuildNodeSlots(maps, slotLayout);
+  Object.values(maps).forEach((map) => map.close());
   return { object, counters: object.map('counters'), programs: new Map(PROGRAMS.map((name) => [name, object.program(name)])) };
 }
 
@@ -109,26 +116,28 @@ function runCounted(node: ReturnType<typeof loadNode>, program: ProgramName, pac
   return result;
 }
 
-describe('datapath verdicts under BPF_PROG_TEST_RUN', needsRoot, () => {
-  let node: ReturnType<typeof loadNode>;
-  before(() => {
-    node = loadNode({});
-  });
-  after(() => unload(node));
-
-  for (const row of rows) {
-    test(row.name, () => {
-      const result = runCounted(node, row.program, row.packet, row.counted);
-      assert.equal(result.retval, row.verdict, 'verdict');
-      if (row.macs) assert.deepEqual([macOf(result.packet, 0), macOf(result.packet, 6)], row.macs, 'Ethernet destination, source');
-      if (row.ttl !== undefined) {
-        assert.equal(result.packet[14 + 8], row.ttl, 'TTL');
-        assert.ok(ipv4ChecksumValid(result.packet), 'the IPv4 checksum follows the TTL');
-      }
-      if (!row.macs && row.ttl === undefined) assert.deepEqual(result.packet, row.packet, 'the packet is unchanged');
+for (const [where, slotLayout] of [['node_slots and the hash', SLOT_LAYOUT], ['the hash alone (no cluster CIDR)', undefined]] as const) {
+  describe(`datapath verdicts under BPF_PROG_TEST_RUN, node subnets in ${where}`, needsRoot, () => {
+    let node: ReturnType<typeof loadNode>;
+    before(() => {
+      node = loadNode({}, slotLayout);
     });
-  }
-});
+    after(() => unload(node));
+
+    for (const row of rows) {
+      test(row.name, () => {
+        const result = runCounted(node, row.program, row.packet, row.counted);
+        assert.equal(result.retval, row.verdict, 'verdict');
+        if (row.macs) assert.deepEqual([macOf(result.packet, 0), macOf(result.packet, 6)], row.macs, 'Ethernet destination, source');
+        if (row.ttl !== undefined) {
+          assert.equal(result.packet[14 + 8], row.ttl, 'TTL');
+          assert.ok(ipv4ChecksumValid(result.packet), 'the IPv4 checksum follows the TTL');
+        }
+        if (!row.macs && row.ttl === undefined) assert.deepEqual(result.packet, row.packet, 'the packet is unchanged');
+      });
+    }
+  });
+}
 
 // With an uplink, pod traffic to a tunnelled subnet is wrapped in VXLAN by from_pod and
 // unwrapped by from_netdev on the uplink; the VXLAN device (ifindex 2 here) is only a

@@ -69,12 +69,15 @@ export class BpfObject {
   /**
    * Pins every map of the object under `directory` by its name at load. A map already
    * pinned there with the same type, sizes and flags is reused with its contents, which
-   * is how a restarted agent re-adopts its state; a mismatched one fails the load.
+   * is how a restarted agent re-adopts its state; a mismatched one fails the load. Maps
+   * named in `except` are created afresh at every load.
    */
-  pinMapsUnder(directory: string): this {
+  pinMapsUnder(directory: string, except: readonly string[] = []): this {
     requireString('directory', directory);
     if (this.#loaded) throw new TypeError('set map pin paths before load');
-    for (const name of this.mapNames()) this.#handle.setMapPinPath(name, path.join(directory, name));
+    for (const name of this.mapNames()) {
+      if (!except.includes(name)) this.#handle.setMapPinPath(name, path.join(directory, name));
+    }
     return this;
   }
 
