@@ -299,9 +299,8 @@ static __always_inline int forward_remote(struct __sk_buff *skb, struct ethhdr *
 	decrease_ttl(ip);
 	account(skb, TWILL_FORWARDED_REMOTE, TWILL_FROM_POD, TC_ACT_OK);
 	if (remote->flags & TWILL_SUBNET_TUNNEL) {
-		__be32 self = node_ip;
-
 		__be16 source_port = tunnel_source_port(skb, ip);
+		__be32 self = node_ip; /* rodata is volatile: copied before taking its address */
 
 		// The VXLAN device needs these MACs; wrapped here, the neighbour replaces them.
 		tunnel_mac(eth->h_dest, remote->node_ip);
@@ -474,6 +473,7 @@ int from_netdev(struct __sk_buff *skb)
 	if (!ip)
 		return verdict;
 
+	// VXLAN arrives on the uplink; on the VXLAN device it is unwrapped already.
 	if (tunnel_ifindex && skb->ifindex != tunnel_ifindex && unwrap_for_pod(skb, ip, &verdict))
 		return verdict;
 

@@ -1,7 +1,9 @@
 // Three nodes in each mode: every pod reaches every pod and node through the datapath
-// (the counters prove the forwarding), pods leaving the cluster are masqueraded,
-// kube-proxy-style DNAT to a Service works with the backend on the same node and on
-// another, and nodes leaving and joining the source update the map and routes.
+// (the counters prove the forwarding; in vxlan mode the programs wrap and unwrap pod
+// traffic, and the VXLAN device carries only the host's), pods leaving the cluster are
+// masqueraded, kube-proxy-style DNAT to a Service works with the backend on the same
+// node and on another, and nodes leaving and joining the source update the map and
+// routes.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
