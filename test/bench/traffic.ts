@@ -6,6 +6,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 
+import { atExit } from '../helpers/exit';
 import { inNetns } from '../helpers/kernel';
 
 /** Built by `npm run build:bench` from test/bench/connection-rate.c. */
@@ -57,11 +58,11 @@ export async function startServers(host: Host): Promise<{ stop: () => void }> {
   ];
   const servers: ChildProcess[] = [];
   const kill = (): void => servers.forEach((server) => server.kill('SIGKILL'));
+  const forget = atExit(kill);
   const stop = (): void => {
-    process.off('exit', kill);
+    forget();
     kill();
   };
-  process.on('exit', kill);
   try {
     for (const [port, cpu, command, args] of commands) {
       const server = spawn('ip', ['netns', 'exec', host.ns, 'taskset', '-c', cpu, command, ...args], { stdio: 'ignore' });

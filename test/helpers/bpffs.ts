@@ -5,6 +5,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
+import { atExit } from './exit';
+
 export const TEST_BPFFS_PREFIX = 'twill-bpffs-';
 
 export interface TestBpffs {
@@ -19,9 +21,10 @@ export function mountTestBpffs(): TestBpffs {
   const cleanup = (): void => {
     if (!mounted) return;
     mounted = false;
+    forget();
     execFileSync('umount', [root], { stdio: 'ignore' });
     fs.rmdirSync(root);
   };
-  process.on('exit', cleanup);
+  const forget = atExit(cleanup);
   return { root, cleanup };
 }

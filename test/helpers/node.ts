@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { mountTestBpffs, type TestBpffs } from './bpffs';
+import { atExit } from './exit';
 import { TestNetns } from './netns';
 import { addedIp, runPlugin, startAgent, type AgentOptions, type PluginRun, type PodSpec } from './processes';
 
@@ -23,6 +24,7 @@ export class TestNode {
   readonly bpffsRoot: string;
   readonly podCIDR: string;
   #agent: ChildProcess | undefined;
+  readonly #forgetAgentAtExit: () => void;
 
   constructor(tag: string, podCIDR = '10.244.0.0/24') {
     this.ns = new TestNetns(tag);
@@ -31,7 +33,7 @@ export class TestNode {
     this.stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'twill-state-'));
     this.podCIDR = podCIDR;
     this.ns.exec('ip', ['addr', 'add', '192.168.50.1/32', 'dev', 'lo']);
-    process.on('exit', () => this.#agent?.kill('SIGKILL'));
+    this.#forgetAgentAtExit = atExit(() => this.#agent?.kill('SIGKILL'));
   }
 
   /** Starts twill-agent in the node namespace and waits until it has published the node. */
@@ -67,6 +69,7 @@ export class TestNode {
 
   async cleanup(): Promise<void> {
     await this.stopAgent('SIGKILL');
+    this.#forgetAgentAtExit();
     this.ns.delete();
     this.bpffs.cleanup();
     fs.rmSync(this.stateDir, { recursive: true, force: true });

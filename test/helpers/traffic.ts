@@ -1,6 +1,7 @@
 // Traffic between test namespaces: ping, and TCP made of two node one-liners.
 import { spawn } from 'node:child_process';
 
+import { atExit } from './exit';
 import { inNetns } from './kernel';
 
 /** Pings `address` from the namespace `ns`; returns how many replies came back. */
@@ -27,11 +28,11 @@ setTimeout(() => process.exit(2), 5000).unref();`;
 export async function startTcpServer(ns: string, port: number, name?: string): Promise<{ stop: () => void }> {
   const server = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', SERVER, String(port), ...(name ? [name] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
   const kill = (): void => void server.kill('SIGKILL');
+  const forget = atExit(kill);
   const stop = (): void => {
-    process.off('exit', kill);
+    forget();
     kill();
   };
-  process.on('exit', kill);
   await new Promise<void>((resolve, reject) => {
     server.stdout.once('data', () => resolve());
     server.once('exit', () => reject(new Error(`TCP server in ${ns} exited`)));
