@@ -60,6 +60,7 @@ interface Path {
 const TUNNEL_NODE_POD = podOn(TUNNEL_FLAG_NODE);
 
 const nativeRemote: Path = { subject: 'from_pod: to another node, native', program: 'from_pod', packet: ipv4Packet(sender.ip, podOn(NATIVE_NODE), { ttl: TTL }) };
+const delivery: Path = { subject: 'from_netdev: from another node into a pod', program: 'from_netdev', packet: ipv4Packet(podOn(NATIVE_NODE), receiver.ip, { ttl: TTL }) };
 const empty: Path = { subject: EMPTY, program: 'empty', packet: ipv4Packet(sender.ip, receiver.ip, { ttl: TTL }) };
 export const WRAPPING = 'from_pod: to another node, vxlan (wraps it)';
 
@@ -69,7 +70,7 @@ const paths: Path[] = [
   { subject: 'from_pod: to a pod on this node that uses the stack (conntrack lookup)', program: 'from_pod', packet: ipv4Packet(sender.ip, receiverUsingStack.ip, { ttl: TTL }) },
   nativeRemote,
   { subject: 'from_pod: to the host stack', program: 'from_pod', packet: ipv4Packet(sender.ip, '10.96.0.10', { ttl: TTL }) },
-  { subject: 'from_netdev: from another node into a pod', program: 'from_netdev', packet: ipv4Packet(podOn(NATIVE_NODE), receiver.ip, { ttl: TTL }) },
+  delivery,
   { subject: "to_tunnel: the host's own traffic, tunnel key set", program: 'to_tunnel', packet: ipv4Packet(NODE_IP, TUNNEL_NODE_POD, { ttl: TTL }) },
 ];
 
@@ -127,9 +128,8 @@ export function programCostSuite(options: { calls: number }): Suite {
       const many = loadDatapath(MANY_NODES);
       loaded.push(many.object, ...many.programs.values());
       const programOf = (datapath: typeof few, name: Path['program']): BpfProgram => (name === 'empty' ? emptyProgram : (datapath.programs.get(name) as BpfProgram));
-      const delivery = paths.find((p) => p.subject === 'from_netdev: from another node into a pod') as Path;
       const manyNodes = `${MANY_NODES.toLocaleString('en')} node subnets`;
-      const run = (group: string, subject: string, datapath: typeof few, path: Path, repeat = REPEAT): Run => ({ group, subject, program: programOf(datapath, path.program), packet: path.packet, repeat });
+      const run = (group: string, subject: string, datapath: typeof few, measured: Path, repeat = REPEAT): Run => ({ group, subject, program: programOf(datapath, measured.program), packet: measured.packet, repeat });
       runs = [
         ...paths.map((p) => run(PROGRAM_GROUP, p.subject, few, p)),
         ...oneRunPaths.map((p) => run(ONE_RUN_GROUP, p.subject, few, p, 1)),
