@@ -117,6 +117,11 @@ async function main(): Promise<void> {
   if (source && config.mode === 'native' && !uplink) throw new ConfigError(`native routing to other nodes needs an uplink: no device holds ${nodeIp}; pass --uplink`);
   const uplinkMtu = uplink?.mtu ?? DEFAULT_MTU;
   const tunnel = config.mode === 'vxlan' ? await ensureTunnelDevice(rtnl, nodeIp as string, uplinkMtu - VXLAN_OVERHEAD, config.vxlanPort) : undefined;
+  // The programs send wrapped pod packets straight out of the uplink, where a larger
+  // one would be dropped without the ICMP "fragmentation needed" the VXLAN device sends.
+  if (tunnel && config.mtu !== undefined && config.mtu > uplinkMtu - VXLAN_OVERHEAD) {
+    throw new ConfigError(`mtu ${config.mtu} is too large for vxlan: the uplink${uplink ? ` ${uplink.name}` : ''} carries ${uplinkMtu} bytes, so pods get at most ${uplinkMtu - VXLAN_OVERHEAD} after the ${VXLAN_OVERHEAD} bytes of VXLAN headers`);
+  }
 
   const datapath = loadDatapath(config.bpffsRoot, { uplinkIfindex: uplink?.index ?? 0, tunnelIfindex: tunnel?.index ?? 0, vni: config.vni, vxlanPort: config.vxlanPort, nodeIp, podCIDR, clusterCIDR: config.clusterCIDR }, log);
   const { program, pins } = datapath;

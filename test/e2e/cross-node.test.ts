@@ -16,6 +16,7 @@ import { packetsFor } from '../../bpf/counters';
 import { inNetns, needsRoot } from '../helpers/kernel';
 import { TEST_NETNS_PREFIX } from '../helpers/netns';
 import { pinnedCounters, pinnedNodeSubnets } from '../../bpf/pinned-maps';
+import { TestNode } from '../helpers/node';
 import { startTcpServer, tcpExchange as tcp } from '../helpers/traffic';
 import { waitFor } from '../helpers/wait';
 import { CLUSTER_CIDR, OUTSIDE_IP, connectivityMatrix, labDown, labUp, writeNodesFile, type Lab, type LabNode } from '../lab/cluster';
@@ -149,3 +150,19 @@ for (const mode of ['native', 'vxlan'] as const) {
     });
   });
 }
+
+describe('vxlan mode and the pod MTU', needsRoot, () => {
+  test('an MTU the uplink cannot carry once wrapped is refused, naming both MTUs', async () => {
+    const node = new TestNode('mtu');
+    try {
+      node.ns.exec('ip', ['link', 'add', 'up0', 'type', 'veth', 'peer', 'name', 'up1']);
+      node.ns.exec('ip', ['addr', 'add', '192.168.78.1/24', 'dev', 'up0']);
+      for (const device of ['up0', 'up1']) node.ns.exec('ip', ['link', 'set', device, 'up']);
+      const flags = ['--mode', 'vxlan', '--node-ip', '192.168.78.1', '--cluster-cidr', '10.244.0.0/16'];
+      await assert.rejects(node.startAgent([...flags, '--mtu', '1451']), /mtu 1451 is too large for vxlan: the uplink up0 carries 1500 bytes, so pods get at most 1450/);
+      await node.startAgent([...flags, '--mtu', '1450']);
+    } finally {
+      await node.cleanup();
+    }
+  });
+});
