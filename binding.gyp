@@ -12,7 +12,8 @@
         "bpf/tsbpf/src/link.cc",
         "bpf/tsbpf/src/tc.cc",
         "bpf/tsbpf/src/netns.cc",
-        "bpf/tsbpf/src/lock.cc"
+        "bpf/tsbpf/src/lock.cc",
+        "bpf/tsbpf/src/unix-socket.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")"

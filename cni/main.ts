@@ -39,7 +39,7 @@ function readStdin(): Buffer {
 }
 
 /** Tells the agent how the command went, once the runtime has its answer; see report.ts. */
-async function reportToAgent(report: NonNullable<PluginOutput['report']>): Promise<void> {
+function reportToAgent(report: NonNullable<PluginOutput['report']>): void {
   const { stateDir, ...outcome } = report;
   let socket: string | undefined;
   try {
@@ -47,11 +47,11 @@ async function reportToAgent(report: NonNullable<PluginOutput['report']>): Promi
   } catch {
     return; // unreadable settings: the command itself has already said so, if it matters
   }
-  if (socket) await sendReport(socket, { ...outcome, seconds: performance.now() / 1000 });
+  if (typeof socket === 'string') sendReport(socket, { ...outcome, seconds: performance.now() / 1000 });
 }
 
-dispatch(process.env, readStdin()).then(async ({ stdout, exitCode, report }) => {
+dispatch(process.env, readStdin()).then(({ stdout, exitCode, report }) => {
   if (stdout !== undefined) process.stdout.write(stdout + '\n');
   process.exitCode = exitCode;
-  if (report) await reportToAgent(report);
+  if (report) reportToAgent(report);
 });

@@ -7,6 +7,7 @@
 //   attach…     lib/tc.ts       TCX or clsact attach/detach, what a hook holds
 //   withNetns   lib/netns.ts    synchronous work inside another network namespace
 //   withFileLock lib/lock.ts    an flock shared between processes (IPAM state)
+//   sendToUnixSocket lib/unix-socket.ts  one message to a local socket, without waiting
 //   BpfError    lib/errors.ts   every failure: { op, errno }
 export { BpfError, NetnsNotFound } from './lib/errors';
 export { BpfObject, encodeRodata, type RodataValue } from './lib/object';
@@ -28,3 +29,4 @@ export {
 } from './lib/tc';
 export { withNetns } from './lib/netns';
 export { withFileLock } from './lib/lock';
+export { sendToUnixSocket } from './lib/unix-socket';

@@ -1,9 +1,9 @@
 // How the plugin tells the agent what it did, for the agent's CNI metrics: one JSON line
 // per command over a unix socket the agent listens on. Best effort by design: a plugin
-// must never fail or wait because the agent is down, slow or gone, so every failure is
-// ignored and the whole exchange is cut off after REPORT_TIMEOUT_MS.
-import net from 'node:net';
-
+// must never fail or wait because the agent is down, slow or gone, so the line is handed
+// to the socket without blocking (tsbpf's sendToUnixSocket, not Node's net module, whose
+// loading alone cost every command ~10 ms) and any failure is ignored.
+import { sendToUnixSocket } from '../../bpf/tsbpf';
 import { COMMANDS, type Command } from './args';
 import { Code, type CodeValue } from './errors';
 
@@ -15,8 +15,6 @@ export interface CniReport {
   seconds: number;
 }
 
-/** A connect on a local socket takes microseconds; this only bounds a wedged agent. */
-export const REPORT_TIMEOUT_MS = 50;
 /** One report is well under this; anything longer is not ours. */
 export const MAX_REPORT_BYTES = 512;
 
@@ -29,18 +27,9 @@ export function resultOf(code: CodeValue | undefined): string {
   return code === undefined ? 'success' : (RESULT_OF_CODE.get(code) as string);
 }
 
-/** Sends one report; resolves once it is written or has failed, never rejects. */
-export function sendReport(socketPath: string, report: CniReport): Promise<void> {
-  return new Promise((resolve) => {
-    const socket = net.createConnection(socketPath);
-    const finish = (): void => {
-      socket.destroy();
-      resolve();
-    };
-    socket.setTimeout(REPORT_TIMEOUT_MS, finish);
-    socket.once('error', finish);
-    socket.once('connect', () => socket.end(JSON.stringify(report) + '\n', finish));
-  });
+/** Sends one report, or gives up at once; never throws. */
+export function sendReport(socketPath: string, report: CniReport): void {
+  sendToUnixSocket(socketPath, Buffer.from(JSON.stringify(report) + '\n'));
 }
 
 /** The agent's side: a report it can count, or undefined for anything else. */

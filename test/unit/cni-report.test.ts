@@ -14,14 +14,17 @@ import { receiveCniReports } from '../../agent/lib/cni-reports';
 import { AgentMetrics } from '../../agent/lib/metrics';
 import { dispatch } from '../../cni/lib/dispatch';
 import { Code } from '../../cni/lib/errors';
-import { REPORT_TIMEOUT_MS, parseReport, resultOf, sendReport } from '../../cni/lib/report';
+import { parseReport, resultOf, sendReport } from '../../cni/lib/report';
 
 const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'twill-report-'));
 after(() => fs.rmSync(directory, { recursive: true, force: true }));
 
-async function timed(action: () => Promise<void>): Promise<number> {
+// The plugin never waits for the agent: a report is a few system calls.
+const AT_ONCE_MS = 20;
+
+function timed(action: () => void): number {
   const started = performance.now();
-  await action();
+  action();
   return performance.now() - started;
 }
 
@@ -70,24 +73,24 @@ describe('plugin reports to the agent', () => {
 
   test('no agent socket, or a stale one nobody listens on: the report gives up at once', async () => {
     const missing = path.join(directory, 'missing.sock');
-    assert.ok((await timed(() => sendReport(missing, { command: 'ADD', result: 'success', seconds: 0.1 }))) < REPORT_TIMEOUT_MS);
+    assert.ok(timed(() => sendReport(missing, { command: 'ADD', result: 'success', seconds: 0.1 })) < AT_ONCE_MS);
     const stale = path.join(directory, 'stale.sock');
     const server = net.createServer();
     await new Promise<void>((resolve) => server.listen(stale, resolve));
     // Closing the server leaves no listener; recreate a socket file without one.
     await new Promise<void>((resolve) => server.close(() => resolve()));
     fs.writeFileSync(stale, '');
-    assert.ok((await timed(() => sendReport(stale, { command: 'DEL', result: 'success', seconds: 0.1 }))) < REPORT_TIMEOUT_MS);
+    assert.ok(timed(() => sendReport(stale, { command: 'DEL', result: 'success', seconds: 0.1 })) < AT_ONCE_MS);
   });
 
-  test('an agent that accepts but never reads does not hold the plugin past the timeout', async () => {
+  test('an agent that accepts but never reads does not hold the plugin', async () => {
     const wedged = path.join(directory, 'wedged.sock');
     const connections: net.Socket[] = [];
     const server = net.createServer({ pauseOnConnect: true }, (connection) => connections.push(connection));
     await new Promise<void>((resolve) => server.listen(wedged, resolve));
     try {
-      const elapsed = await timed(() => sendReport(wedged, { command: 'ADD', result: 'success', seconds: 0.1 }));
-      assert.ok(elapsed < REPORT_TIMEOUT_MS + 50, `took ${elapsed.toFixed(1)} ms`);
+      const elapsed = timed(() => sendReport(wedged, { command: 'ADD', result: 'success', seconds: 0.1 }));
+      assert.ok(elapsed < AT_ONCE_MS, `took ${elapsed.toFixed(1)} ms`);
     } finally {
       connections.forEach((c) => c.destroy());
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -99,10 +102,10 @@ describe('plugin reports to the agent', () => {
     const { server, socketPath } = await receiveCniReports(path.join(directory, 'run'), metrics, pino({ level: 'silent' }));
     try {
       assert.equal(fs.statSync(socketPath).mode & 0o777, 0o600, 'root-only socket');
-      await sendReport(socketPath, { command: 'ADD', result: 'success', seconds: 0.12 });
-      await sendReport(socketPath, { command: 'ADD', result: 'success', seconds: 0.18 });
-      await sendReport(socketPath, { command: 'ADD', result: 'try_again_later', seconds: 0.3 });
-      await sendReport(socketPath, { command: 'DEL', result: 'success', seconds: 0.11 });
+      sendReport(socketPath, { command: 'ADD', result: 'success', seconds: 0.12 });
+      sendReport(socketPath, { command: 'ADD', result: 'success', seconds: 0.18 });
+      sendReport(socketPath, { command: 'ADD', result: 'try_again_later', seconds: 0.3 });
+      sendReport(socketPath, { command: 'DEL', result: 'success', seconds: 0.11 });
       // Junk on the socket is dropped without a trace in the metrics.
       await new Promise<void>((resolve) => {
         const junk = net.createConnection(socketPath, () => junk.end('{"command":"ADD","result":"evil","seconds":1}\n', resolve));

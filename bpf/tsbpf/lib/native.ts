@@ -86,6 +86,7 @@ interface NativeBinding {
   tcFilters(ifindex: number, ingress: boolean): NativeTcFilter[];
   runInNetns<T>(target: string | number, callback: () => T): T;
   tryLock(fd: number): boolean;
+  sendToUnixSocket(path: string, data: Buffer): boolean;
 }
 
 export const native = loadAddon() as NativeBinding;

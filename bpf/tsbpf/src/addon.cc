@@ -19,6 +19,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ExportTcFunctions(env, exports);
   ExportNetnsFunctions(env, exports);
   ExportLockFunctions(env, exports);
+  ExportUnixSocketFunctions(env, exports);
   return exports;
 }
 
