@@ -47,7 +47,7 @@ function reportToAgent(report: NonNullable<PluginOutput['report']>): void {
   } catch {
     return; // unreadable settings: the command itself has already said so, if it matters
   }
-  if (typeof socket === 'string') sendReport(socket, { ...outcome, seconds: performance.now() / 1000 });
+  if (typeof socket === 'string' && socket !== '') sendReport(socket, { ...outcome, seconds: performance.now() / 1000 });
 }
 
 dispatch(process.env, readStdin()).then(({ stdout, exitCode, report }) => {

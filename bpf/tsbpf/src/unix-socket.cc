@@ -1,6 +1,7 @@
 // One message to a local stream socket without waiting for anything: the CNI plugin's
-// report to the agent. Node's net module does the same, but loading it costs the plugin
-// ~10 ms on every command, which the container runtime waits out.
+// report to the agent. Node's net module does the same, but with it every command took
+// ~3 ms longer (measured), mostly to load the module, and the container runtime waits
+// that out.
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
