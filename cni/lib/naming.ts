@@ -1,13 +1,12 @@
 // Names and addresses derived from the attachment, so DEL, CHECK and GC find what ADD
 // made without any other record.
-import crypto from 'node:crypto';
-
 import { ipv4ToBytes, macFromBytes } from '../../bpf/netlink';
 import type { Attachment } from './config';
+import { sha256Hex } from './sha256';
 
 /** tw + 11 hex digits of sha256(containerID/ifname): unique per attachment, 13 characters. */
 export function hostVethName(attachment: Attachment): string {
-  return `tw${crypto.createHash('sha256').update(`${attachment.containerID}/${attachment.ifname}`).digest('hex').slice(0, 11)}`;
+  return `tw${sha256Hex(`${attachment.containerID}/${attachment.ifname}`).slice(0, 11)}`;
 }
 
 /** Host veths are named tw + 11 hex digits; anything else on the node is not ours. */
