@@ -59,12 +59,24 @@ const leaveOutUnusedNetlinkFamilies: esbuild.Plugin = {
   },
 };
 
+// esbuild hands a default import of a CommonJS module (`import fs from 'node:fs'`) a
+// copy of its exports with a getter for each (fs alone has a hundred), made anew in
+// every file that imports it: ~3 ms of every plugin run (measured). Node's built-ins
+// are taken as they are instead; a named import of one fails the build.
+const builtinsAsTheyAre: esbuild.Plugin = {
+  name: 'node-builtins-as-they-are',
+  setup(build) {
+    build.onResolve({ filter: /^node:/ }, (args) => (args.kind === 'require-call' ? { path: args.path, external: true } : { path: args.path, namespace: 'node-builtin' }));
+    build.onLoad({ filter: /.*/, namespace: 'node-builtin' }, (args) => ({ contents: `export default require(${JSON.stringify(args.path)});`, loader: 'js' }));
+  },
+};
+
 async function bundlePlugin(): Promise<string> {
   const { outputFiles } = await esbuild.build({
     ...common,
     entryPoints: [path.join(root, 'cni', 'main.ts')],
     write: false,
-    plugins: [embedAddons, leaveOutUnusedNetlinkFamilies],
+    plugins: [embedAddons, leaveOutUnusedNetlinkFamilies, builtinsAsTheyAre],
     // Less to read and scan on every run; names stay, for readable stack traces.
     minifyWhitespace: true,
     minifySyntax: true,
@@ -79,6 +91,7 @@ async function bundleExecutable(pluginSource: string): Promise<void> {
     ...common,
     entryPoints: [path.join(root, 'cni', 'launcher.ts')],
     outfile: output,
+    plugins: [builtinsAsTheyAre],
     define: {
       PLUGIN_SOURCE: JSON.stringify(pluginSource),
       PLUGIN_SHA256: JSON.stringify(crypto.createHash('sha256').update(pluginSource).digest('hex')),
