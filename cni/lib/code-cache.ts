@@ -2,11 +2,10 @@
 // kilobytes of JavaScript cost every plugin run some 20 ms (measured), so the first
 // successful run of each command stores what V8 compiled for it, the functions it
 // compiled along the way included, and later runs of that command deserialize it.
-// A cache is ignored, and replaced by the next successful run, when V8 rejects it:
-// another V8 version, flags or source, or a checksum that does not match (damaged).
+// A cache is ignored, and replaced by the next successful run, when it is damaged or
+// V8 rejects it (another V8 version, flags or source).
 import fs from 'node:fs';
 import path from 'node:path';
-import v8 from 'node:v8';
 import vm from 'node:vm';
 
 import { existingPrivateCacheDirectory, writeAtomically } from './private-cache';
@@ -31,16 +30,27 @@ function cacheFile(directory: string, bundle: PluginBundle, variant: string): st
   return path.join(directory, `plugin-${bundle.sha256.slice(0, 16)}-${variant}.v8cache`);
 }
 
-// Release builds of V8 neither write nor check a code cache's checksum: with this flag
-// on before the first compile, V8 does both, for a fraction of a millisecond where a
-// digest of ours would load Node's crypto module (~5 ms, measured).
-const CHECKSUMMED = '--verify-snapshot-checksum';
+// V8 does not checksum a code cache in release builds, and a damaged one can crash it.
+// A cache file holds V8's bytes twice, and is used only when both copies match: a torn
+// or damaged file is caught by one comparison, where a digest would load Node's crypto
+// module (~5 ms a run, measured) and V8's own checksum flag would make Node compile its
+// built-ins from source.
+function seal(data: Buffer): Buffer {
+  return Buffer.concat([data, data]);
+}
+
+function unseal(stored: Buffer): Buffer | undefined {
+  const half = stored.length / 2;
+  if (half === 0 || !Number.isInteger(half)) return undefined;
+  const data = stored.subarray(0, half);
+  return data.equals(stored.subarray(half)) ? data : undefined;
+}
 
 function readCache(bundle: PluginBundle, variant: string): Buffer | undefined {
   const directory = existingPrivateCacheDirectory();
   if (!directory) return undefined;
   try {
-    return fs.readFileSync(cacheFile(directory, bundle, variant));
+    return unseal(fs.readFileSync(cacheFile(directory, bundle, variant)));
   } catch {
     return undefined;
   }
@@ -56,7 +66,7 @@ function storeOnSuccess(script: vm.Script, bundle: PluginBundle, variant: string
     const directory = existingPrivateCacheDirectory();
     if (process.exitCode || !directory) return;
     try {
-      writeAtomically(cacheFile(directory, bundle, variant), script.createCachedData(), 0o600);
+      writeAtomically(cacheFile(directory, bundle, variant), seal(script.createCachedData()), 0o600);
     } catch {
       // A cache is an optimisation: a full disk must not fail a command that succeeded.
     }
@@ -69,7 +79,6 @@ function storeOnSuccess(script: vm.Script, bundle: PluginBundle, variant: string
  * variant, compiled from source and not cached.
  */
 export function runPluginBundle(bundle: PluginBundle, variant: string | undefined, scope: ModuleScope): void {
-  v8.setFlagsFromString(CHECKSUMMED);
   const cachedData = variant === undefined ? undefined : readCache(bundle, variant);
   const filename = scope.module.filename;
   const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {${bundle.source}\n})`, { filename, cachedData });

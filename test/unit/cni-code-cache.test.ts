@@ -1,5 +1,5 @@
 // The built plugin's code cache: stored by a successful run, used by the next, and a
-// damaged one rejected by V8's checksum and replaced, the command answering as ever.
+// damaged one rejected and replaced, the command answering as ever.
 // VERSION needs no root and no node: it exercises the cache alone.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -34,7 +34,7 @@ function versionCache(): string {
 describe('plugin code cache', () => {
   test('a damaged cache is rejected and replaced; a sound one is kept', () => {
     const answer = version();
-    assert.deepEqual((answer as { supportedVersions?: string[] }).supportedVersions?.includes('1.0.0'), true);
+    assert.ok((answer as { supportedVersions?: string[] }).supportedVersions?.includes('1.0.0'));
     const file = versionCache();
 
     const damaged = fs.readFileSync(file);
