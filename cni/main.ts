@@ -38,10 +38,12 @@ function readStdin(): Buffer {
   return Buffer.concat(chunks);
 }
 
+const PAUSE = new Int32Array(new SharedArrayBuffer(4));
+
 /**
- * The answer in one write: process.stdout would load Node's stream machinery for one
- * line (~2 ms, measured). A runtime's pipe is blocking; should it not be, a full pipe
- * is simply tried again until the runtime has read it.
+ * Writes the answer with fs.writeSync: process.stdout would load Node's stream machinery
+ * for one line (~2 ms, measured). A runtime's pipe is blocking; should it be
+ * non-blocking and full, the write waits a millisecond for the runtime to read it.
  */
 function writeStdout(text: string): void {
   const bytes = Buffer.from(text);
@@ -50,10 +52,10 @@ function writeStdout(text: string): void {
       written += fs.writeSync(1, bytes, written);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error;
+      Atomics.wait(PAUSE, 0, 0, 1);
     }
   }
 }
-
 /** Tells the agent how the command went, once the runtime has its answer; see report.ts. */
 function reportToAgent(report: NonNullable<PluginOutput['report']>): void {
   const { stateDir, ...outcome } = report;
@@ -68,7 +70,12 @@ function reportToAgent(report: NonNullable<PluginOutput['report']>): void {
 }
 
 dispatch(process.env, readStdin()).then(({ stdout, exitCode, report }) => {
-  if (stdout !== undefined) writeStdout(stdout + '\n');
   process.exitCode = exitCode;
+  try {
+    if (stdout !== undefined) writeStdout(stdout + '\n');
+  } catch {
+    // The runtime has closed its end and gets no answer; the agent still hears how it went.
+    process.exitCode = 1;
+  }
   if (report) reportToAgent(report);
 });

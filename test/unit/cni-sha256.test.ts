@@ -11,8 +11,9 @@ const nodeDigest = (text: string): string => crypto.createHash('sha256').update(
 
 describe('sha256', () => {
   test('every length across the block and length-field boundaries', () => {
-    for (let length = 0; length <= 200; length++) {
-      const text = crypto.randomBytes(length).toString('base64').slice(0, length);
+    const characters = Array.from({ length: 200 }, (_, i) => String.fromCharCode(33 + ((i * 37) % 94))).join('');
+    for (let length = 0; length <= characters.length; length++) {
+      const text = characters.slice(0, length);
       assert.equal(sha256Hex(text), nodeDigest(text), `length ${length}`);
     }
   });
