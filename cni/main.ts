@@ -56,6 +56,7 @@ function writeStdout(text: string): void {
     }
   }
 }
+
 /** Tells the agent how the command went, once the runtime has its answer; see report.ts. */
 function reportToAgent(report: NonNullable<PluginOutput['report']>): void {
   const { stateDir, ...outcome } = report;
