@@ -15,6 +15,16 @@ import { MAX_STDIN_BYTES } from './lib/config';
 import { dispatch, type PluginOutput } from './lib/dispatch';
 import { sendReport } from './lib/report';
 
+const PAUSE = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * A runtime's pipes are blocking; should one be non-blocking and not ready (EAGAIN),
+ * the plugin waits a millisecond for the runtime rather than spinning on it.
+ */
+function waitForPipe(): void {
+  Atomics.wait(PAUSE, 0, 0, 1);
+}
+
 /** Reads stdin up to one byte past the limit, so an oversized config is refused, not buffered. */
 function readStdin(): Buffer {
   const chunks: Buffer[] = [];
@@ -26,7 +36,10 @@ function readStdin(): Buffer {
       read = fs.readSync(0, chunk, 0, chunk.length, null);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'EAGAIN') continue;
+      if (code === 'EAGAIN') {
+        waitForPipe();
+        continue;
+      }
       if (code === 'EOF' || code === 'EBADF') break;
       throw error;
     }
@@ -38,12 +51,9 @@ function readStdin(): Buffer {
   return Buffer.concat(chunks);
 }
 
-const PAUSE = new Int32Array(new SharedArrayBuffer(4));
-
 /**
  * Writes the answer with fs.writeSync: process.stdout would load Node's stream machinery
- * for one line (~2 ms, measured). A runtime's pipe is blocking; should it be
- * non-blocking and full, the write waits a millisecond for the runtime to read it.
+ * for one line (~2 ms, measured).
  */
 function writeStdout(text: string): void {
   const bytes = Buffer.from(text);
@@ -52,7 +62,7 @@ function writeStdout(text: string): void {
       written += fs.writeSync(1, bytes, written);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error;
-      Atomics.wait(PAUSE, 0, 0, 1);
+      waitForPipe();
     }
   }
 }
