@@ -3,7 +3,6 @@
 // must never fail or wait because the agent is down, slow or gone, so the line is handed
 // to the socket without blocking (tsbpf's sendToUnixSocket: Node's net module cost every
 // command ~3 ms more, measured, mostly to load it) and any failure is ignored.
-import { sendToUnixSocket } from '../../bpf/tsbpf';
 import { COMMANDS, type Command } from './args';
 import { Code, type CodeValue } from './errors';
 
@@ -29,6 +28,9 @@ export function resultOf(code: CodeValue | undefined): string {
 
 /** Sends one report to the socket at `socketPath` (a non-empty path), or gives up at once. */
 export function sendReport(socketPath: string, report: CniReport): void {
+  // Loaded here, not at the top: the command table above is all VERSION needs of this
+  // module, and VERSION never loads the native binding.
+  const { sendToUnixSocket } = require('../../bpf/tsbpf') as typeof import('../../bpf/tsbpf');
   sendToUnixSocket(socketPath, Buffer.from(JSON.stringify(report) + '\n'));
 }
 

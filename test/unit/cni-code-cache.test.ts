@@ -1,6 +1,7 @@
 // The built plugin's code cache: stored by a successful run, used by the next, and a
 // damaged one rejected and replaced, the command answering as ever.
-// VERSION needs no root and no node: it exercises the cache alone.
+// VERSION needs no root and no node: it exercises the cache alone, and leaves no
+// cache directory where no earlier command made one.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -16,9 +17,9 @@ after(() => fs.rmSync(temporary, { recursive: true, force: true }));
 const cacheDirectory = path.join(temporary, `twill-cni-${process.getuid?.() ?? 0}`);
 fs.mkdirSync(cacheDirectory, { mode: 0o700 });
 
-function version(): unknown {
+function version(tmpdir = temporary): unknown {
   const stdout = execFileSync(process.execPath, [CNI_PLUGIN], {
-    env: { PATH: process.env.PATH, TMPDIR: temporary, CNI_COMMAND: 'VERSION' },
+    env: { PATH: process.env.PATH, TMPDIR: tmpdir, CNI_COMMAND: 'VERSION' },
     input: JSON.stringify({ cniVersion: '1.0.0' }),
     encoding: 'utf8',
   });
@@ -48,5 +49,11 @@ describe('plugin code cache', () => {
     assert.deepEqual(version(), answer);
     assert.ok(fs.readFileSync(file).equals(replaced), 'a sound cache is used as it is');
     assert.equal(fs.statSync(file).mtimeMs, modified);
+  });
+
+  test('VERSION loads no native code, so it makes no cache directory', () => {
+    const untouched = fs.mkdtempSync(path.join(temporary, 'fresh-'));
+    version(untouched);
+    assert.deepEqual(fs.readdirSync(untouched), []);
   });
 });
