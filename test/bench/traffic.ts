@@ -9,7 +9,7 @@ import path from 'node:path';
 import { atExit } from '../helpers/exit';
 import { inNetns } from '../helpers/kernel';
 
-/** Built by `npm run build:bench` from test/bench/connection-rate.c. */
+/** Built by `npm run build:test-tools` from test/bench/connection-rate.c. */
 export const CONNECTION_RATE = path.join(__dirname, 'connection-rate');
 
 const PORTS = { iperf3: 5201, sockperf: 11111, connectionRate: 12865 };

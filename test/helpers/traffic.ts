@@ -1,8 +1,10 @@
-// Traffic between test namespaces: ping, and TCP made of two node one-liners.
+// Traffic between test namespaces: ping, TCP made of two node one-liners, and a UDP
+// listener that records what reaches it.
 import { spawn } from 'node:child_process';
 
 import { atExit } from './exit';
 import { inNetns } from './kernel';
+import { waitFor } from './wait';
 
 /** Pings `address` from the namespace `ns`; returns how many replies came back. */
 export function ping(ns: string, address: string, count = 3, source?: string): number {
@@ -16,17 +18,17 @@ export function ping(ns: string, address: string, count = 3, source?: string): n
 
 // An echo server, or (given a name) one that answers "<name> saw <peer address>" once
 // the client has sent everything, so a test can see whether anything NATed the client.
-const SERVER = `const [port, name] = [Number(process.argv[1]), process.argv[2]];
+const SERVER = `const [port, address, name] = [Number(process.argv[1]), process.argv[2], process.argv[3]];
 require('net').createServer((s) => (name ? s.resume().on('end', () => s.end(name + ' saw ' + s.remoteAddress)) : s.pipe(s)))
-  .listen(port, '0.0.0.0', () => console.log('listening'));`;
+  .listen(port, address, () => console.log('listening'));`;
 const CLIENT = `const s = require('net').connect(Number(process.argv[2]), process.argv[1], () => s.end('twill-echo'));
 let got = ''; s.on('data', (d) => (got += d)); s.on('close', () => process.stdout.write(got));
 s.on('error', (e) => process.stdout.write('error ' + e.code));
 setTimeout(() => process.exit(2), 5000).unref();`;
 
-/** A TCP server in `ns` (an echo server, or a "<name> saw <peer>" one); stop() ends it by PID. */
-export async function startTcpServer(ns: string, port: number, name?: string): Promise<{ stop: () => void }> {
-  const server = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', SERVER, String(port), ...(name ? [name] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
+/** A TCP server in `ns` on `address` (an echo server, or a "<name> saw <peer>" one); stop() ends it by PID. */
+export async function startTcpServer(ns: string, port: number, name?: string, address = '0.0.0.0'): Promise<{ stop: () => void }> {
+  const server = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', SERVER, String(port), address, ...(name ? [name] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
   const kill = (): void => void server.kill('SIGKILL');
   const forget = atExit(kill);
   const stop = (): void => {
@@ -43,4 +45,51 @@ export async function startTcpServer(ns: string, port: number, name?: string): P
 /** Connects from `ns` to address:port, sends "twill-echo", and returns all it got back. */
 export function tcpExchange(ns: string, address: string, port: number): string {
   return inNetns(ns, process.execPath, ['-e', CLIENT, address, String(port)]);
+}
+
+// Prints each datagram it gets as hex, one a line, after "ready".
+const UDP_LISTENER = `const socket = require('dgram').createSocket('udp4');
+socket.on('message', (message) => process.stdout.write(message.toString('hex') + '\\n'));
+socket.bind(Number(process.argv[2]), process.argv[1], () => process.stdout.write('ready\\n'));`;
+const LISTENER_READY_MS = 5_000;
+
+export interface UdpListener {
+  /** The payloads received so far, in order. */
+  received(): Buffer[];
+  /** Ends the listener by PID. */
+  stop(): void;
+}
+
+/** A UDP listener on address:port inside `ns`, ready when this resolves. */
+export async function startUdpListener(ns: string, address: string, port: number): Promise<UdpListener> {
+  const listener = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', UDP_LISTENER, address, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const kill = (): void => void listener.kill('SIGKILL');
+  const forget = atExit(kill);
+  const stop = (): void => {
+    forget();
+    kill();
+  };
+  let output = '';
+  listener.stdout.on('data', (data: Buffer) => (output += data.toString()));
+  try {
+    await waitFor(`a UDP listener on ${address}:${port} in ${ns}`, () => output.startsWith('ready\n') || listener.exitCode !== null, LISTENER_READY_MS);
+    if (listener.exitCode !== null) throw new Error(`the UDP listener on ${address}:${port} in ${ns} exited`);
+  } catch (error) {
+    stop();
+    throw error;
+  }
+  const received = (): Buffer[] =>
+    output
+      .split('\n')
+      .slice(1, -1)
+      .map((line) => Buffer.from(line, 'hex'));
+  return { received, stop };
+}
+
+const UDP_SENDER = `const socket = require('dgram').createSocket('udp4');
+socket.send(Buffer.from(process.argv[3], 'hex'), Number(process.argv[2]), process.argv[1], (error) => process.exit(error ? 1 : 0));`;
+
+/** Sends one UDP datagram from an ordinary socket in `ns`, as any process there may. */
+export function sendUdp(ns: string, address: string, port: number, payload: Buffer): void {
+  inNetns(ns, process.execPath, ['-e', UDP_SENDER, address, String(port), payload.toString('hex')]);
 }
