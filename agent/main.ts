@@ -116,7 +116,7 @@ async function main(): Promise<void> {
   }
   if (source && config.mode === 'native' && !uplink) throw new ConfigError(`native routing to other nodes needs an uplink: no device holds ${nodeIp}; pass --uplink`);
   const uplinkMtu = uplink?.mtu ?? DEFAULT_MTU;
-  const tunnel = config.mode === 'vxlan' ? await ensureTunnelDevice(rtnl, nodeIp as string, uplinkMtu - VXLAN_OVERHEAD, config.vxlanPort) : undefined;
+  const tunnel = config.mode === 'vxlan' ? await ensureTunnelDevice(rtnl, nodeIp as string, podCIDR, uplinkMtu - VXLAN_OVERHEAD, config.vxlanPort) : undefined;
   // The programs send wrapped pod packets straight out of the uplink, where a larger
   // one would be dropped without the ICMP "fragmentation needed" the VXLAN device sends.
   if (tunnel && config.mtu !== undefined && config.mtu > uplinkMtu - VXLAN_OVERHEAD) {

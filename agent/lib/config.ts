@@ -113,6 +113,9 @@ export function resolveConfig(file: Partial<AgentConfig>, flags: Partial<AgentCo
   if (!Number.isInteger(vni) || vni < 1 || vni > 0xffffff) throw new ConfigError(`vni ${vni} must be an integer from 1 to 16777215`);
   if (nodeIP !== undefined && !isIpv4(nodeIP)) throw new ConfigError(`nodeIP ${JSON.stringify(nodeIP)} is not an IPv4 address`);
   if (mode !== 'native' && mode !== 'vxlan') throw new ConfigError(`mode ${JSON.stringify(mode)} must be native or vxlan`);
+  // Pod traffic for other nodes' own addresses leaves unwrapped, and the receiver refuses
+  // pod sources that do not arrive in the tunnel: it must leave masqueraded.
+  if (mode === 'vxlan' && clusterCIDR === undefined) throw new ConfigError('mode vxlan needs clusterCIDR: pod traffic to other nodes\' own addresses must be masqueraded, since a node refuses pod sources that do not arrive through the tunnel');
   if (mtu !== undefined && (!Number.isInteger(mtu) || mtu < 576 || mtu > 65535)) throw new ConfigError(`mtu ${mtu} must be an integer from 576 to 65535`);
   if (!Number.isInteger(metricsPort) || metricsPort < 1 || metricsPort > 65535) throw new ConfigError(`metricsPort ${metricsPort} must be a TCP port`);
   if (!Number.isInteger(vxlanPort) || vxlanPort < 1 || vxlanPort > 65535) throw new ConfigError(`vxlanPort ${vxlanPort} must be a UDP port`);

@@ -4,8 +4,9 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 
+import { podSlots } from '../../bpf/endpoints';
 import { tunnelMac } from '../../bpf/node-subnets';
-import type { Link, Rtnl } from '../../bpf/netlink';
+import { ipv4FromNumber, type Link, type Rtnl } from '../../bpf/netlink';
 
 export const TUNNEL_DEVICE = 'twill-vxlan';
 /** Outer IPv4 (20) + UDP (8) + VXLAN (8) + inner Ethernet (14). */
@@ -48,10 +49,25 @@ export function ensureMasquerade(podCIDR: string, clusterCIDR: string): void {
   }
 }
 
-/** The collect-metadata VXLAN device, created once and reused after restarts. */
-export async function ensureTunnelDevice(rtnl: Rtnl, nodeIp: string, mtu: number, udpPort: number): Promise<Link> {
+/**
+ * The address the node's own traffic to other nodes' pods leaves the VXLAN device
+ * with: its pod CIDR's network address, which IPAM never hands out (as Flannel gives
+ * flannel.1). The pods' replies are then addressed into this node's pod CIDR and come
+ * back wrapped like all pod traffic, so a node can refuse every pod source that
+ * arrives unwrapped (see from_netdev).
+ */
+export function tunnelAddress(podCIDR: string): string {
+  return ipv4FromNumber(podSlots(podCIDR).first);
+}
+
+/** The collect-metadata VXLAN device with the tunnel address and no other, created once and reused after restarts. */
+export async function ensureTunnelDevice(rtnl: Rtnl, nodeIp: string, podCIDR: string, mtu: number, udpPort: number): Promise<Link> {
   const existing = await rtnl.link(TUNNEL_DEVICE);
   const device = existing ?? (await rtnl.createVxlan({ name: TUNNEL_DEVICE, mac: tunnelMac(nodeIp), mtu }, udpPort));
+  const address = `${tunnelAddress(podCIDR)}/32`;
+  const held = await rtnl.addresses(device.index);
+  if (!held.includes(address)) await rtnl.addAddress(device.index, address);
+  for (const stale of held.filter((other) => other !== address)) await rtnl.deleteAddress(device.index, stale);
   if (!device.up) await rtnl.setUp(device.index);
   return { ...device, up: true };
 }

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { ipv4ToNumber, isIpv4, parseIpv4Prefix } from '../../bpf/netlink';
+import { ipv4FromNumber, ipv4ToNumber, isIpv4, parseIpv4Prefix } from '../../bpf/netlink';
 import { ensurePrivateDirectory } from '../../bpf/private-dir';
 import { BpfError, withFileLock } from '../../bpf/tsbpf';
 import type { Attachment } from './config';
@@ -16,10 +16,6 @@ export interface Allocation extends Attachment {
 
 const LOCK_TIMEOUT_MS = 10_000;
 const LAST_RESERVED = 'last_reserved_ip';
-
-function toIp(value: number): string {
-  return [24, 16, 8, 0].map((shift) => (value >>> shift) & 0xff).join('.');
-}
 
 /** The addresses of a pod CIDR that go to pods: all but the network and broadcast addresses. */
 export function podRange(podCIDR: string): { first: number; last: number; size: number } {
@@ -45,7 +41,7 @@ export class Ipam {
       if (held) return held.ip;
       const start = this.#lastReserved(range);
       for (let step = 1; step <= range.size; step++) {
-        const candidate = toIp(range.first + ((start - range.first + step) % range.size));
+        const candidate = ipv4FromNumber(range.first + ((start - range.first + step) % range.size));
         try {
           fs.writeFileSync(path.join(this.directory, candidate), `${attachment.containerID}\n${attachment.ifname}\n`, { flag: 'wx', mode: 0o600 });
         } catch (error) {

@@ -22,8 +22,8 @@ describe('agent configuration', () => {
   after(() => fs.rmSync(directory, { recursive: true, force: true }));
 
   test('YAML and JSON files read alike; flags override the file; defaults fill the rest', () => {
-    const yaml = readConfigFile(writeTemp('agent.yaml', 'nodeName: n1\npodCIDR: 10.244.1.0/24\nmode: vxlan\n'));
-    const json = readConfigFile(writeTemp('agent.json', '{"nodeName": "n1", "podCIDR": "10.244.1.0/24", "mode": "vxlan"}'));
+    const yaml = readConfigFile(writeTemp('agent.yaml', 'nodeName: n1\npodCIDR: 10.244.1.0/24\nclusterCIDR: 10.244.0.0/16\nmode: vxlan\n'));
+    const json = readConfigFile(writeTemp('agent.json', '{"nodeName": "n1", "podCIDR": "10.244.1.0/24", "clusterCIDR": "10.244.0.0/16", "mode": "vxlan"}'));
     assert.deepEqual(yaml, json);
     const flags = parseFlags(['--pod-cidr', '10.244.2.0/24', '--mtu', '1450'], {});
     const config = resolveConfig(yaml, flags.overrides);
@@ -46,6 +46,7 @@ describe('agent configuration', () => {
     ['VNI out of range', () => resolveConfig({ nodeName: 'n' }, { vni: 1 << 24 }), /vni 16777216 must be an integer from 1 to 16777215/],
     ['bad pod CIDR', () => resolveConfig({ nodeName: 'n', podCIDR: '10.0.0.0/40' }, {}), /podCIDR "10.0.0.0\/40" is not an IPv4 CIDR/],
     ['tiny pod CIDR', () => resolveConfig({ nodeName: 'n', podCIDR: '10.0.0.0/31' }, {}), /too small/],
+    ['vxlan without a cluster CIDR', () => resolveConfig({ nodeName: 'n', podCIDR: '10.0.0.0/24', mode: 'vxlan' }, {}), /mode vxlan needs clusterCIDR/],
     ['bad mode', () => resolveConfig({ nodeName: 'n', podCIDR: '10.0.0.0/24', mode: 'gre' as 'native' }, {}), /mode "gre" must be native or vxlan/],
     ['bad node IP', () => resolveConfig({ nodeName: 'n', podCIDR: '10.0.0.0/24', nodeIP: '1.2.3' }, {}), /nodeIP "1.2.3"/],
     ['unknown file setting', () => readConfigFile(writeTemp('a.yaml', 'podCidr: 10.0.0.0/24\n')), /unknown setting "podCidr"/],

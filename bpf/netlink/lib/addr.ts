@@ -25,6 +25,11 @@ export function ipv4ToNumber(text: string): number {
   return ipv4ToBytes(text).readUInt32BE(0);
 }
 
+/** The address of an unsigned 32-bit number. */
+export function ipv4FromNumber(value: number): string {
+  return [24, 16, 8, 0].map((shift) => (value >>> shift) & 0xff).join('.');
+}
+
 export function ipv4FromBytes(bytes: Buffer): string {
   if (bytes.length !== 4) throw new TypeError('an IPv4 address is 4 bytes');
   return Array.from(bytes).join('.');
