@@ -149,7 +149,7 @@ async function main(): Promise<void> {
   if (config.clusterCIDR) ensureMasquerade(podCIDR, config.clusterCIDR);
   else log.warn('no --cluster-cidr: pod traffic leaving the cluster is not masqueraded');
 
-  sync = new NodeSync({ self: config.nodeName, mode: config.mode, routeDevice: (tunnel ?? uplink)?.index ?? 0, nodeSubnets: datapath.maps.nodeSubnets, nodeSubnetLengths: datapath.maps.nodeSubnetLengths, nodeSlots: datapath.maps.nodeSlots, slotLayout: datapath.slotLayout, rtnl, log });
+  sync = new NodeSync({ self: config.nodeName, mode: config.mode, routeDevice: (tunnel ?? uplink)?.index ?? 0, nodeSubnets: datapath.maps.nodeSubnets, nodeSubnetLengths: datapath.maps.nodeSubnetLengths, nodeSlots: datapath.maps.nodeSlots, slotLayout: datapath.slotLayout, nodeAddresses: datapath.maps.nodeAddresses, rtnl, log });
   if (source) await syncNodes(latest);
 
   const mtu = config.mtu ?? (tunnel ? tunnel.mtu : uplinkMtu);

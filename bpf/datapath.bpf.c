@@ -8,6 +8,9 @@
 // natively or wrapped in VXLAN here); everything else is the host stack's. The VXLAN
 // device carries the host's own traffic to pods elsewhere, and any pod traffic the
 // programs cannot wrap or unwrap themselves.
+// Pods are untrusted: from_pod lets a pod send only IPv4 from its own address and ARP
+// about itself, and hands the stack nothing a pod may not ask of it; from_netdev accepts
+// tunnel traffic only from nodes, for their own ranges. Every refusal has its reason.
 #include "vmlinux.h"
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
@@ -17,12 +20,23 @@
 #define TC_ACT_OK 0
 #define TC_ACT_SHOT 2
 #define ETH_P_IP 0x0800
+#define ETH_P_ARP 0x0806
+#define ETH_P_IPV6 0x86dd
 #define ETH_ALEN 6
+#define ARPHRD_ETHER 1
 #define AF_INET 2
+#define IPPROTO_ICMP 1
 #define IPPROTO_TCP 6
 #define IPPROTO_UDP 17
+#define IPPROTO_ICMPV6 58
+#define ICMP_REDIRECT 5
+#define ICMP_ROUTER_ADVERTISEMENT 9
+#define ICMPV6_ROUTER_ADVERTISEMENT 134
+#define ICMPV6_REDIRECT 137
 #define IP_DF 0x4000
-#define IP_FRAGMENT 0x3fff /* more-fragments flag and offset */
+#define IP_MF 0x2000
+#define IP_OFFSET 0x1fff /* in 8-byte units */
+#define IP_FRAGMENT (IP_MF | IP_OFFSET)
 #define BPF_F_CURRENT_NETNS (-1)
 #define TUNNEL_TTL 64
 #define VXLAN_FLAG_VNI 0x08000000 /* the I flag: the VNI is valid (RFC 7348) */
@@ -79,6 +93,16 @@ struct {
 	__type(value, struct node_subnet);
 } node_slots SEC(".maps");
 
+// The other nodes' addresses, the only outer sources the VXLAN device's traffic is
+// accepted from: derived from node_subnets like node_slots, rebuilt at every load and
+// not pinned.
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct node_address);
+	__type(value, __u32);
+} node_addresses SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, TWILL_REASON_COUNT * TWILL_DIRECTION_COUNT);
@@ -112,30 +136,86 @@ static __always_inline int account(struct __sk_buff *skb, enum twill_reason reas
 	return verdict;
 }
 
-// The IPv4 header, or NULL with *verdict set when the packet is not IPv4 or is cut
-// shorter than its header length claims.
-static __always_inline struct iphdr *ipv4_header(struct __sk_buff *skb, struct ethhdr **eth,
-						 enum twill_direction direction, int *verdict)
+// The one's-complement sum of the 20 bytes of an IPv4 header without its options,
+// not yet folded: ~fold of it is the checksum of a header being written (check 0).
+static __always_inline __u32 ipv4_sum(const void *header)
 {
-	void *data = (void *)(long)skb->data;
-	void *data_end = (void *)(long)skb->data_end;
-	struct iphdr *ip;
+	const __u16 *word = header;
+	__u32 sum = 0;
 
-	*eth = data;
-	if ((void *)(*eth + 1) > data_end) {
-		*verdict = account(skb, TWILL_DROPPED_MALFORMED, direction, TC_ACT_SHOT);
-		return NULL;
+	for (int i = 0; i < sizeof(struct iphdr) / 2; i++)
+		sum += word[i];
+	return sum;
+}
+
+static __always_inline __u16 fold(__u32 sum)
+{
+	sum = (sum & 0xffff) + (sum >> 16);
+	return sum + (sum >> 16);
+}
+
+// Whether an IPv4 header is one the stack would accept, so one the datapath may route:
+// version 4, at least 20 bytes and all of them in the linear data, a total length that
+// covers the header and that the frame carries (`carried`: the bytes from the header
+// to the frame's end; more is padding), and a right checksum. A GSO packet above 64 KiB
+// (BIG TCP) says 0 and means all it carries, as the kernel's iph_totlen reads it.
+static __always_inline bool ipv4_sound(struct __sk_buff *skb, struct iphdr *ip, __u32 carried)
+{
+	void *data_end = (void *)(long)skb->data_end;
+	const __u16 *option = (void *)(ip + 1);
+	__u32 header_length, total, sum;
+
+	if ((void *)(ip + 1) > data_end || ip->version != 4 || ip->ihl < 5)
+		return false;
+	header_length = ip->ihl * 4;
+	total = bpf_ntohs(ip->tot_len);
+	if (total == 0 && skb->gso_size)
+		total = carried;
+	if (total < header_length || total > carried)
+		return false;
+	sum = ipv4_sum(ip);
+	// Options: at most 40 bytes, a bound the verifier can see.
+	for (int i = 0; i < 20 && i < (header_length - sizeof(*ip)) / 2; i++) {
+		if ((void *)(option + 1) > data_end)
+			return false;
+		sum += *option++;
 	}
-	if ((*eth)->h_proto != bpf_htons(ETH_P_IP)) {
-		*verdict = account(skb, TWILL_PASSED_NOT_IPV4, direction, TC_ACT_OK);
-		return NULL;
-	}
-	ip = (void *)(*eth + 1);
-	if ((void *)(ip + 1) > data_end || ip->ihl < 5 || (void *)ip + ip->ihl * 4 > data_end) {
-		*verdict = account(skb, TWILL_DROPPED_MALFORMED, direction, TC_ACT_SHOT);
-		return NULL;
-	}
-	return ip;
+	return fold(sum) == 0xffff;
+}
+
+// The frame's Ethernet header, or NULL when it is shorter than one.
+static __always_inline struct ethhdr *ethernet_header(struct __sk_buff *skb)
+{
+	struct ethhdr *eth = (void *)(long)skb->data;
+
+	return (void *)(eth + 1) <= (void *)(long)skb->data_end ? eth : NULL;
+}
+
+// The IPv4 header after `eth` (an IPv4 frame's), or NULL when it cannot be trusted.
+static __always_inline struct iphdr *ipv4_header(struct __sk_buff *skb, struct ethhdr *eth)
+{
+	struct iphdr *ip = (void *)(eth + 1);
+
+	return ipv4_sound(skb, ip, skb->len - sizeof(*eth)) ? ip : NULL;
+}
+
+static __always_inline bool is_fragment(const struct iphdr *ip)
+{
+	return ip->frag_off & bpf_htons(IP_FRAGMENT);
+}
+
+// A fragment no hop can judge: a first one too short for its transport header (TCP's
+// 20 bytes, 8 for the rest), whose ports and flags would then come from a later one,
+// or one at offset 8, which can only overwrite that header (RFC 1858). Real senders
+// never make either.
+static __always_inline bool fragment_unsafe(const struct iphdr *ip)
+{
+	__u16 fragment = bpf_ntohs(ip->frag_off) & IP_FRAGMENT;
+	__u32 transport_header = ip->protocol == IPPROTO_TCP ? sizeof(struct tcphdr) : 8;
+
+	if ((fragment & IP_OFFSET) == 1)
+		return true;
+	return fragment == IP_MF && bpf_ntohs(ip->tot_len) - ip->ihl * 4 < transport_header;
 }
 
 // Routing decrements the TTL; the checksum follows incrementally (RFC 1624), as the
@@ -201,11 +281,20 @@ static __always_inline int redirect_into(struct __sk_buff *skb, struct ethhdr *e
 	return bpf_redirect_peer(pod->ifindex, 0);
 }
 
+// Fragments for a pod whose replies conntrack may reverse go to the stack whole: only
+// the first carries the ports nat_reply needs, and the stack reassembles before it
+// looks, so splitting the fragments between the two paths would lose the packet. What
+// arrives from the network takes a routing hop into the pod (the TTL was checked), as
+// on the sending node; what goes to the stack is left for the stack to route.
 static __always_inline int deliver_local(struct __sk_buff *skb, struct ethhdr *eth, struct iphdr *ip,
 					 const struct endpoint *pod, enum twill_direction direction)
 {
+	if ((pod->flags & TWILL_ENDPOINT_USES_STACK) && is_fragment(ip))
+		return account(skb, TWILL_PASSED_FRAGMENT, direction, TC_ACT_OK);
 	if (nat_reply(skb, ip, pod))
 		return account(skb, TWILL_PASSED_NAT_REPLY, direction, TC_ACT_OK);
+	if (direction == TWILL_FROM_NETDEV)
+		decrease_ttl(ip);
 	return redirect_into(skb, eth, pod, direction);
 }
 
@@ -220,13 +309,7 @@ struct vxlan_headers {
 // The checksum of an IPv4 header without options.
 static __always_inline __sum16 ipv4_checksum(const void *header)
 {
-	const __u16 *word = header;
-	__u32 sum = 0;
-
-	for (int i = 0; i < sizeof(struct iphdr) / 2; i++)
-		sum += word[i];
-	sum = (sum & 0xffff) + (sum >> 16);
-	return ~(sum + (sum >> 16));
+	return ~fold(ipv4_sum(header));
 }
 
 // A UDP source port in 49152-65535 that follows the inner flow, so the network can
@@ -380,23 +463,128 @@ static __always_inline struct node_subnet *node_subnet_of(__be32 address)
 	return NULL;
 }
 
+// An ARP packet about IPv4 over Ethernet (RFC 826).
+struct arp_ipv4 {
+	__be16 hardware;
+	__be16 protocol;
+	__u8 hardware_length;
+	__u8 protocol_length;
+	__be16 operation;
+	__u8 sender_mac[ETH_ALEN];
+	__u8 sender_ip[4];
+	__u8 target_mac[ETH_ALEN];
+	__u8 target_ip[4];
+} __attribute__((packed));
+
+static __always_inline bool mac_equal(const __u8 *a, const __u8 *b)
+{
+	return *(const __u32 *)a == *(const __u32 *)b && *(const __u16 *)(a + 4) == *(const __u16 *)(b + 4);
+}
+
+// The ICMP or ICMPv6 type at `offset`, or 0 (echo reply, harmless) when the packet ends
+// before it. Read through the helper: such packets are rare enough not to matter, and
+// their header need not be in the linear data.
+static __always_inline __u8 icmp_type_at(struct __sk_buff *skb, __u32 offset)
+{
+	__u8 type = 0;
+
+	bpf_skb_load_bytes(skb, offset, &type, sizeof(type));
+	return type;
+}
+
+// What a pod may send besides IPv4: ARP that speaks for its own address and MAC, which
+// its kernel may use. Nothing else in an IPv4 cluster, IPv6 included: a pod can then
+// neither announce itself as the node's router (CVE-2020-10749) nor reach the node's
+// services over link-local IPv6. IPv6 router advertisements and redirects are counted
+// apart from the pods' own noise (router solicitations, duplicate address detection).
+static __always_inline int from_pod_not_ipv4(struct __sk_buff *skb, struct ethhdr *eth)
+{
+	void *data_end = (void *)(long)skb->data_end;
+	struct arp_ipv4 *arp = (void *)(eth + 1);
+	struct ipv6hdr *ipv6 = (void *)(eth + 1);
+	struct endpoint *sender;
+	__be32 sender_ip;
+	__u8 type;
+
+	if (eth->h_proto == bpf_htons(ETH_P_ARP)) {
+		if ((void *)(arp + 1) > data_end || arp->hardware != bpf_htons(ARPHRD_ETHER) ||
+		    arp->protocol != bpf_htons(ETH_P_IP) || arp->hardware_length != ETH_ALEN || arp->protocol_length != 4)
+			return account(skb, TWILL_DROPPED_MALFORMED, TWILL_FROM_POD, TC_ACT_SHOT);
+		__builtin_memcpy(&sender_ip, arp->sender_ip, sizeof(sender_ip));
+		sender = endpoint_of(sender_ip);
+		if (!sender || sender->ifindex != skb->ifindex || !mac_equal(arp->sender_mac, sender->pod_mac))
+			return account(skb, TWILL_DROPPED_SPOOFED, TWILL_FROM_POD, TC_ACT_SHOT);
+		return account(skb, TWILL_PASSED_NOT_IPV4, TWILL_FROM_POD, TC_ACT_OK);
+	}
+	if (eth->h_proto == bpf_htons(ETH_P_IPV6) && (void *)(ipv6 + 1) <= data_end && ipv6->nexthdr == IPPROTO_ICMPV6) {
+		type = icmp_type_at(skb, sizeof(*eth) + sizeof(*ipv6));
+		if (type == ICMPV6_ROUTER_ADVERTISEMENT || type == ICMPV6_REDIRECT)
+			return account(skb, TWILL_DROPPED_ROUTER_MESSAGE, TWILL_FROM_POD, TC_ACT_SHOT);
+	}
+	return account(skb, TWILL_DROPPED_NOT_IPV4, TWILL_FROM_POD, TC_ACT_SHOT);
+}
+
+// ICMP that only a router sends: a redirect, which would move the receiver's routes,
+// or a router advertisement.
+static __always_inline bool router_icmp(struct __sk_buff *skb, const struct iphdr *ip)
+{
+	__u8 type;
+
+	if (ip->protocol != IPPROTO_ICMP || (ip->frag_off & bpf_htons(IP_OFFSET)))
+		return false;
+	type = icmp_type_at(skb, sizeof(struct ethhdr) + ip->ihl * 4);
+	return type == ICMP_REDIRECT || type == ICMP_ROUTER_ADVERTISEMENT;
+}
+
+// Destinations no pod may hand its node: loopback (with route_localnet set, as
+// kube-proxy once did, the node delivers it to services bound to 127.0.0.1:
+// CVE-2020-8558), 0.0.0.0/8, multicast, and 240.0.0.0/4 with the broadcast address.
+static __always_inline bool martian_destination(__be32 address)
+{
+	__u32 first_octet = bpf_ntohl(address) >> 24;
+
+	return first_octet == 0 || first_octet == 127 || first_octet >= 224;
+}
+
+// A pod's UDP datagram to the VXLAN port. Only nodes speak the tunnel: to its own node
+// the VXLAN device would unwrap it, and to another node it would leave masqueraded to
+// this node's address, which the receiver must trust. Later fragments carry no port,
+// and go nowhere without the first.
+static __always_inline bool tunnel_datagram(struct __sk_buff *skb, const struct iphdr *ip)
+{
+	__be16 port = 0;
+
+	if (ip->protocol != IPPROTO_UDP || (ip->frag_off & bpf_htons(IP_OFFSET)))
+		return false;
+	bpf_skb_load_bytes(skb, sizeof(struct ethhdr) + ip->ihl * 4 + __builtin_offsetof(struct udphdr, dest), &port,
+			   sizeof(port));
+	return port == tunnel_port;
+}
+
 SEC("tc")
 int from_pod(struct __sk_buff *skb)
 {
+	struct ethhdr *eth = ethernet_header(skb);
 	struct endpoint *sender, *receiver;
 	struct node_subnet *remote;
-	struct ethhdr *eth;
 	struct iphdr *ip;
-	int verdict;
 
-	ip = ipv4_header(skb, &eth, TWILL_FROM_POD, &verdict);
+	if (!eth)
+		return account(skb, TWILL_DROPPED_MALFORMED, TWILL_FROM_POD, TC_ACT_SHOT);
+	if (eth->h_proto != bpf_htons(ETH_P_IP))
+		return from_pod_not_ipv4(skb, eth);
+	ip = ipv4_header(skb, eth);
 	if (!ip)
-		return verdict;
+		return account(skb, TWILL_DROPPED_MALFORMED, TWILL_FROM_POD, TC_ACT_SHOT);
 
 	// Only the pod behind this veth may use its address.
 	sender = endpoint_of(ip->saddr);
 	if (!sender || sender->ifindex != skb->ifindex)
 		return account(skb, TWILL_DROPPED_SPOOFED, TWILL_FROM_POD, TC_ACT_SHOT);
+	if (fragment_unsafe(ip))
+		return account(skb, TWILL_DROPPED_FRAGMENT, TWILL_FROM_POD, TC_ACT_SHOT);
+	if (router_icmp(skb, ip))
+		return account(skb, TWILL_DROPPED_ROUTER_MESSAGE, TWILL_FROM_POD, TC_ACT_SHOT);
 
 	receiver = endpoint_of(ip->daddr);
 	if (receiver)
@@ -406,6 +594,11 @@ int from_pod(struct __sk_buff *skb)
 	if (remote)
 		return forward_remote(skb, eth, ip, remote);
 
+	// The rest is for the host stack, which must not be handed what a pod may not ask of it.
+	if (martian_destination(ip->daddr))
+		return account(skb, TWILL_DROPPED_MARTIAN, TWILL_FROM_POD, TC_ACT_SHOT);
+	if (tunnel_ifindex && tunnel_datagram(skb, ip))
+		return account(skb, TWILL_DROPPED_TUNNEL_FROM_POD, TWILL_FROM_POD, TC_ACT_SHOT);
 	// The host stack may NAT what it gets from here; see nat_reply. Only this pod's
 	// own packets set the flag, so a plain store cannot lose anything that matters.
 	if (!(sender->flags & TWILL_ENDPOINT_USES_STACK))
@@ -417,7 +610,9 @@ int from_pod(struct __sk_buff *skb)
 // here: the tunnel headers come off and the pod gets the inner packet, with no pass
 // through the UDP socket, the VXLAN device and its GRO cell. Returns false, with the
 // packet untouched, for anything else (the host's traffic, another VNI or port, an
-// unknown or mismatched sender, a Service reply), which the VXLAN device takes as before.
+// unknown or mismatched sender, a Service reply, a UDP checksum to verify, an inner
+// packet that is a fragment or not sound), which the VXLAN device takes as before
+// (and from_netdev, on its ingress, judges).
 static __always_inline bool unwrap_for_pod(struct __sk_buff *skb, struct iphdr *outer, int *verdict)
 {
 	void *data_end = (void *)(long)skb->data_end;
@@ -429,12 +624,12 @@ static __always_inline bool unwrap_for_pod(struct __sk_buff *skb, struct iphdr *
 	struct iphdr *ip;
 
 	if ((void *)(tunnel + 1) > data_end || outer->ihl != 5 || outer->protocol != IPPROTO_UDP ||
-	    outer->daddr != node_ip || (outer->frag_off & bpf_htons(IP_FRAGMENT)) || tunnel->udp.dest != tunnel_port ||
+	    outer->daddr != node_ip || is_fragment(outer) || tunnel->udp.dest != tunnel_port || tunnel->udp.check ||
 	    tunnel->vxlan.vx_flags != bpf_htonl(VXLAN_FLAG_VNI) || tunnel->vxlan.vx_vni != bpf_htonl(tunnel_vni << 8) ||
 	    tunnel->inner.h_proto != bpf_htons(ETH_P_IP))
 		return false;
 	ip = (void *)(tunnel + 1);
-	if ((void *)(ip + 1) > data_end || ip->ihl < 5 || ip->ttl <= 1)
+	if (!ipv4_sound(skb, ip, skb->len - sizeof(struct ethhdr) - sizeof(*tunnel)) || is_fragment(ip) || ip->ttl <= 1)
 		return false;
 	receiver = endpoint_of(ip->daddr);
 	sender = node_subnet_of(ip->saddr);
@@ -461,21 +656,83 @@ static __always_inline bool unwrap_for_pod(struct __sk_buff *skb, struct iphdr *
 	return true;
 }
 
+// The node a frame that the VXLAN device unwrapped came from: the outer source in its
+// tunnel key when that is a node's address and the VNI is ours, else 0. A pod's
+// datagram to a node's VXLAN port, or anyone else's, carries no node's address.
+static __always_inline __be32 tunnel_sender(struct __sk_buff *skb)
+{
+	struct bpf_tunnel_key key = {};
+	struct node_address sender;
+	__be32 address;
+
+	if (bpf_skb_get_tunnel_key(skb, &key, sizeof(key), 0) < 0 || key.tunnel_id != tunnel_vni)
+		return 0;
+	address = bpf_htonl(key.remote_ipv4);
+	__builtin_memcpy(sender.ip, &address, sizeof(address));
+	return bpf_map_lookup_elem(&node_addresses, &sender) ? address : 0;
+}
+
+// Whether the node at `node` may send from `address`: its own address, or one of its pod subnet.
+static __always_inline bool speaks_for(__be32 node, __be32 address)
+{
+	struct node_subnet *subnet;
+	__be32 owner;
+
+	if (address == node)
+		return true;
+	subnet = node_subnet_of(address);
+	if (!subnet)
+		return false;
+	__builtin_memcpy(&owner, subnet->node_ip, sizeof(owner));
+	return owner == node;
+}
+
+// Whether `address` belongs to a pod whose traffic reaches this node only wrapped in
+// VXLAN: a pod of this node or of a tunnelled node's subnet.
+static __always_inline bool tunnelled_pod_address(__be32 address)
+{
+	struct node_subnet *subnet;
+
+	if (bpf_ntohl(address) - bpf_ntohl(pod_cidr_first) < pod_cidr_size)
+		return true;
+	subnet = node_subnet_of(address);
+	return subnet && (subnet->flags & TWILL_SUBNET_TUNNEL);
+}
+
 SEC("tc")
 int from_netdev(struct __sk_buff *skb)
 {
+	bool tunnelled = tunnel_ifindex && skb->ifindex == tunnel_ifindex;
+	struct ethhdr *eth = ethernet_header(skb);
 	struct endpoint *receiver;
-	struct ethhdr *eth;
+	__be32 sender_node = 0;
 	struct iphdr *ip;
 	int verdict;
 
-	ip = ipv4_header(skb, &eth, TWILL_FROM_NETDEV, &verdict);
+	if (!eth)
+		return account(skb, TWILL_DROPPED_MALFORMED, TWILL_FROM_NETDEV, TC_ACT_SHOT);
+	// Only nodes speak the tunnel, whatever the frame inside.
+	if (tunnelled) {
+		sender_node = tunnel_sender(skb);
+		if (!sender_node)
+			return account(skb, TWILL_DROPPED_FORGED_TUNNEL, TWILL_FROM_NETDEV, TC_ACT_SHOT);
+	}
+	if (eth->h_proto != bpf_htons(ETH_P_IP))
+		return account(skb, TWILL_PASSED_NOT_IPV4, TWILL_FROM_NETDEV, TC_ACT_OK);
+	ip = ipv4_header(skb, eth);
 	if (!ip)
-		return verdict;
+		return account(skb, TWILL_DROPPED_MALFORMED, TWILL_FROM_NETDEV, TC_ACT_SHOT);
 
-	// VXLAN arrives on the uplink; on the VXLAN device it is unwrapped already.
-	if (tunnel_ifindex && skb->ifindex != tunnel_ifindex && unwrap_for_pod(skb, ip, &verdict))
-		return verdict;
+	if (tunnelled) {
+		if (!speaks_for(sender_node, ip->saddr))
+			return account(skb, TWILL_DROPPED_FORGED_TUNNEL, TWILL_FROM_NETDEV, TC_ACT_SHOT);
+	} else if (tunnel_ifindex) {
+		// VXLAN arrives on the uplink; on the VXLAN device it is unwrapped already.
+		if (unwrap_for_pod(skb, ip, &verdict))
+			return verdict;
+		if (tunnelled_pod_address(ip->saddr))
+			return account(skb, TWILL_DROPPED_NOT_WRAPPED, TWILL_FROM_NETDEV, TC_ACT_SHOT);
+	}
 
 	receiver = endpoint_of(ip->daddr);
 	if (!receiver)
@@ -485,10 +742,10 @@ int from_netdev(struct __sk_buff *skb)
 	// stack) would look new and be masqueraded.
 	if (!node_subnet_of(ip->saddr))
 		return account(skb, TWILL_PASSED_FROM_HOST, TWILL_FROM_NETDEV, TC_ACT_OK);
-	// Delivering into a pod is a routing hop, as on the sending node.
+	if (fragment_unsafe(ip))
+		return account(skb, TWILL_DROPPED_FRAGMENT, TWILL_FROM_NETDEV, TC_ACT_SHOT);
 	if (ip->ttl <= 1)
 		return account(skb, TWILL_PASSED_TTL_EXCEEDED, TWILL_FROM_NETDEV, TC_ACT_OK);
-	decrease_ttl(ip);
 	return deliver_local(skb, eth, ip, receiver, TWILL_FROM_NETDEV);
 }
 
@@ -496,17 +753,20 @@ SEC("tc")
 int to_tunnel(struct __sk_buff *skb)
 {
 	struct bpf_tunnel_key key = { .tunnel_id = tunnel_vni, .tunnel_ttl = TUNNEL_TTL };
+	struct ethhdr *eth = ethernet_header(skb);
 	struct node_subnet *remote;
 	__be32 remote_ip;
-	struct ethhdr *eth;
 	struct iphdr *ip;
-	int verdict;
 
+	if (!eth)
+		return account(skb, TWILL_DROPPED_MALFORMED, TWILL_TO_TUNNEL, TC_ACT_SHOT);
 	// Anything but IPv4 goes on without a key, and the device drops it as it would
 	// without Twill.
-	ip = ipv4_header(skb, &eth, TWILL_TO_TUNNEL, &verdict);
+	if (eth->h_proto != bpf_htons(ETH_P_IP))
+		return account(skb, TWILL_PASSED_NOT_IPV4, TWILL_TO_TUNNEL, TC_ACT_OK);
+	ip = ipv4_header(skb, eth);
 	if (!ip)
-		return verdict;
+		return account(skb, TWILL_DROPPED_MALFORMED, TWILL_TO_TUNNEL, TC_ACT_SHOT);
 	remote = node_subnet_of(ip->daddr);
 	if (!remote)
 		return account(skb, TWILL_DROPPED_NO_TUNNEL, TWILL_TO_TUNNEL, TC_ACT_SHOT);

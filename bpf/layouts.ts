@@ -14,6 +14,7 @@ export const LAYOUTS = {
   node_subnet_key: { size: 8, members: { prefixlen: 0, addr: 4 } },
   node_subnet: { size: 8, members: { node_ip: 0, flags: 4 } },
   node_subnet_lengths: { size: 16, members: { count: 0, lengths: 4, slotted_length: 12 } },
+  node_address: { size: 4, members: { ip: 0 } },
 } as const satisfies Record<string, StructLayout>;
 
 /** enum twill_reason, by the names the C uses. */
@@ -28,6 +29,14 @@ export const REASONS = {
   TWILL_PASSED_TTL_EXCEEDED: 8,
   TWILL_DROPPED_NO_TUNNEL: 9,
   TWILL_PASSED_FROM_HOST: 10,
+  TWILL_DROPPED_NOT_IPV4: 11,
+  TWILL_DROPPED_ROUTER_MESSAGE: 12,
+  TWILL_DROPPED_MARTIAN: 13,
+  TWILL_DROPPED_TUNNEL_FROM_POD: 14,
+  TWILL_DROPPED_FORGED_TUNNEL: 15,
+  TWILL_DROPPED_NOT_WRAPPED: 16,
+  TWILL_DROPPED_FRAGMENT: 17,
+  TWILL_PASSED_FRAGMENT: 18,
 } as const;
 
 /** enum twill_direction. */
@@ -38,7 +47,7 @@ export const DIRECTIONS = {
 } as const;
 
 /** TWILL_REASON_COUNT and TWILL_DIRECTION_COUNT: the enums' sizes, which size the counters map. */
-export const REASON_COUNT = 11;
+export const REASON_COUNT = 19;
 export const DIRECTION_COUNT = 3;
 
 /** TWILL_PREFIX_LENGTHS_MAX: how many different node subnet prefix lengths the datapath searches. */
@@ -60,10 +69,14 @@ export const MAPS = {
   node_subnets: { key: 'node_subnet_key', value: 'node_subnet' },
   node_subnet_lengths: { key: '__u32', value: 'node_subnet_lengths' },
   node_slots: { key: '__u32', value: 'node_subnet' },
+  node_addresses: { key: 'node_address', value: '__u32' },
   counters: { key: '__u32', value: 'counter_value' },
-} as const satisfies Record<string, { key: keyof typeof LAYOUTS | '__u32'; value: keyof typeof LAYOUTS }>;
+} as const satisfies Record<string, { key: keyof typeof LAYOUTS | '__u32'; value: keyof typeof LAYOUTS | '__u32' }>;
 
 export type MapName = keyof typeof MAPS;
 
-/** Maps rebuilt at every load instead of pinned: node_slots follows node_subnets and is sized by the cluster CIDR, which may change. */
-export const UNPINNED_MAPS: readonly MapName[] = ['node_slots'];
+/**
+ * Maps rebuilt from node_subnets at every load instead of pinned: node_slots, sized by
+ * the cluster CIDR (which may change), and node_addresses.
+ */
+export const UNPINNED_MAPS: readonly MapName[] = ['node_slots', 'node_addresses'];

@@ -13,6 +13,7 @@ export function entryCount(name: MapName, map: BpfMap): number {
     case 'counters':
       return readCounters(map).length;
     case 'node_subnets':
+    case 'node_addresses':
       return map.keys().length;
     case 'node_slots':
       return map.lookupBatch().filter(([, value]) => value.readUInt32BE(LAYOUTS.node_subnet.members.node_ip) !== 0).length;

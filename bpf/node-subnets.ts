@@ -1,7 +1,8 @@
 // The node subnets map: another node's pod CIDR -> that node's address, and whether it
 // is reached through the tunnel; the prefix lengths in use, which the datapath tries
-// longest first (see struct node_subnet_lengths); and node_slots, the same entries of
-// this node's prefix length in an array over the cluster CIDR.
+// longest first (see struct node_subnet_lengths); and what is derived from it:
+// node_slots, the same entries of this node's prefix length in an array over the
+// cluster CIDR, and node_addresses, the set of the nodes' addresses.
 import { LAYOUTS, PREFIX_LENGTHS_MAX, slotKey } from './layouts';
 import { ipv4FromBytes, ipv4ToBytes, ipv4ToNumber, macFromBytes, parseIpv4Prefix, type Ipv4Prefix } from './netlink';
 import type { BpfMap, BpfObject } from './tsbpf';
@@ -98,14 +99,38 @@ export function writePrefixLengths(map: BpfMap, cidrs: Iterable<string>, layout?
   map.update(slotKey(0), value);
 }
 
-/** Fills a fresh node_slots from node_subnets and points node_subnet_lengths at it: what a load does before any program runs. */
-export function rebuildNodeSlots(maps: { nodeSubnets: BpfMap; nodeSlots: BpfMap; nodeSubnetLengths: BpfMap }, layout: NodeSlotLayout | undefined): void {
+/** The maps node_subnets is the source of, and node_subnets itself. */
+export interface NodeSubnetMaps {
+  nodeSubnets: BpfMap;
+  nodeSubnetLengths: BpfMap;
+  nodeSlots: BpfMap;
+  nodeAddresses: BpfMap;
+}
+
+/**
+ * Fills a fresh node_slots and node_addresses from node_subnets and points
+ * node_subnet_lengths at them: what a load does before any program runs.
+ */
+export function rebuildFromNodeSubnets(maps: NodeSubnetMaps, layout: NodeSlotLayout | undefined): void {
   const cidrs = maps.nodeSubnets.lookupBatch().map(([key, value]) => {
     const cidr = nodeSubnetCidr(key);
-    writeNodeSlot(maps.nodeSlots, layout, cidr, decodeNodeSubnet(value));
+    const subnet = decodeNodeSubnet(value);
+    writeNodeSlot(maps.nodeSlots, layout, cidr, subnet);
+    addNodeAddress(maps.nodeAddresses, subnet.nodeIp);
     return cidr;
   });
   writePrefixLengths(maps.nodeSubnetLengths, cidrs, layout);
+}
+
+const NODE_ADDRESS_PRESENT = Buffer.from([1, 0, 0, 0]);
+
+/** Lets VXLAN from `nodeIp` in (node_addresses is a set: the value is always 1). */
+export function addNodeAddress(map: BpfMap, nodeIp: string): void {
+  map.update(ipv4ToBytes(nodeIp), NODE_ADDRESS_PRESENT);
+}
+
+export function removeNodeAddress(map: BpfMap, nodeIp: string): void {
+  map.delete(ipv4ToBytes(nodeIp));
 }
 
 export function nodeSubnetCidr(key: Buffer): string {

@@ -10,7 +10,7 @@ import { DATAPATH_OBJECT, PROGRAMS, pinPaths, type PinPaths, type ProgramName } 
 import { setPodCidr } from '../../bpf/endpoints';
 import { MAPS, UNPINNED_MAPS, type MapName } from '../../bpf/layouts';
 import { ipv4ToBytes, parseIpv4Prefix } from '../../bpf/netlink';
-import { nodeSlotLayout, rebuildNodeSlots, setNodeSlotLayout, type NodeSlotLayout } from '../../bpf/node-subnets';
+import { nodeSlotLayout, rebuildFromNodeSubnets, setNodeSlotLayout, type NodeSlotLayout, type NodeSubnetMaps } from '../../bpf/node-subnets';
 import { ensurePrivateDirectory } from '../../bpf/private-dir';
 import { BpfObject, TcxLink, attachTcx, type BpfMap, type BpfProgram, type Direction } from '../../bpf/tsbpf';
 
@@ -27,13 +27,10 @@ export interface DatapathSettings {
   clusterCIDR?: string;
 }
 
-/** The maps the agent itself reads and writes: node subnets (and their prefix lengths), and the two it exports. */
-export interface DatapathMaps {
+/** The maps the agent itself reads and writes: node subnets (and what is derived from them), and the two it exports. */
+export interface DatapathMaps extends NodeSubnetMaps {
   counters: BpfMap;
   endpoints: BpfMap;
-  nodeSubnets: BpfMap;
-  nodeSubnetLengths: BpfMap;
-  nodeSlots: BpfMap;
 }
 
 export interface Datapath {
@@ -107,12 +104,13 @@ export function loadDatapath(bpffsRoot: string, settings: DatapathSettings, log:
       programs.set(name, program);
       replacePin(program, pins.program(name));
     }
-    maps = { counters: object.map('counters'), endpoints: object.map('endpoints'), nodeSubnets: object.map('node_subnets'), nodeSubnetLengths: object.map('node_subnet_lengths'), nodeSlots: object.map('node_slots') };
+    maps = { counters: object.map('counters'), endpoints: object.map('endpoints'), nodeSubnets: object.map('node_subnets'), nodeSubnetLengths: object.map('node_subnet_lengths'), nodeSlots: object.map('node_slots'), nodeAddresses: object.map('node_addresses') };
   } finally {
     object.close();
   }
-  // Before any link runs these programs: they look up this length in node_slots.
-  rebuildNodeSlots(maps, slotLayout);
+  // Before any link runs these programs: they look up this length in node_slots, and
+  // VXLAN senders in node_addresses.
+  rebuildFromNodeSubnets(maps, slotLayout);
   const program = (name: ProgramName): BpfProgram => programs.get(name) as BpfProgram;
   const moved = {
     podLinks: moveLinks(pins.podLinks, program('from_pod')),

@@ -3,7 +3,7 @@
 // removed, and nothing is ever flushed, so established flows never see a gap.
 import type { Logger } from 'pino';
 
-import { decodeNodeSubnet, encodeNodeSubnet, nodeSubnetCidr, nodeSubnetKey, tunnelMac, writeNodeSlot, writePrefixLengths, type NodeSlotLayout, type NodeSubnet } from '../../bpf/node-subnets';
+import { addNodeAddress, decodeNodeSubnet, encodeNodeSubnet, nodeSubnetCidr, nodeSubnetKey, removeNodeAddress, tunnelMac, writeNodeSlot, writePrefixLengths, type NodeSlotLayout, type NodeSubnet } from '../../bpf/node-subnets';
 import type { Rtnl } from '../../bpf/netlink';
 import type { BpfMap } from '../../bpf/tsbpf';
 import type { ClusterNode } from './cluster-nodes';
@@ -23,6 +23,8 @@ export interface NodeSyncOptions {
   /** The subnets of this node's prefix length again, in an array over the cluster CIDR (none without one). */
   nodeSlots: BpfMap;
   slotLayout?: NodeSlotLayout;
+  /** The nodes' addresses, which VXLAN is accepted from. */
+  nodeAddresses: BpfMap;
   rtnl: Rtnl;
   log: Logger;
 }
@@ -84,7 +86,9 @@ export class NodeSync {
     // both lists are in the map, both lengths are.
     writePrefixLengths(nodeSubnetLengths, [...current.keys(), ...desired.keys()], slotLayout);
     await this.#write(writes);
-    await this.#remove(departed, desired);
+    await this.#remove(departed);
+    const desiredNodeIps = new Set([...desired.values()].map((remote) => remote.nodeIp));
+    await this.#forgetNodes([...new Set([...current.values()].map((subnet) => subnet.nodeIp))].filter((nodeIp) => !desiredNodeIps.has(nodeIp)));
     writePrefixLengths(nodeSubnetLengths, desired.keys(), slotLayout);
     if (this.#strayRoutesPossible) {
       await this.#removeStrayRoutes(desired);
@@ -97,28 +101,40 @@ export class NodeSync {
     return summary;
   }
 
-  /** Each node's route (and tunnel neighbour) goes in before its map entry, so the datapath never forwards where the host cannot. */
+  /**
+   * Each node's route (and tunnel neighbour) goes in before its map entry, so the
+   * datapath never forwards where the host cannot; its address before its subnet, so
+   * its VXLAN is accepted once traffic goes to it.
+   */
   async #write(remotes: Remote[]): Promise<void> {
-    const { mode, routeDevice, nodeSubnets, nodeSlots, slotLayout, rtnl } = this.#options;
+    const { mode, routeDevice, nodeSubnets, nodeSlots, slotLayout, nodeAddresses, rtnl } = this.#options;
     const tunnel = mode === 'vxlan';
     await rtnl.pipeline(remotes, async (remote) => {
       if (tunnel) await rtnl.addPermanentNeighbour(routeDevice, remote.nodeIp, tunnelMac(remote.nodeIp));
       await rtnl.addRoute({ destination: remote.cidr, ifindex: routeDevice, gateway: remote.nodeIp, onlink: true, protocol: TWILL_ROUTE_PROTOCOL }, { replace: true });
+      addNodeAddress(nodeAddresses, remote.nodeIp);
       const subnet = { nodeIp: remote.nodeIp, tunnel };
       nodeSubnets.update(nodeSubnetKey(remote.cidr), encodeNodeSubnet(subnet));
       writeNodeSlot(nodeSlots, slotLayout, remote.cidr, subnet);
     });
   }
 
-  /** Departed nodes lose their map entries first, then their route; a tunnel neighbour goes once no remaining node has its address. */
-  async #remove(departed: Array<[string, NodeSubnet]>, desired: Map<string, Remote>): Promise<void> {
-    const { mode, routeDevice, nodeSubnets, nodeSlots, slotLayout, rtnl } = this.#options;
-    const remainingNodeIps = new Set([...desired.values()].map((remote) => remote.nodeIp));
+  /** Departed subnets lose their map entries first, then their route. */
+  async #remove(departed: Array<[string, NodeSubnet]>): Promise<void> {
+    const { routeDevice, nodeSubnets, nodeSlots, slotLayout, rtnl } = this.#options;
     await rtnl.pipeline(departed, async ([cidr, existing]) => {
       writeNodeSlot(nodeSlots, slotLayout, cidr, undefined);
       nodeSubnets.delete(nodeSubnetKey(cidr));
       await rtnl.deleteRoute({ destination: cidr, ifindex: routeDevice, gateway: existing.nodeIp, protocol: TWILL_ROUTE_PROTOCOL });
-      if (mode === 'vxlan' && !remainingNodeIps.has(existing.nodeIp)) await rtnl.deleteNeighbour(routeDevice, existing.nodeIp);
+    });
+  }
+
+  /** Addresses no node has any more (it left, or its address changed): their VXLAN is refused, and their tunnel neighbour goes. */
+  async #forgetNodes(nodeIps: string[]): Promise<void> {
+    const { mode, routeDevice, nodeAddresses, rtnl } = this.#options;
+    await rtnl.pipeline(nodeIps, async (nodeIp) => {
+      removeNodeAddress(nodeAddresses, nodeIp);
+      if (mode === 'vxlan') await rtnl.deleteNeighbour(routeDevice, nodeIp);
     });
   }
 

@@ -18,6 +18,14 @@ enum twill_reason {
 	TWILL_PASSED_TTL_EXCEEDED = 8, /* TTL would expire here: the stack sends ICMP time exceeded */
 	TWILL_DROPPED_NO_TUNNEL = 9, /* the tunnel key could not be set */
 	TWILL_PASSED_FROM_HOST = 10, /* from a node or outside host: the stack must see both directions */
+	TWILL_DROPPED_NOT_IPV4 = 11, /* a pod sent neither IPv4 nor ARP for itself: IPv6 in an IPv4 cluster, … */
+	TWILL_DROPPED_ROUTER_MESSAGE = 12, /* a pod sent what only routers send: an ICMP redirect or router advertisement */
+	TWILL_DROPPED_MARTIAN = 13,  /* a pod sent to loopback, 0.0.0.0/8, multicast or 240.0.0.0/4 */
+	TWILL_DROPPED_TUNNEL_FROM_POD = 14, /* a pod sent to the VXLAN port of something not a pod: only nodes speak it */
+	TWILL_DROPPED_FORGED_TUNNEL = 15, /* VXLAN from no node, or carrying a source outside the sender's range */
+	TWILL_DROPPED_NOT_WRAPPED = 16, /* vxlan mode: a pod's source arriving unwrapped, as real pod traffic never does */
+	TWILL_DROPPED_FRAGMENT = 17, /* a first fragment too short for its transport header, or one overlapping it */
+	TWILL_PASSED_FRAGMENT = 18,  /* a fragment for a pod whose replies conntrack may reverse: the stack reassembles it */
 	TWILL_REASON_COUNT,          /* not a reason: how many values there are (0 is none), for sizing */
 };
 
@@ -98,6 +106,14 @@ struct node_subnet_lengths {
 struct node_subnet {
 	__u8 node_ip[4];
 	__u32 flags;
+};
+
+/*
+ * Another node's address: the key of node_addresses, the set of outer sources VXLAN is
+ * accepted from (its value is always 1).
+ */
+struct node_address {
+	__u8 ip[4];
 };
 
 #endif /* TWILL_TYPES_H */

@@ -5,6 +5,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
+import { counterLabel } from '../../bpf/counters';
+import { DIRECTIONS, REASONS, type DirectionName, type ReasonName } from '../../bpf/layouts';
+
 const repoRoot = path.resolve(__dirname, '..', '..', '..');
 export const DASHBOARDS_DIR = path.join(repoRoot, 'charts', 'twill', 'dashboards');
 
@@ -46,13 +49,10 @@ export const EXPORTED_METRICS: Readonly<Record<string, readonly string[]>> = {
 /** Labels Prometheus attaches to every scraped series. */
 export const TARGET_LABELS: readonly string[] = ['instance', 'job'];
 
-/** The values of the labels with a closed set (result is open: error names). */
+/** The values of the labels with a closed set (result is open: error names); the datapath's from its enums. */
 export const LABEL_VALUES: Readonly<Record<string, readonly string[]>> = {
-  reason: [
-    'delivered_local', 'forwarded_remote', 'passed_not_ipv4', 'passed_not_pod', 'dropped_spoofed', 'dropped_malformed',
-    'passed_nat_reply', 'passed_ttl_exceeded', 'dropped_no_tunnel', 'passed_from_host',
-  ],
-  direction: ['from_pod', 'from_netdev', 'to_tunnel'],
+  reason: Object.keys(REASONS).map((name) => counterLabel(name as ReasonName)),
+  direction: Object.keys(DIRECTIONS).map((name) => counterLabel(name as DirectionName)),
   map: ['endpoints', 'node_subnets'],
   source: ['static', 'kubernetes'],
   event: ['add', 'update', 'delete', 'reload', 'relist'],

@@ -10,10 +10,10 @@ import { setPodCidr, writeEndpoint, type Endpoint } from '../../bpf/endpoints';
 import type { DirectionName, ReasonName } from '../../bpf/layouts';
 import { BpfObject, type BpfMap, type BpfProgram } from '../../bpf/tsbpf';
 import { needsRoot } from '../helpers/kernel';
-import { encodeNodeSubnet, nodeSlotLayout, nodeSubnetKey, rebuildNodeSlots, setNodeSlotLayout } from '../../bpf/node-subnets';
+import { encodeNodeSubnet, nodeSlotLayout, nodeSubnetKey, rebuildFromNodeSubnets, setNodeSlotLayout } from '../../bpf/node-subnets';
 import { ipv4FromBytes, ipv4ToBytes } from '../../bpf/netlink';
 import { udpPortBytes } from '../../agent/lib/datapath';
-import { ethernetFrame, ipv4ChecksumValid, ipv4Packet, vxlanPacket, type VxlanOptions } from '../helpers/packets';
+import { arpFrame, ethernetFrame, icmpEchoRequest, icmpRedirect, icmpv6Redirect, ipv4ChecksumValid, ipv4Frame, ipv4Packet, neighbourSolicitation, routerAdvertisement, udpDatagram, vxlanPacket, type Ipv4Fields, type VxlanOptions } from '../helpers/packets';
 
 const TC_ACT_OK = 0;
 const TC_ACT_SHOT = 2;
@@ -25,6 +25,8 @@ const TWILL_SUBNET_TUNNEL = 1;
 const POD_CIDR = '10.244.0.0/24';
 const podA: Endpoint = { ip: '10.244.0.2', ifindex: 1, podMac: '02:00:0a:f4:00:02', hostMac: '02:aa:00:00:00:02' };
 const podB: Endpoint = { ip: '10.244.0.3', ifindex: 4242, podMac: '02:00:0a:f4:00:03', hostMac: '02:aa:00:00:00:03' };
+// A pod that has sent into the host stack: replies to it may need conntrack.
+const podC: Endpoint = { ip: '10.244.0.4', ifindex: 4243, podMac: '02:00:0a:f4:00:04', hostMac: '02:aa:00:00:00:04', usesStack: true };
 
 interface Row {
   name: string;
@@ -49,6 +51,12 @@ const subnets: Array<[string, number, string, number]> = [
   ['10.250.3.0', 24, '192.168.60.5', TWILL_SUBNET_TUNNEL],
 ];
 
+/** A UDP datagram from pod A, from port 40000, in an IPv4 frame with `fields`. */
+const fromPodA = (destination: string, fields: Partial<Ipv4Fields> = {}, destinationPort = 8080): Buffer =>
+  ipv4Frame({ source: podA.ip, destination, protocol: 17, payload: udpDatagram({ source: podA.ip, destination, sourcePort: 40000, destinationPort }, Buffer.alloc(16)), ...fields });
+const VXLAN_PORT = 8472;
+const icmpRouterAdvertisement = Buffer.from([9, 0, 0xf6, 0xff, 0, 0, 0, 0]);
+
 const rows: Row[] = [
   { name: 'pod to local pod: MACs rewritten, redirected into the peer', program: 'from_pod', packet: ipv4Packet(podA.ip, podB.ip), verdict: TC_ACT_REDIRECT, counted: ['TWILL_DELIVERED_LOCAL', 'TWILL_FROM_POD'], macs: [podB.podMac, podB.hostMac] },
   { name: 'pod to an address that is no pod: passed to the stack', program: 'from_pod', packet: ipv4Packet(podA.ip, '10.96.0.10'), verdict: TC_ACT_OK, counted: ['TWILL_PASSED_NOT_POD', 'TWILL_FROM_POD'] },
@@ -56,8 +64,33 @@ const rows: Row[] = [
   { name: 'source that is no endpoint: dropped as spoofed', program: 'from_pod', packet: ipv4Packet('10.244.0.99', podB.ip), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_SPOOFED', 'TWILL_FROM_POD'] },
   { name: 'source outside the pod CIDR: dropped as spoofed', program: 'from_pod', packet: ipv4Packet('10.245.0.2', podB.ip), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_SPOOFED', 'TWILL_FROM_POD'] },
   { name: "another pod's address from this veth: dropped as spoofed", program: 'from_pod', packet: ipv4Packet(podB.ip, podA.ip), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_SPOOFED', 'TWILL_FROM_POD'] },
-  { name: 'ARP: passed as not IPv4', program: 'from_pod', packet: ethernetFrame(0x0806, Buffer.alloc(28)), verdict: TC_ACT_OK, counted: ['TWILL_PASSED_NOT_IPV4', 'TWILL_FROM_POD'] },
-  { name: 'IPv6: passed as not IPv4', program: 'from_pod', packet: ethernetFrame(0x86dd, Buffer.alloc(40)), verdict: TC_ACT_OK, counted: ['TWILL_PASSED_NOT_IPV4', 'TWILL_FROM_POD'] },
+  { name: "ARP for the pod's own address and MAC: passed", program: 'from_pod', packet: arpFrame({ op: 'request', senderMac: podA.podMac, senderIp: podA.ip, targetIp: '169.254.1.1' }), verdict: TC_ACT_OK, counted: ['TWILL_PASSED_NOT_IPV4', 'TWILL_FROM_POD'] },
+  { name: "gratuitous ARP for another pod's address: dropped as spoofed", program: 'from_pod', packet: arpFrame({ op: 'request', senderMac: podA.podMac, senderIp: podB.ip, targetIp: podB.ip }), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_SPOOFED', 'TWILL_FROM_POD'] },
+  { name: "gratuitous ARP for the node's address: dropped as spoofed", program: 'from_pod', packet: arpFrame({ op: 'reply', senderMac: podA.podMac, senderIp: NODE_IP, targetMac: podB.hostMac, targetIp: NODE_IP }), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_SPOOFED', 'TWILL_FROM_POD'] },
+  { name: "ARP with the pod's address and another MAC: dropped as spoofed", program: 'from_pod', packet: arpFrame({ op: 'reply', senderMac: '02:de:ad:be:ef:00', senderIp: podA.ip, targetMac: podB.hostMac, targetIp: '169.254.1.1' }), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_SPOOFED', 'TWILL_FROM_POD'] },
+  { name: 'ARP that is not IPv4 over Ethernet: dropped as malformed', program: 'from_pod', packet: ethernetFrame(0x0806, Buffer.alloc(28)), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_MALFORMED', 'TWILL_FROM_POD'] },
+  { name: 'IPv6 from a pod of an IPv4 cluster: dropped', program: 'from_pod', packet: ethernetFrame(0x86dd, Buffer.alloc(40)), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_NOT_IPV4', 'TWILL_FROM_POD'] },
+  { name: 'an IPv6 neighbour solicitation from a pod: dropped', program: 'from_pod', packet: neighbourSolicitation({ source: 'fe80::74:aff:fe00:2', target: 'fe80::1' }), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_NOT_IPV4', 'TWILL_FROM_POD'] },
+  { name: 'an IPv6 router advertisement from a pod: dropped as a router message', program: 'from_pod', packet: routerAdvertisement({ source: 'fe80::74:aff:fe00:2', sourceMac: podA.podMac, prefix: { prefix: '2001:db8:bad::/64' } }), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_ROUTER_MESSAGE', 'TWILL_FROM_POD'] },
+  { name: 'an ICMPv6 redirect from a pod: dropped as a router message', program: 'from_pod', packet: icmpv6Redirect({ source: 'fe80::74:aff:fe00:2', target: 'fe80::74:aff:fe00:2', redirected: '2001:db8::1' }), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_ROUTER_MESSAGE', 'TWILL_FROM_POD'] },
+  { name: 'another EtherType (LLDP) from a pod: dropped', program: 'from_pod', packet: ethernetFrame(0x88cc, Buffer.alloc(46)), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_NOT_IPV4', 'TWILL_FROM_POD'] },
+  { name: 'an ICMP redirect from a pod: dropped as a router message', program: 'from_pod', packet: ipv4Frame({ source: podA.ip, destination: NODE_IP, protocol: 1, payload: icmpRedirect(podA.ip, fromPodA('10.96.0.10').subarray(14)) }), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_ROUTER_MESSAGE', 'TWILL_FROM_POD'] },
+  { name: 'an ICMP router advertisement from a pod: dropped as a router message', program: 'from_pod', packet: ipv4Frame({ source: podA.ip, destination: '224.0.0.1', protocol: 1, payload: icmpRouterAdvertisement }), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_ROUTER_MESSAGE', 'TWILL_FROM_POD'] },
+  { name: 'an ICMP echo request to a local pod: delivered', program: 'from_pod', packet: ipv4Frame({ source: podA.ip, destination: podB.ip, protocol: 1, payload: icmpEchoRequest(1, 1) }), verdict: TC_ACT_REDIRECT, counted: ['TWILL_DELIVERED_LOCAL', 'TWILL_FROM_POD'], macs: [podB.podMac, podB.hostMac] },
+  { name: 'IPv4 header with a wrong checksum: dropped as malformed', program: 'from_pod', packet: fromPodA(podB.ip, { badChecksum: true }), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_MALFORMED', 'TWILL_FROM_POD'] },
+  { name: 'version 6 inside an IPv4 frame: dropped as malformed', program: 'from_pod', packet: fromPodA(podB.ip, { version: 6 }), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_MALFORMED', 'TWILL_FROM_POD'] },
+  { name: 'a total length beyond the frame: dropped as malformed', program: 'from_pod', packet: fromPodA(podB.ip, { totalLength: 200 }), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_MALFORMED', 'TWILL_FROM_POD'] },
+  { name: 'a total length shorter than the header: dropped as malformed', program: 'from_pod', packet: fromPodA(podB.ip, { totalLength: 16 }), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_MALFORMED', 'TWILL_FROM_POD'] },
+  { name: 'IPv4 options with a right checksum: delivered', program: 'from_pod', packet: fromPodA(podB.ip, { ipOptions: Buffer.from([1, 1, 1, 1, 1, 1, 1, 0]) }), verdict: TC_ACT_REDIRECT, counted: ['TWILL_DELIVERED_LOCAL', 'TWILL_FROM_POD'], macs: [podB.podMac, podB.hostMac] },
+  { name: 'IPv4 options under a wrong checksum: dropped as malformed', program: 'from_pod', packet: fromPodA(podB.ip, { ipOptions: Buffer.from([1, 1, 1, 0]), badChecksum: true }), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_MALFORMED', 'TWILL_FROM_POD'] },
+  { name: 'a first TCP fragment too short for the TCP header: dropped', program: 'from_pod', packet: ipv4Frame({ source: podA.ip, destination: podB.ip, protocol: 6, payload: Buffer.alloc(8), fragment: 0x2000 }), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_FRAGMENT', 'TWILL_FROM_POD'] },
+  { name: 'a fragment at offset 8, over the transport header: dropped', program: 'from_pod', packet: fromPodA(podB.ip, { fragment: 0x0001 }), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_FRAGMENT', 'TWILL_FROM_POD'] },
+  { name: 'a first UDP fragment to a local pod: delivered', program: 'from_pod', packet: fromPodA(podB.ip, { fragment: 0x2000 }), verdict: TC_ACT_REDIRECT, counted: ['TWILL_DELIVERED_LOCAL', 'TWILL_FROM_POD'], macs: [podB.podMac, podB.hostMac] },
+  { name: 'a later fragment to a local pod: delivered', program: 'from_pod', packet: fromPodA(podB.ip, { fragment: 0x0010 }), verdict: TC_ACT_REDIRECT, counted: ['TWILL_DELIVERED_LOCAL', 'TWILL_FROM_POD'], macs: [podB.podMac, podB.hostMac] },
+  { name: 'a fragment to a pod that uses the stack: passed whole to the stack', program: 'from_pod', packet: fromPodA(podC.ip, { fragment: 0x0010 }), verdict: TC_ACT_OK, counted: ['TWILL_PASSED_FRAGMENT', 'TWILL_FROM_POD'] },
+  ...['127.0.0.1', '0.0.0.0', '224.0.0.251', '240.0.0.1', '255.255.255.255'].map((martian): Row => ({ name: `pod to ${martian}: dropped as martian`, program: 'from_pod', packet: fromPodA(martian), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_MARTIAN', 'TWILL_FROM_POD'] })),
+  { name: 'pod to the cloud metadata address (link-local): passed to the stack', program: 'from_pod', packet: fromPodA('169.254.169.254'), verdict: TC_ACT_OK, counted: ['TWILL_PASSED_NOT_POD', 'TWILL_FROM_POD'] },
+  { name: 'pod to port 8472 of the node without a tunnel: passed to the stack', program: 'from_pod', packet: fromPodA(NODE_IP, {}, VXLAN_PORT), verdict: TC_ACT_OK, counted: ['TWILL_PASSED_NOT_POD', 'TWILL_FROM_POD'] },
   // The kernel refuses to test-run a frame shorter than an IPv4 header, so truncation
   // here is a header whose IHL claims more bytes than the frame has.
   { name: 'IPv4 header longer than the packet: dropped as malformed', program: 'from_pod', packet: ipv4Packet(podA.ip, podB.ip, { payloadLength: 0, headerWords: 15 }), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_MALFORMED', 'TWILL_FROM_POD'] },
@@ -77,6 +110,10 @@ const rows: Row[] = [
   { name: 'from a host (not a pod) to a local pod: through the stack so conntrack sees both ways', program: 'from_netdev', packet: ipv4Packet('192.168.60.2', podB.ip), verdict: TC_ACT_OK, counted: ['TWILL_PASSED_FROM_HOST', 'TWILL_FROM_NETDEV'] },
   { name: 'from the network to a free address of the pod CIDR: passed', program: 'from_netdev', packet: ipv4Packet('10.244.1.9', '10.244.0.99'), verdict: TC_ACT_OK, counted: ['TWILL_PASSED_NOT_POD', 'TWILL_FROM_NETDEV'] },
   { name: 'from the network to the node itself: passed', program: 'from_netdev', packet: ipv4Packet('192.168.60.2', '192.168.60.1'), verdict: TC_ACT_OK, counted: ['TWILL_PASSED_NOT_POD', 'TWILL_FROM_NETDEV'] },
+  { name: 'from the network, a wrong header checksum: dropped as malformed', program: 'from_netdev', packet: ipv4Frame({ source: '10.244.1.9', destination: podB.ip, protocol: 17, payload: Buffer.alloc(16), badChecksum: true }), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_MALFORMED', 'TWILL_FROM_NETDEV'] },
+  { name: 'from the network, a tiny first TCP fragment for a pod: dropped', program: 'from_netdev', packet: ipv4Frame({ source: '10.244.1.9', destination: podB.ip, protocol: 6, payload: Buffer.alloc(8), fragment: 0x2000 }), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_FRAGMENT', 'TWILL_FROM_NETDEV'] },
+  { name: 'from the network, a fragment for a pod that uses the stack: passed whole to the stack', program: 'from_netdev', packet: ipv4Frame({ source: '10.244.1.9', destination: podC.ip, protocol: 17, payload: Buffer.alloc(16), fragment: 0x0010 }), verdict: TC_ACT_OK, counted: ['TWILL_PASSED_FRAGMENT', 'TWILL_FROM_NETDEV'] },
+  { name: 'from the network, IPv6: passed as not IPv4', program: 'from_netdev', packet: ethernetFrame(0x86dd, Buffer.alloc(40)), verdict: TC_ACT_OK, counted: ['TWILL_PASSED_NOT_IPV4', 'TWILL_FROM_NETDEV'] },
   { name: 'from the network, IPv4 header longer than the packet: dropped as malformed', program: 'from_netdev', packet: ipv4Packet('192.168.60.2', podB.ip, { payloadLength: 0, headerWords: 15 }), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_MALFORMED', 'TWILL_FROM_NETDEV'] },
 ];
 
@@ -91,10 +128,10 @@ function loadNode(rodata: Record<string, number | Buffer>, slotLayout = SLOT_LAY
   const loading = setPodCidr(BpfObject.open(DATAPATH_OBJECT), POD_CIDR).setRodata('node_ip', ipv4ToBytes(NODE_IP));
   for (const [name, value] of Object.entries(rodata)) loading.setRodata(name, value);
   const object = setNodeSlotLayout(loading, slotLayout).load();
-  const maps = { endpoints: object.map('endpoints'), nodeSubnets: object.map('node_subnets'), nodeSlots: object.map('node_slots'), nodeSubnetLengths: object.map('node_subnet_lengths') };
-  for (const pod of [podA, podB]) writeEndpoint(maps.endpoints, POD_CIDR, pod);
+  const maps = { endpoints: object.map('endpoints'), nodeSubnets: object.map('node_subnets'), nodeSlots: object.map('node_slots'), nodeSubnetLengths: object.map('node_subnet_lengths'), nodeAddresses: object.map('node_addresses') };
+  for (const pod of [podA, podB, podC]) writeEndpoint(maps.endpoints, POD_CIDR, pod);
   for (const [address, prefixLength, nodeIp, flags] of subnets) maps.nodeSubnets.update(nodeSubnetKey(`${address}/${prefixLength}`), encodeNodeSubnet({ nodeIp, tunnel: flags === TWILL_SUBNET_TUNNEL }));
-  rebuildNodeSlots(maps, slotLayout);
+  rebuildFromNodeSubnets(maps, slotLayout);
   Object.values(maps).forEach((map) => map.close());
   return { object, counters: object.map('counters'), programs: new Map(PROGRAMS.map((name) => [name, object.program(name)])) };
 }
@@ -143,7 +180,6 @@ for (const [where, slotLayout] of [['node_slots and the hash', SLOT_LAYOUT], ['t
 // unwrapped by from_netdev on the uplink; the VXLAN device (ifindex 2 here) is only a
 // fallback. Node 3 (192.168.60.3) owns the tunnelled 10.244.2.0/24.
 describe('VXLAN wrapped and unwrapped by the programs', needsRoot, () => {
-  const VXLAN_PORT = 8472;
   const VNI = 7;
   const NODE3 = '192.168.60.3';
   let node: ReturnType<typeof loadNode>;
@@ -209,6 +245,54 @@ describe('VXLAN wrapped and unwrapped by the programs', needsRoot, () => {
       const result = runCounted(node, 'from_netdev', packet, ['TWILL_PASSED_NOT_POD', 'TWILL_FROM_NETDEV']);
       assert.equal(result.retval, TC_ACT_OK);
       assert.deepEqual(result.packet, packet, 'the packet is unchanged');
+    });
+  }
+
+  // Only nodes speak the tunnel, and pods of tunnelled subnets arrive only through it.
+  const tunnelRows: Array<Omit<Row, 'program'> & { program?: ProgramName }> = [
+    { name: "a pod's datagram to this node's VXLAN port: dropped", packet: fromPodA(NODE_IP, {}, VXLAN_PORT), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_TUNNEL_FROM_POD', 'TWILL_FROM_POD'] },
+    { name: "a pod's datagram to another node's VXLAN port: dropped", packet: fromPodA(NODE3, {}, VXLAN_PORT), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_TUNNEL_FROM_POD', 'TWILL_FROM_POD'] },
+    { name: "a pod's datagram to the VXLAN port of a host outside: dropped", packet: fromPodA('203.0.113.9', {}, VXLAN_PORT), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_TUNNEL_FROM_POD', 'TWILL_FROM_POD'] },
+    { name: "a pod's datagram to the VXLAN port of another pod: delivered", packet: fromPodA(podB.ip, {}, VXLAN_PORT), verdict: TC_ACT_REDIRECT, counted: ['TWILL_DELIVERED_LOCAL', 'TWILL_FROM_POD'], macs: [podB.podMac, podB.hostMac] },
+    { name: "a pod's datagram to another port of the node: passed", packet: fromPodA(NODE_IP, {}, 53), verdict: TC_ACT_OK, counted: ['TWILL_PASSED_NOT_POD', 'TWILL_FROM_POD'] },
+    { name: 'unwrapped from the network, a source in a tunnelled subnet: dropped', program: 'from_netdev', packet: ipv4Packet('10.244.2.7', podB.ip), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_NOT_WRAPPED', 'TWILL_FROM_NETDEV'] },
+    { name: "unwrapped from the network, a source in this node's pod CIDR: dropped", program: 'from_netdev', packet: ipv4Packet('10.244.0.9', NODE_IP), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_NOT_WRAPPED', 'TWILL_FROM_NETDEV'] },
+    { name: 'unwrapped from the network, a source in a natively routed subnet: delivered', program: 'from_netdev', packet: ipv4Packet('10.244.1.9', podB.ip), verdict: TC_ACT_REDIRECT, counted: ['TWILL_DELIVERED_LOCAL', 'TWILL_FROM_NETDEV'], macs: [podB.podMac, podB.hostMac] },
+    { name: 'unwrapped from the network, a host source: through the stack', program: 'from_netdev', packet: ipv4Packet(NODE3, podB.ip), verdict: TC_ACT_OK, counted: ['TWILL_PASSED_FROM_HOST', 'TWILL_FROM_NETDEV'] },
+    { name: 'VXLAN carrying a UDP checksum: left whole to the VXLAN device, which checks it', program: 'from_netdev', packet: withUdpChecksum(fromNode3(ipv4Packet('10.244.2.7', podB.ip))), verdict: TC_ACT_OK, counted: ['TWILL_PASSED_NOT_POD', 'TWILL_FROM_NETDEV'] },
+    { name: 'VXLAN whose inner header is damaged: left whole to the VXLAN device', program: 'from_netdev', packet: fromNode3(ipv4Frame({ source: '10.244.2.7', destination: podB.ip, protocol: 17, payload: Buffer.alloc(16), badChecksum: true })), verdict: TC_ACT_OK, counted: ['TWILL_PASSED_NOT_POD', 'TWILL_FROM_NETDEV'] },
+    { name: 'VXLAN carrying a fragment: left whole to the VXLAN device', program: 'from_netdev', packet: fromNode3(ipv4Packet('10.244.2.7', podB.ip, { fragment: 0x2000 })), verdict: TC_ACT_OK, counted: ['TWILL_PASSED_NOT_POD', 'TWILL_FROM_NETDEV'] },
+  ];
+  for (const row of tunnelRows) {
+    test(row.name, () => {
+      const result = runCounted(node, row.program ?? 'from_pod', row.packet, row.counted);
+      assert.equal(result.retval, row.verdict, 'verdict');
+      if (row.macs) assert.deepEqual([macOf(result.packet, 0), macOf(result.packet, 6)], row.macs, 'Ethernet destination, source');
+    });
+  }
+});
+
+/** A VXLAN frame with a nonzero UDP checksum, which the VXLAN device verifies (the programs send 0). */
+function withUdpChecksum(frame: Buffer): Buffer {
+  const copy = Buffer.from(frame);
+  copy.writeUInt16BE(0x1234, 14 + 20 + 6);
+  return copy;
+}
+
+// On the VXLAN device itself (here the test-run device, ifindex 1) the tunnel key tells
+// who sent a frame; one without a node's key (none under BPF_PROG_TEST_RUN) is refused,
+// whatever it carries. The e2e suite pod-attacks sends real ones.
+describe('frames on the VXLAN device without a node as their sender', needsRoot, () => {
+  let node: ReturnType<typeof loadNode>;
+  before(() => {
+    node = loadNode({ uplink_ifindex: 3, tunnel_ifindex: 1, tunnel_port: udpPortBytes(VXLAN_PORT) });
+  });
+  after(() => unload(node));
+
+  for (const [what, packet] of [['IPv4 from a pod subnet', ipv4Packet('10.244.2.7', podB.ip)], ['ARP', arpFrame({ op: 'request', senderMac: '02:76:c0:a8:3c:03', senderIp: '10.244.2.7', targetIp: podB.ip })]] as const) {
+    test(`${what}: dropped as forged`, () => {
+      const result = runCounted(node, 'from_netdev', packet, ['TWILL_DROPPED_FORGED_TUNNEL', 'TWILL_FROM_NETDEV']);
+      assert.equal(result.retval, TC_ACT_SHOT);
     });
   }
 });
