@@ -6,7 +6,7 @@
 //   lib/flags.ts, config.ts       command line, config file, validation
 //   lib/node-source.ts            static file or Kubernetes Node informer
 //   lib/datapath.ts               load, pin, re-adopt, attach to devices
-//   lib/endpoint-reconcile.ts     endpoint entries of vanished pods removed at start
+//   lib/endpoint-reconcile.ts     at start: entries of vanished pods removed, live pods' veths hardened
 //   lib/node-sync.ts              node subnets map + host routes, diffed
 //   lib/host-network.ts           forwarding, masquerade, VXLAN device
 //   lib/metrics.ts, health.ts     Prometheus metrics, /healthz and /readyz
@@ -22,7 +22,7 @@ import { queryAttached, type BpfProgram, type Direction } from '../bpf/tsbpf';
 import type { ClusterNode } from './lib/cluster-nodes';
 import { receiveCniReports } from './lib/cni-reports';
 import { ConfigError, readConfigFile, resolveConfig } from './lib/config';
-import { removeStaleEndpoints } from './lib/endpoint-reconcile';
+import { reconcileEndpoints } from './lib/endpoint-reconcile';
 import { attachPinned, loadDatapath } from './lib/datapath';
 import { USAGE, parseFlags } from './lib/flags';
 import { Health } from './lib/health';
@@ -135,7 +135,7 @@ async function main(): Promise<void> {
     attach({ device: tunnel, direction: 'ingress', program: program('from_netdev') }, pins.netdevLink(tunnel.name));
     attach({ device: tunnel, direction: 'egress', program: program('to_tunnel') }, pins.tunnelLink(tunnel.name));
   }
-  await removeStaleEndpoints(datapath.maps.endpoints, podCIDR, rtnl, log);
+  await reconcileEndpoints(datapath.maps.endpoints, podCIDR, rtnl, config.procSysNet, log);
   metrics.watchDatapath(datapath.maps);
   const pinned = [pins.map('endpoints'), pins.map('node_subnets'), pins.program('from_pod')];
   health.live('pins', () => {

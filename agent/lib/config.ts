@@ -37,6 +37,11 @@ export interface AgentConfig {
   mtu?: number;
   metricsPort: number;
   logLevel: string;
+  /**
+   * The node's /proc/sys/net, where the agent sets the host side of pod veths so that
+   * pods cannot reconfigure the node (a container's own /proc/sys is read-only).
+   */
+  procSysNet: string;
 }
 
 export class ConfigError extends Error {
@@ -60,6 +65,7 @@ const KEYS: Record<keyof AgentConfig, 'string' | 'number'> = {
   mtu: 'number',
   metricsPort: 'number',
   logLevel: 'string',
+  procSysNet: 'string',
 };
 
 const DEFAULTS = {
@@ -71,6 +77,7 @@ const DEFAULTS = {
   vxlanPort: 8472,
   metricsPort: 9962,
   logLevel: 'info',
+  procSysNet: '/proc/sys/net',
 } as const;
 
 function requireCidr(name: string, value: string): void {

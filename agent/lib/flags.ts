@@ -20,6 +20,7 @@ export const USAGE = `usage: twill-agent [--config FILE] [flags]
   --vxlan-port PORT    VXLAN UDP port (default 8472, as Flannel and the Linux default use)
   --mtu N              pod MTU (default: the uplink's, or 1500)
   --metrics-port PORT  Prometheus metrics and health (default 9962)
+  --proc-sys-net DIR   the node's /proc/sys/net, writable (default /proc/sys/net)
   --log-level LEVEL    pino level (default info)`;
 
 export interface ParsedFlags {
@@ -52,6 +53,7 @@ export function parseFlags(argv: string[], env: NodeJS.ProcessEnv): ParsedFlags 
         mtu: { type: 'string' },
         'metrics-port': { type: 'string' },
         'log-level': { type: 'string' },
+        'proc-sys-net': { type: 'string' },
         help: { type: 'boolean' },
       },
     }));
@@ -80,6 +82,7 @@ export function parseFlags(argv: string[], env: NodeJS.ProcessEnv): ParsedFlags 
     mtu: number('mtu', values.mtu),
     metricsPort: number('metrics-port', values['metrics-port']),
     logLevel: values['log-level'],
+    procSysNet: values['proc-sys-net'],
   };
   for (const key of Object.keys(overrides) as Array<keyof AgentConfig>) {
     if (overrides[key] === undefined) delete overrides[key];

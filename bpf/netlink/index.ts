@@ -4,7 +4,9 @@
 //   Rtnl          lib/rtnl.ts    links, veth pairs, addresses, routes, neighbours
 //   NetlinkError  lib/errors.ts  { op, errno } for every kernel refusal
 //   addresses     lib/addr.ts    IPv4 / prefix / MAC parsing and formatting
+//   hardenHostVeth lib/host-veth-settings.ts  the sysctls that keep a pod from reconfiguring its node
 export { Rtnl, type Link, type Neighbour, type RouteEntry, type RouteSpec, type VethSpec } from './lib/rtnl';
 export { NetlinkError } from './lib/errors';
 export type { LinkSettings } from './lib/linkinfo';
 export { ipv4FromBytes, ipv4FromNumber, ipv4ToBytes, ipv4ToNumber, isIpv4, macFromBytes, macToBytes, parseIpv4Prefix, type Ipv4Prefix } from './lib/addr';
+export { PROC_SYS_NET, hardenHostVeth } from './lib/host-veth-settings';

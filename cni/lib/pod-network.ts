@@ -6,7 +6,7 @@ import fs from 'node:fs';
 
 import type { PinPaths } from '../../bpf/datapath';
 import { clearSlot, occupiedSlots, writeEndpoint, type Endpoint } from '../../bpf/endpoints';
-import { Rtnl, type Link } from '../../bpf/netlink';
+import { Rtnl, hardenHostVeth, type Link } from '../../bpf/netlink';
 import { BpfMap, BpfProgram, attachTcx } from '../../bpf/tsbpf';
 import type { Attachment } from './config';
 import { Code, CniError } from './errors';
@@ -64,6 +64,8 @@ export async function wirePod({ netns, host, pod }: PodSockets, attachment: Atta
   await pod.addPermanentNeighbour(podInterface.index, POD_GATEWAY, hostVeth.mac);
   await pod.addRoute({ destination: 'default', ifindex: podInterface.index, gateway: POD_GATEWAY, onlink: true });
 
+  // Before it is up, so the pod is never heard as a router.
+  hardenHostVeth(hostVeth.name);
   await host.setUp(hostVeth.index);
   await host.addRoute({ destination: `${ip}/32`, ifindex: hostVeth.index });
   await host.addPermanentNeighbour(hostVeth.index, ip, podInterface.mac);

@@ -33,6 +33,7 @@ describe('agent configuration', () => {
     assert.equal(config.mtu, 1450);
     assert.equal(config.bpffsRoot, '/sys/fs/bpf/twill');
     assert.equal(config.stateDir, '/var/lib/twill');
+    assert.equal(config.procSysNet, '/proc/sys/net');
   });
 
   test('NODE_NAME from the downward API names the node when no flag does', () => {

@@ -27,7 +27,7 @@ import { repoRoot } from '../helpers/kernel';
 
 const NAMESPACE = 'kube-system';
 const OVERRIDES = ['mode=vxlan', 'serviceMonitor.enabled=true', 'mtu=1400'];
-const AGENT_KEYS = ['mode', 'clusterCIDR', 'mtu', 'vni', 'vxlanPort', 'metricsPort', 'logLevel', 'bpffsRoot', 'stateDir', 'runDir'];
+const AGENT_KEYS = ['mode', 'clusterCIDR', 'mtu', 'vni', 'vxlanPort', 'metricsPort', 'logLevel', 'bpffsRoot', 'stateDir', 'runDir', 'procSysNet'];
 const PLUGIN_KEYS = ['cniVersion', 'name', 'type', 'bpffsRoot', 'stateDir', 'mtu'];
 
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'twill-chart-'));
@@ -195,6 +195,7 @@ describe('Helm chart charts/twill', () => {
       '/var/lib/twill': { source: 'hostPath:/var/lib/twill', readOnly: false, propagation: undefined, hostPathType: 'DirectoryOrCreate' },
       '/run/twill': { source: 'hostPath:/run/twill', readOnly: false, propagation: undefined, hostPathType: 'DirectoryOrCreate' },
       '/run/xtables.lock': { source: 'hostPath:/run/xtables.lock', readOnly: false, propagation: undefined, hostPathType: 'FileOrCreate' },
+      '/host/proc/sys/net': { source: 'hostPath:/proc/sys/net', readOnly: false, propagation: undefined, hostPathType: 'Directory' },
       '/etc/twill': { source: 'configMap:twill-config', readOnly: true, propagation: undefined, hostPathType: undefined },
       '/tmp': { source: 'emptyDir', readOnly: false, propagation: undefined, hostPathType: undefined },
     });
@@ -207,7 +208,7 @@ describe('Helm chart charts/twill', () => {
     const config = agentConfig(defaults);
     assert.deepEqual(config, {
       mode: 'native', clusterCIDR: '10.244.0.0/16', vni: 1, vxlanPort: 8472, metricsPort: 9962, logLevel: 'info',
-      bpffsRoot: '/sys/fs/bpf/twill', stateDir: '/var/lib/twill', runDir: '/run/twill',
+      bpffsRoot: '/sys/fs/bpf/twill', stateDir: '/var/lib/twill', runDir: '/run/twill', procSysNet: '/host/proc/sys/net',
     });
     const vxlan = agentConfig(overridden);
     assert.equal(vxlan.mode, 'vxlan');

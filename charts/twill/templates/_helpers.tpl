@@ -60,7 +60,8 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
   "logLevel" .Values.logLevel
   "bpffsRoot" .Values.bpffsRoot
   "stateDir" .Values.stateDir
-  "runDir" .Values.runDir }}
+  "runDir" .Values.runDir
+  "procSysNet" "/host/proc/sys/net" }}
 {{- if .Values.mtu }}
 {{- $_ := set $config "mtu" (int .Values.mtu) }}
 {{- end }}
