@@ -66,7 +66,7 @@ async function main(): Promise<void> {
   let started = false;
   health.ready('startup', () => (started ? undefined : 'loading the datapath and listing nodes'));
   metrics.watchReadiness(() => health.readiness().ok);
-  const http = serveHttp(config.metricsPort, metrics, health, log);
+  const http = serveHttp(config.metricsPort, metrics, health, log, { onRefused: (cap) => metrics.httpConnectionsRefused.inc({ cap }) });
   const reports = await receiveCniReports(config.runDir, metrics, log);
 
   const source = await createNodeSource(config, log, (kind) => metrics.nodeSourceObserver(kind));

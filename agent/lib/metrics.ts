@@ -11,6 +11,7 @@ import { entryCount } from '../../bpf/map-entries';
 import { REPORTED_COMMANDS } from '../../cni/lib/report';
 import type { NodeSource, NodeSourceEvent, NodeSourceObserver } from './cluster-nodes';
 import type { DatapathMaps } from './datapath';
+import { REFUSALS } from './http-endpoints';
 
 const SOURCE_EVENTS: Record<NodeSource['kind'], NodeSourceEvent[]> = { static: ['list', 'reload'], kubernetes: ['list', 'add', 'update', 'delete'] };
 
@@ -76,6 +77,13 @@ export class AgentMetrics {
     registers: [this.registry],
   });
 
+  readonly httpConnectionsRefused = new Counter({
+    name: 'twill_http_connections_refused_total',
+    help: 'Connections to the metrics and health port reset at accept, by the cap they hit: address (too many from one address) or total (too many from all remote addresses).',
+    labelNames: ['cap'] as const,
+    registers: [this.registry],
+  });
+
   readonly info = new Gauge({
     name: 'twill_agent_info',
     help: 'Always 1; the labels say which build runs in which mode.',
@@ -90,6 +98,7 @@ export class AgentMetrics {
       this.cniOperations.inc({ command, result: 'success' }, 0);
       this.cniDuration.zero({ command });
     }
+    for (const cap of REFUSALS) this.httpConnectionsRefused.inc({ cap }, 0);
   }
 
   /** Counts a node source's events and errors under its kind. */

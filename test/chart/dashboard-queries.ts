@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
+import { REFUSALS } from '../../agent/lib/http-endpoints';
 import { counterLabel } from '../../bpf/counters';
 import { DIRECTIONS, REASONS, type DirectionName, type ReasonName } from '../../bpf/layouts';
 
@@ -36,6 +37,7 @@ export const EXPORTED_METRICS: Readonly<Record<string, readonly string[]>> = {
   twill_cni_operation_duration_seconds_bucket: ['command', 'le'],
   twill_cni_operation_duration_seconds_sum: ['command'],
   twill_cni_operation_duration_seconds_count: ['command'],
+  twill_http_connections_refused_total: ['cap'],
   twill_agent_ready: [],
   twill_agent_info: ['version', 'mode'],
   // prom-client's default metrics (the ones the dashboards use)
@@ -57,6 +59,7 @@ export const LABEL_VALUES: Readonly<Record<string, readonly string[]>> = {
   source: ['static', 'kubernetes'],
   event: ['add', 'update', 'delete', 'reload', 'relist'],
   command: ['ADD', 'DEL', 'CHECK', 'GC', 'STATUS'],
+  cap: REFUSALS,
 };
 
 export interface DashboardQuery {
