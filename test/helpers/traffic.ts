@@ -56,6 +56,12 @@ const LISTENER_READY_MS = 5_000;
 export interface UdpListener {
   /** The payloads received so far, in order. */
   received(): Buffer[];
+  /**
+   * What arrived since the last call, before `marker`, which the caller sent after
+   * whatever it asks about: once the marker is in, all of that is in too. Waits for the
+   * marker, bounded.
+   */
+  takeUntil(marker: Buffer): Promise<Buffer[]>;
   /** Ends the listener by PID. */
   stop(): void;
 }
@@ -83,7 +89,15 @@ export async function startUdpListener(ns: string, address: string, port: number
       .split('\n')
       .slice(1, -1)
       .map((line) => Buffer.from(line, 'hex'));
-  return { received, stop };
+  let taken = 0;
+  const takeUntil = async (marker: Buffer): Promise<Buffer[]> => {
+    let at = -1;
+    await waitFor(`the marker at ${address}:${port} in ${ns}`, () => (at = received().findIndex((payload, i) => i >= taken && payload.equals(marker))) >= 0, LISTENER_READY_MS);
+    const before = received().slice(taken, at);
+    taken = at + 1;
+    return before;
+  };
+  return { received, takeUntil, stop };
 }
 
 const UDP_SENDER = `const socket = require('dgram').createSocket('udp4');

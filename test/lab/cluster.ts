@@ -102,6 +102,9 @@ export async function labUp(options: LabOptions): Promise<Lab> {
       addNamespace(lab.fabric);
       ip(['-n', lab.fabric, 'link', 'add', 'br0', 'type', 'bridge']);
       ip(['-n', lab.fabric, 'link', 'set', 'br0', 'up']);
+      // A switch, not a firewall: where br_netfilter is loaded (Docker loads it) the
+      // bridge would check and drop malformed IPv4 that the nodes must meet themselves.
+      if (fs.existsSync('/proc/sys/net/bridge')) inNetns(lab.fabric, 'sysctl', ['-qw', 'net.bridge.bridge-nf-call-iptables=0']);
     }
     const hosts = Array.from({ length: options.nodes }, (_, i) => ({ ns: `${options.prefix}node${i + 1}`, address: `${FABRIC_PREFIX}.${11 + i}` }));
     if (options.outside) lab.outside = { ns: `${options.prefix}outside`, ip: OUTSIDE_IP };
