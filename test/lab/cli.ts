@@ -98,12 +98,12 @@ async function up(argv: string[]): Promise<void> {
   console.log(`          ${twill} status ${where}     (or endpoints, nodes, counters; --json)`);
   console.log(`          ip netns exec ${node1.ns} curl -s localhost:9962/metrics     (and /healthz, /readyz)`);
   console.log(`          bpftool map dump pinned ${path.join(node1.bpffsRoot, 'maps', 'endpoints')}`);
-  console.log('remove:   sudo npm run lab:down');
+  console.log('remove:   npm run lab:down');
   if (!allReachable) process.exitCode = 1;
 }
 
 async function main(): Promise<void> {
-  if (process.getuid?.() !== 0) throw new Error('the lab creates namespaces and loads BPF programs: run it as root (sudo npm run lab)');
+  if (process.getuid?.() !== 0) throw new Error('the lab creates namespaces and loads BPF programs: run it as root');
   const [command = 'up', ...rest] = process.argv.slice(2);
   if (command === 'up') await up(rest);
   else if (command === 'down') down();
