@@ -167,11 +167,17 @@ static __always_inline bool ipv4_sound(struct __sk_buff *skb, struct iphdr *ip, 
 	void *data_end = (void *)(long)skb->data_end;
 	const __u16 *option = (void *)(ip + 1);
 	__u32 header_length, total;
+	__u8 version_ihl;
 	__u64 sum;
 
-	if ((void *)(ip + 1) > data_end || ip->version != 4 || ip->ihl < 5)
+	if ((void *)(ip + 1) > data_end)
 		return false;
-	header_length = ip->ihl * 4;
+	// Both 4-bit fields from one load: read as bitfields of vmlinux.h's iphdr, each
+	// costs a relocatable load and shifts on every packet.
+	version_ihl = *(const __u8 *)ip;
+	if (version_ihl >> 4 != 4 || (version_ihl & 0xf) < 5)
+		return false;
+	header_length = (version_ihl & 0xf) * 4;
 	total = bpf_ntohs(ip->tot_len);
 	if (total == 0 && skb->gso_size)
 		total = carried;
