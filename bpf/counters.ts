@@ -1,6 +1,8 @@
 // The per-CPU counters map: packets and bytes by reason and direction, summed over CPUs.
-import type { BpfMap } from './tsbpf';
-import { DIRECTIONS, DIRECTION_COUNT, LAYOUTS, REASONS, type DirectionName, type ReasonName } from './layouts';
+import fs from 'node:fs';
+
+import { BpfMap } from './tsbpf';
+import { DIRECTIONS, DIRECTION_COUNT, LAYOUTS, REASONS, REASON_COUNT, type DirectionName, type ReasonName } from './layouts';
 
 export interface Counter {
   reason: ReasonName;
@@ -42,4 +44,33 @@ export const counterLabel = (name: ReasonName | DirectionName): string => name.r
 /** Packets counted under one reason and direction (0 when never seen). */
 export function packetsFor(counters: Counter[], reason: ReasonName, direction: DirectionName): bigint {
   return counters.find((c) => c.reason === reason && c.direction === direction)?.packets ?? 0n;
+}
+
+/**
+ * A counters map pinned by a build with another number of reasons cannot be re-adopted
+ * (libbpf reuses a pinned map only of the same size), which would fail the upgrade.
+ * When the map pinned at `pin` is not this build's size, takes its slots and removes
+ * the pin, so the load creates the map afresh; the returned function writes the slots
+ * back into it. Reasons and directions keep their numbers from build to build, so a
+ * slot means the same counter in both: the counts survive the upgrade.
+ */
+export function takeResizedCounters(pin: string): { from: number; restore: (map: BpfMap) => void } | undefined {
+  if (!fs.existsSync(pin)) return undefined;
+  const old = BpfMap.openPinned(pin);
+  let slots: Array<[Buffer, Buffer]>;
+  try {
+    if (old.info.maxEntries === REASON_COUNT * DIRECTION_COUNT) return undefined;
+    slots = old.lookupBatch();
+  } finally {
+    old.close();
+  }
+  fs.rmSync(pin);
+  return {
+    from: slots.length,
+    restore: (map) => {
+      for (const [key, value] of slots) {
+        if (key.readUInt32LE(0) < map.info.maxEntries && value.length === map.valueLength) map.update(key, value);
+      }
+    },
+  };
 }

@@ -6,6 +6,7 @@ import path from 'node:path';
 
 import type { Logger } from 'pino';
 
+import { takeResizedCounters } from '../../bpf/counters';
 import { DATAPATH_OBJECT, PROGRAMS, pinPaths, type PinPaths, type ProgramName } from '../../bpf/datapath';
 import { setPodCidr } from '../../bpf/endpoints';
 import { MAPS, UNPINNED_MAPS, type MapName } from '../../bpf/layouts';
@@ -87,6 +88,7 @@ export function loadDatapath(bpffsRoot: string, settings: DatapathSettings, log:
   for (const directory of [pins.root, pins.maps, pins.programs, path.dirname(pins.podLinks), pins.podLinks, pins.netdevLinks, pins.tunnelLinks]) {
     ensurePrivateDirectory(directory);
   }
+  const resizedCounters = takeResizedCounters(pins.map('counters'));
   const adopted = (Object.keys(MAPS) as MapName[]).filter((name) => fs.existsSync(pins.map(name)));
   const slotLayout = nodeSlotLayout(settings.clusterCIDR, parseIpv4Prefix(settings.podCIDR).prefixLength);
   const object = setPodCidr(BpfObject.open(DATAPATH_OBJECT), settings.podCIDR)
@@ -107,6 +109,10 @@ export function loadDatapath(bpffsRoot: string, settings: DatapathSettings, log:
     maps = { counters: object.map('counters'), endpoints: object.map('endpoints'), nodeSubnets: object.map('node_subnets'), nodeSubnetLengths: object.map('node_subnet_lengths'), nodeSlots: object.map('node_slots'), nodeAddresses: object.map('node_addresses') };
   } finally {
     object.close();
+  }
+  if (resizedCounters) {
+    resizedCounters.restore(maps.counters);
+    log.info({ slots: resizedCounters.from, now: maps.counters.info.maxEntries }, 'counters map resized for the reasons of this build; counts carried over');
   }
   // Before any link runs these programs: they look up this length in node_slots, and
   // VXLAN senders in node_addresses.

@@ -2,18 +2,24 @@
 // pinned and attached while it is down, and a restart re-adopts maps (entries and
 // counters kept) and moves pod links onto the newly loaded programs, and removes the
 // endpoint entries of pods whose veth is gone, or that sit in another address's slot,
-// while keeping the live ones.
+// while keeping the live ones. An upgrade that adds datapath reasons resizes the pinned
+// counters map and keeps its counts.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 import { after, before, describe, test } from 'node:test';
+
+import { packetsFor } from '../../bpf/counters';
+import { DIRECTION_COUNT, REASON_COUNT } from '../../bpf/layouts';
 
 import { pinPaths } from '../../bpf/datapath';
 import { encodeEndpoint, endpointKey, occupiedSlots, writeEndpoint } from '../../bpf/endpoints';
-import { BpfProgram, TcxLink } from '../../bpf/tsbpf';
+import { BpfMap, BpfProgram, TcxLink } from '../../bpf/tsbpf';
 import { hostVethName } from '../../cni/lib/naming';
 import { needsRoot } from '../helpers/kernel';
 import { TestNetns } from '../helpers/netns';
 import { TestNode, newContainerID } from '../helpers/node';
-import { withPinnedMap } from '../../bpf/pinned-maps';
+import { pinnedCounters, withPinnedMap } from '../../bpf/pinned-maps';
 import { ping } from '../helpers/traffic';
 
 describe('agent restarts', needsRoot, () => {
@@ -68,6 +74,32 @@ describe('agent restarts', needsRoot, () => {
     const before = mapId();
     await node.startAgent();
     assert.equal(mapId(), before);
+    assert.ok(podsTalk());
+  });
+
+  test('an upgrade over a counters map pinned by a build with fewer reasons loads, and keeps the counts', async () => {
+    assert.ok(podsTalk());
+    await node.stopAgent('SIGTERM');
+    const pin = pinPaths(node.bpffsRoot).map('counters');
+    const counted = (): bigint => packetsFor(pinnedCounters(node.bpffsRoot), 'TWILL_DELIVERED_LOCAL', 'TWILL_FROM_POD');
+    const before = counted();
+    assert.ok(before > 0n);
+    // What a build with 11 reasons pinned: 11 × 3 slots, holding the same counts.
+    const older = `${pin}_older`;
+    execFileSync('bpftool', ['map', 'create', older, 'type', 'percpu_array', 'key', '4', 'value', '16', 'entries', String(11 * DIRECTION_COUNT), 'name', 'counters']);
+    withPinnedMap(node.bpffsRoot, 'counters', (current) => {
+      const replacement = BpfMap.openPinned(older);
+      try {
+        for (const [key, value] of current.lookupBatch()) if (key.readUInt32LE(0) < replacement.info.maxEntries) replacement.update(key, value);
+      } finally {
+        replacement.close();
+      }
+    });
+    fs.renameSync(older, pin);
+
+    await node.startAgent();
+    assert.equal(withPinnedMap(node.bpffsRoot, 'counters', (map) => map.info.maxEntries), REASON_COUNT * DIRECTION_COUNT, "resized to this build's reasons");
+    assert.ok(counted() >= before, `counts carried over: ${counted()} after ${before}`);
     assert.ok(podsTalk());
   });
 
