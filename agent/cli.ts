@@ -11,11 +11,12 @@ import { DEFAULT_STATE_DIR } from '../bpf/node-settings';
 import { pinnedEndpoints, pinnedRemoteSubnets } from '../bpf/pinned-maps';
 import { readAttachments, readCounterRows, readNodeState, requireDatapath } from './lib/cli/node-state';
 import { formatTable } from './lib/cli/table';
+import { readRefusedNodes } from './lib/refused-nodes';
 
 const USAGE = `usage: twill <command> [--json] [--bpffs-root DIR] [--state-dir DIR] [--metrics-port PORT]
   status      node settings, programs, device hooks, map occupancy, and whether the agent is ready
   endpoints   this node's pods (the endpoints map)
-  nodes       the other nodes' pod subnets (the node_subnets map)
+  nodes       the other nodes' pod subnets (the node_subnets map), and the nodes refused, with why
   counters    packets and bytes by reason and hook (the counters map)
 options:
   --json               print JSON instead of a table
@@ -75,9 +76,13 @@ function endpoints(options: Options): unknown {
 
 function nodes(options: Options): unknown {
   requireDatapath(options.bpffsRoot);
-  const rows = pinnedRemoteSubnets(options.bpffsRoot);
-  if (options.json) return rows;
-  return formatTable(['POD SUBNET', 'NODE IP', 'VIA'], rows.map((s) => [s.cidr, s.nodeIp, s.tunnel ? 'vxlan' : 'native']));
+  const subnets = pinnedRemoteSubnets(options.bpffsRoot);
+  const refused = readRefusedNodes(options.stateDir) ?? [];
+  if (options.json) return { subnets, refused };
+  const routed = formatTable(['POD SUBNET', 'NODE IP', 'VIA'], subnets.map((s) => [s.cidr, s.nodeIp, s.tunnel ? 'vxlan' : 'native']));
+  if (refused.length === 0) return routed;
+  const refusals = formatTable(['REFUSED NODE', 'POD SUBNET', 'NODE IP', 'REASON'], refused.map((n) => [n.name, n.podCIDR ?? '-', n.internalIP ?? '-', n.reason]));
+  return [routed, '', refusals, '', ...refused.map((n) => `${n.name}: ${n.detail}`)].join('\n');
 }
 
 function counters(options: Options): unknown {

@@ -7,8 +7,10 @@
 //   lib/node-source.ts            static file or Kubernetes Node informer
 //   lib/datapath.ts               load, pin, re-adopt, attach to devices
 //   lib/endpoint-reconcile.ts     at start: entries of vanished pods removed, live pods' veths hardened
+//   lib/node-claims.ts            which nodes' claims to act on; refused-nodes.ts says which not
 //   lib/node-sync.ts              node subnets map + host routes, diffed
-//   lib/host-network.ts           forwarding, masquerade, VXLAN device
+//   lib/host-network.ts           forwarding, masquerade, VXLAN device, the pod CIDR unreachable
+//   lib/uplink-mtu.ts             the uplink's MTU followed while running
 //   lib/metrics.ts, health.ts     Prometheus metrics, /healthz and /readyz
 //   lib/cni-reports.ts            the plugin's reports of its commands
 import fs from 'node:fs';
@@ -17,6 +19,7 @@ import pino from 'pino';
 
 import { podCidrProblem } from '../bpf/endpoints';
 import { Rtnl, type Link } from '../bpf/netlink';
+import { entryCount } from '../bpf/map-entries';
 import { writeNodeSettings } from '../bpf/node-settings';
 import { queryAttached, type BpfProgram, type Direction } from '../bpf/tsbpf';
 import type { ClusterNode } from './lib/cluster-nodes';
@@ -26,11 +29,14 @@ import { reconcileEndpoints } from './lib/endpoint-reconcile';
 import { attachPinned, loadDatapath } from './lib/datapath';
 import { USAGE, parseFlags } from './lib/flags';
 import { Health } from './lib/health';
-import { VXLAN_OVERHEAD, enableForwarding, ensureMasquerade, ensureTunnelDevice, findUplink } from './lib/host-network';
+import { VXLAN_OVERHEAD, enableForwarding, ensureMasquerade, ensurePodCidrUnreachable, ensureTunnelDevice, findUplink } from './lib/host-network';
 import { serveHttp } from './lib/http-endpoints';
+import { followUplinkMtu, podMtuFor } from './lib/uplink-mtu';
 import { AgentMetrics } from './lib/metrics';
+import { judgeClaims, type ClaimRules } from './lib/node-claims';
 import { NodeSync } from './lib/node-sync';
 import { createNodeSource } from './lib/node-source';
+import { RefusedNodes } from './lib/refused-nodes';
 import { VERSION } from './lib/version';
 
 const DEFAULT_MTU = 1500;
@@ -74,13 +80,18 @@ async function main(): Promise<void> {
   let syncProblem: string | undefined;
   let retry: NodeJS.Timeout | undefined;
   let latest: ClusterNode[] = [];
+  let claimRules: ClaimRules | undefined;
+  const refusedNodes = new RefusedNodes(config.stateDir, log);
   const syncNodes = async (nodes: ClusterNode[]): Promise<void> => {
     const received = performance.now();
     latest = nodes;
     metrics.nodes.set(nodes.length);
     clearTimeout(retry);
     try {
-      const summary = await (sync as NodeSync).apply(nodes);
+      const judgement = judgeClaims(nodes, claimRules as ClaimRules);
+      refusedNodes.update(judgement.refused);
+      metrics.recordRefusals(judgement.refused);
+      const summary = await (sync as NodeSync).apply(judgement.admitted);
       metrics.syncDuration.observe(summary.durationMs / 1000);
       metrics.syncLag.observe((performance.now() - received) / 1000);
       metrics.syncLastSuccess.set(Date.now() / 1000);
@@ -99,6 +110,7 @@ async function main(): Promise<void> {
   };
   latest = source ? await source.start(onNodes) : [];
   const self = latest.find((node) => node.name === config.nodeName);
+  if (self?.problem) throw new ConfigError(self.problem);
   const podCIDR = config.podCIDR ?? self?.podCIDR;
   const nodeIp = config.nodeIP ?? self?.internalIP;
   if (!podCIDR) throw new ConfigError(`no pod CIDR for node ${config.nodeName}: pass --pod-cidr, or list the node with a podCIDR in the node source`);
@@ -116,7 +128,7 @@ async function main(): Promise<void> {
   }
   if (source && config.mode === 'native' && !uplink) throw new ConfigError(`native routing to other nodes needs an uplink: no device holds ${nodeIp}; pass --uplink`);
   const uplinkMtu = uplink?.mtu ?? DEFAULT_MTU;
-  const tunnel = config.mode === 'vxlan' ? await ensureTunnelDevice(rtnl, nodeIp as string, podCIDR, uplinkMtu - VXLAN_OVERHEAD, config.vxlanPort) : undefined;
+  const tunnel = config.mode === 'vxlan' ? await ensureTunnelDevice(rtnl, nodeIp as string, podCIDR, podMtuFor(uplinkMtu, true), config.vxlanPort) : undefined;
   // The programs send wrapped pod packets straight out of the uplink, where a larger
   // one would be dropped without the ICMP "fragmentation needed" the VXLAN device sends.
   if (tunnel && config.mtu !== undefined && config.mtu > uplinkMtu - VXLAN_OVERHEAD) {
@@ -144,16 +156,24 @@ async function main(): Promise<void> {
   });
   health.ready('datapath', () => hooks.map(attachedProblem).find((problem) => problem !== undefined));
   health.ready('node sync', () => syncProblem);
+  health.ready('node source', () => source?.problem());
 
   enableForwarding();
   if (config.clusterCIDR) ensureMasquerade(podCIDR, config.clusterCIDR);
   else log.warn('no --cluster-cidr: pod traffic leaving the cluster is not masqueraded');
 
-  sync = new NodeSync({ self: config.nodeName, mode: config.mode, routeDevice: (tunnel ?? uplink)?.index ?? 0, nodeSubnets: datapath.maps.nodeSubnets, nodeSubnetLengths: datapath.maps.nodeSubnetLengths, nodeSlots: datapath.maps.nodeSlots, slotLayout: datapath.slotLayout, nodeAddresses: datapath.maps.nodeAddresses, rtnl, log });
+  await ensurePodCidrUnreachable(rtnl, podCIDR);
+
+  claimRules = { self: config.nodeName, podCIDR, nodeIp, clusterCIDR: config.clusterCIDR };
+  sync = new NodeSync({ mode: config.mode, routeDevice: (tunnel ?? uplink)?.index ?? 0, nodeSubnets: datapath.maps.nodeSubnets, nodeSubnetLengths: datapath.maps.nodeSubnetLengths, nodeSlots: datapath.maps.nodeSlots, slotLayout: datapath.slotLayout, nodeAddresses: datapath.maps.nodeAddresses, rtnl, log });
   if (source) await syncNodes(latest);
 
-  const mtu = config.mtu ?? (tunnel ? tunnel.mtu : uplinkMtu);
-  writeNodeSettings(config.stateDir, { nodeName: config.nodeName, podCIDR, bpffsRoot: config.bpffsRoot, mtu, reportSocket: reports.socketPath });
+  const mtu = config.mtu ?? podMtuFor(uplinkMtu, tunnel !== undefined);
+  const settings = { nodeName: config.nodeName, podCIDR, bpffsRoot: config.bpffsRoot, mtu, reportSocket: reports.socketPath };
+  writeNodeSettings(config.stateDir, settings);
+  const stopFollowingMtu = uplink
+    ? followUplinkMtu({ rtnl, uplink, tunnel, configuredMtu: config.mtu, podCount: () => entryCount('endpoints', datapath.maps.endpoints), onPodMtu: (podMtu) => writeNodeSettings(config.stateDir, { ...settings, mtu: podMtu }), log })
+    : () => undefined;
   started = true;
   log.info({ podCIDR, nodeIp, mode: config.mode, mtu, uplink: uplink?.name, nodes: latest.length, stateDir: config.stateDir, version: VERSION }, 'node ready for pods');
 
@@ -161,6 +181,7 @@ async function main(): Promise<void> {
     process.once(signal, () => {
       log.info({ signal }, 'stopping; the datapath stays loaded and attached');
       source?.stop();
+      stopFollowingMtu();
       clearTimeout(retry);
       http.close();
       reports.server.close();

@@ -378,6 +378,32 @@ static __always_inline bool write_vxlan_headers(struct __sk_buff *skb, const str
 	return true;
 }
 
+// Whether a pod's packet, wrapped in VXLAN, fits the uplink's MTU as it is now (read
+// at every packet, so a change applies at once); a GSO packet, whether each segment it
+// will be cut into does. Wrapped here, a packet skips both the uplink's MTU check and
+// the "fragmentation needed" the VXLAN device sends, so one too big goes to the stack,
+// which routes it through that device and answers the pod as for any forwarded packet.
+static __always_inline bool fits_wrapped(struct __sk_buff *skb, struct iphdr *ip)
+{
+	struct tcphdr *tcp = (void *)ip + ip->ihl * 4;
+	__u32 length = skb->len - sizeof(struct ethhdr);
+	__u32 mtu = 0;
+
+	if (skb->gso_size) {
+		length = ip->ihl * 4 + skb->gso_size + 8;
+		if (ip->protocol == IPPROTO_TCP) {
+			// A header out of the linear data counts at its largest, which errs towards the stack.
+			if ((void *)(tcp + 1) <= (void *)(long)skb->data_end)
+				length += tcp->doff * 4 - 8;
+			else
+				length += 60 - 8;
+		}
+	}
+	if (bpf_check_mtu(skb, uplink_ifindex, &mtu, 0, 0) < 0)
+		return true;
+	return length + sizeof(struct vxlan_headers) <= mtu;
+}
+
 // Routes a pod's packet to the node that owns its destination: natively through the
 // uplink's neighbour for that node, or wrapped in VXLAN here and sent out of the uplink
 // as the host routes the node's address. Without an uplink, or when the kernel cannot
@@ -389,6 +415,8 @@ static __always_inline int forward_remote(struct __sk_buff *skb, struct ethhdr *
 
 	if (ip->ttl <= 1)
 		return account(skb, TWILL_PASSED_TTL_EXCEEDED, TWILL_FROM_POD, TC_ACT_OK);
+	if ((remote->flags & TWILL_SUBNET_TUNNEL) && uplink_ifindex && !fits_wrapped(skb, ip))
+		return account(skb, TWILL_PASSED_TOO_BIG, TWILL_FROM_POD, TC_ACT_OK);
 	decrease_ttl(ip);
 	account(skb, TWILL_FORWARDED_REMOTE, TWILL_FROM_POD, TC_ACT_OK);
 	if (remote->flags & TWILL_SUBNET_TUNNEL) {
@@ -406,6 +434,19 @@ static __always_inline int forward_remote(struct __sk_buff *skb, struct ethhdr *
 	}
 	__builtin_memcpy(&next_hop.ipv4_nh, remote->node_ip, sizeof(next_hop.ipv4_nh));
 	return bpf_redirect_neigh(uplink_ifindex, &next_hop, sizeof(next_hop), 0);
+}
+
+static __always_inline bool in_pod_cidr(__be32 address)
+{
+	return bpf_ntohl(address) - bpf_ntohl(pod_cidr_first) < pod_cidr_size;
+}
+
+// An address of this node's pod CIDR that no pod holds (endpoint_of found none), but
+// for the VXLAN device's own (the CIDR's network address, in vxlan mode): traffic for
+// it ends here, as the node's unreachable route for the CIDR ends the host's.
+static __always_inline bool unallocated(__be32 address)
+{
+	return in_pod_cidr(address) && !(tunnel_ifindex && address == pod_cidr_first);
 }
 
 // The pod on this node holding `address`, or NULL. An address outside the pod CIDR
@@ -603,6 +644,8 @@ int from_pod(struct __sk_buff *skb)
 	receiver = endpoint_of(ip->daddr);
 	if (receiver)
 		return deliver_local(skb, eth, ip, receiver, TWILL_FROM_POD);
+	if (unallocated(ip->daddr))
+		return account(skb, TWILL_DROPPED_NO_POD, TWILL_FROM_POD, TC_ACT_SHOT);
 
 	remote = node_subnet_of(ip->daddr);
 	if (remote)
@@ -700,11 +743,6 @@ static __always_inline bool speaks_for(__be32 node, __be32 address, const struct
 	return owner == node;
 }
 
-static __always_inline bool in_pod_cidr(__be32 address)
-{
-	return bpf_ntohl(address) - bpf_ntohl(pod_cidr_first) < pod_cidr_size;
-}
-
 SEC("tc")
 int from_netdev(struct __sk_buff *skb)
 {
@@ -746,6 +784,8 @@ int from_netdev(struct __sk_buff *skb)
 	}
 
 	receiver = endpoint_of(ip->daddr);
+	if (!receiver && unallocated(ip->daddr))
+		return account(skb, TWILL_DROPPED_NO_POD, TWILL_FROM_NETDEV, TC_ACT_SHOT);
 	if (!receiver)
 		return account(skb, TWILL_PASSED_NOT_POD, TWILL_FROM_NETDEV, TC_ACT_OK);
 	if (!tunnel_ifindex)

@@ -37,6 +37,8 @@ export const REASONS = {
   TWILL_DROPPED_NOT_WRAPPED: 16,
   TWILL_DROPPED_FRAGMENT: 17,
   TWILL_PASSED_FRAGMENT: 18,
+  TWILL_DROPPED_NO_POD: 19,
+  TWILL_PASSED_TOO_BIG: 20,
 } as const;
 
 /** enum twill_direction. */
@@ -47,7 +49,7 @@ export const DIRECTIONS = {
 } as const;
 
 /** TWILL_REASON_COUNT and TWILL_DIRECTION_COUNT: the enums' sizes, which size the counters map. */
-export const REASON_COUNT = 19;
+export const REASON_COUNT = 21;
 export const DIRECTION_COUNT = 3;
 
 /** TWILL_PREFIX_LENGTHS_MAX: how many different node subnet prefix lengths the datapath searches. */

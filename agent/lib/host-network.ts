@@ -6,7 +6,8 @@ import fs from 'node:fs';
 
 import { podSlots } from '../../bpf/endpoints';
 import { tunnelMac } from '../../bpf/node-subnets';
-import { ipv4FromNumber, type Link, type Rtnl } from '../../bpf/netlink';
+import { ipv4FromNumber, parseIpv4Prefix, type Link, type Rtnl } from '../../bpf/netlink';
+import { TWILL_ROUTE_PROTOCOL } from './node-sync';
 
 export const TUNNEL_DEVICE = 'twill-vxlan';
 /** Outer IPv4 (20) + UDP (8) + VXLAN (8) + inner Ethernet (14). */
@@ -60,14 +61,29 @@ export function tunnelAddress(podCIDR: string): string {
   return ipv4FromNumber(podSlots(podCIDR).first);
 }
 
-/** The collect-metadata VXLAN device with the tunnel address and no other, created once and reused after restarts. */
+/** The collect-metadata VXLAN device with the tunnel address and no other, at `mtu`, created once and reused after restarts. */
 export async function ensureTunnelDevice(rtnl: Rtnl, nodeIp: string, podCIDR: string, mtu: number, udpPort: number): Promise<Link> {
   const existing = await rtnl.link(TUNNEL_DEVICE);
   const device = existing ?? (await rtnl.createVxlan({ name: TUNNEL_DEVICE, mac: tunnelMac(nodeIp), mtu }, udpPort));
+  // The uplink's MTU may have changed while no agent ran.
+  if (device.mtu !== mtu) await rtnl.setMtu(device.index, mtu);
   const address = `${tunnelAddress(podCIDR)}/32`;
   const held = await rtnl.addresses(device.index);
   if (!held.includes(address)) await rtnl.addAddress(device.index, address);
   for (const stale of held.filter((other) => other !== address)) await rtnl.deleteAddress(device.index, stale);
   if (!device.up) await rtnl.setUp(device.index);
-  return { ...device, up: true };
+  return { ...device, mtu, up: true };
+}
+
+/**
+ * This node's pod CIDR as an unreachable route, below the pods' /32 routes: a packet
+ * for an address no pod holds is answered "host unreachable" here, never sent on by
+ * the default route, where a router that knows the pod subnets would send it straight
+ * back (a loop that ends only with the TTL). A pod CIDR of an earlier start goes.
+ */
+export async function ensurePodCidrUnreachable(rtnl: Rtnl, podCIDR: string): Promise<void> {
+  const network = `${ipv4FromNumber(podSlots(podCIDR).first)}/${parseIpv4Prefix(podCIDR).prefixLength}`;
+  await rtnl.addRoute({ destination: network, type: 'unreachable', protocol: TWILL_ROUTE_PROTOCOL }, { replace: true });
+  const stale = (await rtnl.routes()).filter((route) => route.type === 'unreachable' && route.protocol === TWILL_ROUTE_PROTOCOL && route.destination !== network);
+  for (const route of stale) await rtnl.deleteRoute({ destination: route.destination, type: 'unreachable', protocol: TWILL_ROUTE_PROTOCOL });
 }

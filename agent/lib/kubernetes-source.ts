@@ -1,6 +1,7 @@
 // Nodes from the Kubernetes API through the @kubernetes/client-node informer: a list,
-// then a watch from its resourceVersion. On 410 Gone the informer relists; on any other
-// broken watch it stops, and this source restarts it after a pause. A relist reports
+// then a watch from its resourceVersion. On 410 Gone the informer relists; on a failed
+// list or any other broken watch it stops, and this source restarts it, with backoff,
+// until it holds again (a watch resumes from its resourceVersion: no change is lost). A relist reports
 // only real differences, so live nodes are never removed in between, and start()
 // returns only once a list has succeeded: an API server that is down at start-up
 // must not look like a cluster without nodes.
@@ -17,13 +18,20 @@ type Informer = import('@kubernetes/client-node').Informer<Node>;
 // require(), so the import is kept as written.
 const importModule = new Function('specifier', 'return import(specifier)') as (specifier: string) => Promise<Client>;
 
-const RESTART_MS = 1000;
+/** A failed list or broken watch is retried after this long, doubling up to RETRY_MAX_MS. */
+const RETRY_FIRST_MS = 1000;
+const RETRY_MAX_MS = 30_000;
 
 /** A Node object as Twill needs it: IPv4 pod CIDR and InternalIP. */
 export function toClusterNode(node: Node): ClusterNode {
   const podCIDR = [node.spec?.podCIDR, ...(node.spec?.podCIDRs ?? [])].find((cidr) => cidr && isIpv4(cidr.split('/')[0]));
   const internalIP = node.status?.addresses?.find((a) => a.type === 'InternalIP' && isIpv4(a.address))?.address;
   return { name: node.metadata?.name ?? '', ...(podCIDR ? { podCIDR } : {}), ...(internalIP ? { internalIP } : {}) };
+}
+
+/** The established order node claims are judged in (node-claims.ts): by creation time, then name. */
+function oldestFirst(nodes: Map<string, ClusterNode & { createdAt: number }>): ClusterNode[] {
+  return [...nodes.values()].sort((a, b) => a.createdAt - b.createdAt || (a.name < b.name ? -1 : 1)).map(({ createdAt: _, ...node }) => node);
 }
 
 export class KubernetesNodeSource implements NodeSource {
@@ -34,6 +42,10 @@ export class KubernetesNodeSource implements NodeSource {
   #informer: Informer | undefined;
   #stopped = false;
   #restart: NodeJS.Timeout | undefined;
+  #errors = 0;
+  #failures = 0;
+  /** Since when the list in force may be stale, and the last error. */
+  #stale: { since: number; message: string } | undefined;
 
   constructor(kubeconfig: string | undefined, log: Logger, observer: NodeSourceObserver) {
     this.#kubeconfig = kubeconfig;
@@ -57,13 +69,13 @@ export class KubernetesNodeSource implements NodeSource {
     });
     this.#informer = informer;
 
-    const nodes = new Map<string, ClusterNode>();
+    const nodes = new Map<string, ClusterNode & { createdAt: number }>();
     let listed = false;
     const changed = (): void => {
-      if (listed) onChange([...nodes.values()]);
+      if (listed) onChange(oldestFirst(nodes));
     };
     const upsert = (node: Node): void => {
-      const current = toClusterNode(node);
+      const current = { ...toClusterNode(node), createdAt: new Date(node.metadata?.creationTimestamp ?? 0).getTime() || 0 };
       const previous = nodes.get(current.name);
       nodes.set(current.name, current);
       if (JSON.stringify(previous) !== JSON.stringify(current)) changed();
@@ -80,24 +92,40 @@ export class KubernetesNodeSource implements NodeSource {
       this.#observer.event('delete');
       if (nodes.delete(node.metadata?.name ?? '')) changed();
     });
-    const failed = (what: string) => (error: Error) => {
-      this.#observer.error();
-      this.#log.warn(`${what}: ${error.message}`);
-    };
-    informer.on('error', (error: unknown) => {
+    const failed = (error: unknown): void => {
       if (this.#stopped) return;
+      const message = error instanceof Error ? error.message : String(error);
+      this.#errors++;
       this.#observer.error();
-      this.#log.warn(`node watch broke, relisting in ${RESTART_MS} ms: ${error instanceof Error ? error.message : String(error)}`);
-      this.#restart = setTimeout(() => {
-        informer.start().catch(failed('node relist failed'));
-      }, RESTART_MS);
-    });
-    informer.start().catch(failed('node list failed'));
+      this.#stale = { since: this.#stale?.since ?? Date.now(), message };
+      const delay = Math.min(RETRY_FIRST_MS * 2 ** this.#failures++, RETRY_MAX_MS);
+      this.#log.warn(`node list or watch failed, retrying in ${delay} ms: ${message}`);
+      clearTimeout(this.#restart);
+      this.#restart = setTimeout(restart, delay);
+    };
+    // start() settles once the watch is open, or once a failed list has been reported
+    // as an error: it held if no error came in between.
+    const restart = (): void => {
+      const errorsBefore = this.#errors;
+      informer.start().then(() => {
+        if (this.#errors !== errorsBefore || !this.#stale) return;
+        this.#log.info('node list and watch hold again');
+        this.#stale = undefined;
+        this.#failures = 0;
+      }, failed);
+    };
+    informer.on('error', failed);
+    restart();
     await listedOnce;
     // The informer files the listed nodes right after the list resolves; let it.
     await new Promise((resolve) => setImmediate(resolve));
     listed = true;
-    return [...nodes.values()];
+    return oldestFirst(nodes);
+  }
+
+  problem(): string | undefined {
+    if (!this.#stale) return undefined;
+    return `node list or watch failing for ${Math.round((Date.now() - this.#stale.since) / 1000)} s (${this.#stale.message}); the last good list is in force`;
   }
 
   stop(): void {

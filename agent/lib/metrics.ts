@@ -12,6 +12,7 @@ import { REPORTED_COMMANDS } from '../../cni/lib/report';
 import type { NodeSource, NodeSourceEvent, NodeSourceObserver } from './cluster-nodes';
 import type { DatapathMaps } from './datapath';
 import { REFUSALS } from './http-endpoints';
+import { REFUSAL_REASONS, type RefusedNode } from './node-claims';
 
 const SOURCE_EVENTS: Record<NodeSource['kind'], NodeSourceEvent[]> = { static: ['list', 'reload'], kubernetes: ['list', 'add', 'update', 'delete'] };
 
@@ -51,6 +52,13 @@ export class AgentMetrics {
     name: 'twill_node_sync_lag_seconds',
     help: 'From a node list arriving from the source to the map and routes reflecting it (queueing included).',
     buckets: SYNC_BUCKETS,
+    registers: [this.registry],
+  });
+
+  readonly nodesRefused = new Gauge({
+    name: 'twill_nodes_refused',
+    help: 'Nodes whose pod subnet or address this node refuses, by the rule their claim broke; they get no route or map entry.',
+    labelNames: ['reason'] as const,
     registers: [this.registry],
   });
 
@@ -99,6 +107,12 @@ export class AgentMetrics {
       this.cniDuration.zero({ command });
     }
     for (const cap of REFUSALS) this.httpConnectionsRefused.inc({ cap }, 0);
+    this.recordRefusals([]);
+  }
+
+  /** Sets the refused-node gauge from a judgement, every reason included. */
+  recordRefusals(refused: RefusedNode[]): void {
+    for (const reason of REFUSAL_REASONS) this.nodesRefused.set({ reason }, refused.filter((node) => node.reason === reason).length);
   }
 
   /** Counts a node source's events and errors under its kind. */

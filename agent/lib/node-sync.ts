@@ -6,14 +6,13 @@ import type { Logger } from 'pino';
 import { addNodeAddress, decodeNodeSubnet, encodeNodeSubnet, nodeSubnetCidr, nodeSubnetKey, removeNodeAddress, tunnelMac, writeNodeSlot, writePrefixLengths, type NodeSlotLayout, type NodeSubnet } from '../../bpf/node-subnets';
 import type { Rtnl } from '../../bpf/netlink';
 import type { BpfMap } from '../../bpf/tsbpf';
-import type { ClusterNode } from './cluster-nodes';
 import type { Mode } from './config';
+import type { AdmittedNode } from './node-claims';
 
 /** rtm_protocol of Twill's routes, so it finds its own and never touches others'. */
 export const TWILL_ROUTE_PROTOCOL = 77;
 
 export interface NodeSyncOptions {
-  self: string;
   mode: Mode;
   /** The device remote pod subnets are routed through: the uplink, or the VXLAN device. */
   routeDevice: number;
@@ -56,8 +55,8 @@ export class NodeSync {
     this.#options = options;
   }
 
-  /** Makes the map and the routes match `nodes`; changes apply one at a time, in order. */
-  apply(nodes: ClusterNode[]): Promise<SyncSummary> {
+  /** Makes the map and the routes match the admitted nodes (node-claims.ts); changes apply one at a time, in order. */
+  apply(nodes: AdmittedNode[]): Promise<SyncSummary> {
     const run = this.#queue.then(() => this.#apply(nodes));
     this.#queue = run.catch(() => {
       this.#strayRoutesPossible = true;
@@ -65,15 +64,11 @@ export class NodeSync {
     return run;
   }
 
-  async #apply(nodes: ClusterNode[]): Promise<SyncSummary> {
+  async #apply(nodes: AdmittedNode[]): Promise<SyncSummary> {
     const started = performance.now();
-    const { self, mode, nodeSubnets, nodeSubnetLengths, slotLayout, log } = this.#options;
+    const { mode, nodeSubnets, nodeSubnetLengths, slotLayout, log } = this.#options;
     const tunnel = mode === 'vxlan';
-    const desired = new Map<string, Remote>();
-    for (const node of nodes) {
-      if (node.name === self || !node.podCIDR || !node.internalIP) continue;
-      desired.set(node.podCIDR, { cidr: node.podCIDR, nodeIp: node.internalIP });
-    }
+    const desired = new Map<string, Remote>(nodes.map((node) => [node.cidr, { cidr: node.cidr, nodeIp: node.nodeIp }]));
 
     // One batched read of the whole map, not a lookup per key.
     const current = new Map(nodeSubnets.lookupBatch().map(([key, value]) => [nodeSubnetCidr(key), decodeNodeSubnet(value)]));
@@ -140,7 +135,7 @@ export class NodeSync {
 
   async #removeStrayRoutes(desired: Map<string, Remote>): Promise<void> {
     const { routeDevice, rtnl } = this.#options;
-    const strays = (await rtnl.routes()).filter((route) => route.protocol === TWILL_ROUTE_PROTOCOL && !desired.has(route.destination));
+    const strays = (await rtnl.routes()).filter((route) => route.protocol === TWILL_ROUTE_PROTOCOL && route.type === 'unicast' && !desired.has(route.destination));
     await rtnl.pipeline(strays, (route) => rtnl.deleteRoute({ destination: route.destination, ifindex: route.ifindex ?? routeDevice, protocol: TWILL_ROUTE_PROTOCOL }));
   }
 }

@@ -1,6 +1,8 @@
 // Nodes from a file (--nodes-file): YAML or JSON, a list of {name, podCIDR, internalIP}.
 // The file is reloaded when it changes; a broken edit is logged and the last good list
-// stays in force. Changes are seen through inotify on the file's directory, which also
+// stays in force until the next edit, and a read that fails (out of file descriptors,
+// the file briefly gone) is retried with backoff until it succeeds, so no change is
+// lost. Changes are seen through inotify on the file's directory, which also
 // sees a file renamed into place or a ConfigMap's symlink swap; polling the file is the
 // fallback for filesystems inotify does not cover.
 import fs from 'node:fs';
@@ -12,6 +14,9 @@ import YAML from 'yaml';
 import { parseNodeList, type ClusterNode, type NodeSource, type NodeSourceObserver } from './cluster-nodes';
 
 const POLL_MS = 250;
+/** A failed read is retried after this long, doubling up to RETRY_MAX_MS. */
+const RETRY_FIRST_MS = 250;
+const RETRY_MAX_MS = 10_000;
 /** From the first event of a burst to the read, so a file written in place is more likely read whole. */
 const SETTLE_MS = 50;
 
@@ -39,8 +44,14 @@ export class StaticNodeSource implements NodeSource {
   readonly #file: string;
   readonly #log: Logger;
   readonly #observer: NodeSourceObserver;
-  #version = '';
+  /** The file's version whose list is in force, and the last one found broken. */
+  #applied = '';
+  #broken = '';
   #pending: NodeJS.Timeout | undefined;
+  #retry: NodeJS.Timeout | undefined;
+  #failures = 0;
+  /** Why the list in force may not be the file's, and since when. */
+  #stale: { since: number; message: string } | undefined;
   #watcher: fs.FSWatcher | undefined;
   #pollListener: (() => void) | undefined;
 
@@ -54,24 +65,57 @@ export class StaticNodeSource implements NodeSource {
     return parseNodeList(parseNodesText(fs.readFileSync(this.#file, 'utf8')), this.#file);
   }
 
-  /** Reads the file if it is not the version last read; every version is tried once. */
+  problem(): string | undefined {
+    if (!this.#stale) return undefined;
+    return `nodes file ${this.#file} not applied for ${Math.round((Date.now() - this.#stale.since) / 1000)} s (${this.#stale.message}); the last good list is in force`;
+  }
+
+  /**
+   * Reads the file if it is not the version in force. A version whose content is
+   * broken is tried once, and waits for the next edit; a read that failed is retried.
+   */
   #reloadIfChanged(onChange: (nodes: ClusterNode[]) => void): void {
+    clearTimeout(this.#retry);
     const version = fileVersion(this.#file);
-    if (version === this.#version) return;
-    this.#version = version;
+    if (version === this.#applied) {
+      // Back to the version in force (a broken edit undone, the file put back).
+      if (this.#stale) this.#log.info({ file: this.#file }, 'nodes file is the list in force again');
+      this.#recovered();
+      return;
+    }
+    if (version === this.#broken) return;
     let reloaded: ClusterNode[];
     try {
       reloaded = this.#read();
     } catch (error) {
+      const message = (error as Error).message;
+      const readFailed = (error as NodeJS.ErrnoException).code !== undefined;
       this.#observer.error();
-      return this.#log.error({ file: this.#file }, `nodes file not reloaded, keeping the last good list: ${(error as Error).message}`);
+      if (this.#stale?.message !== message) this.#log.error({ file: this.#file }, `nodes file not reloaded, keeping the last good list${readFailed ? ', retrying' : ' until the next edit'}: ${message}`);
+      this.#stale = { since: this.#stale?.since ?? Date.now(), message };
+      if (!readFailed) {
+        this.#broken = version;
+        return;
+      }
+      const delay = Math.min(RETRY_FIRST_MS * 2 ** this.#failures++, RETRY_MAX_MS);
+      this.#retry = setTimeout(() => this.#reloadIfChanged(onChange), delay);
+      return;
     }
+    if (this.#stale) this.#log.info({ file: this.#file }, 'nodes file reloaded after failing');
+    this.#applied = version;
+    this.#recovered();
     this.#observer.event('reload');
     onChange(reloaded);
   }
 
+  #recovered(): void {
+    this.#broken = '';
+    this.#failures = 0;
+    this.#stale = undefined;
+  }
+
   async start(onChange: (nodes: ClusterNode[]) => void): Promise<ClusterNode[]> {
-    this.#version = fileVersion(this.#file);
+    this.#applied = fileVersion(this.#file);
     const nodes = this.#read();
     this.#observer.event('list');
     // Other files in the directory may change all the time: a burst delays the read by
@@ -91,6 +135,7 @@ export class StaticNodeSource implements NodeSource {
 
   stop(): void {
     clearTimeout(this.#pending);
+    clearTimeout(this.#retry);
     this.#watcher?.close();
     if (this.#pollListener) fs.unwatchFile(this.#file, this.#pollListener);
   }

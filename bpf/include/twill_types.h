@@ -26,6 +26,8 @@ enum twill_reason {
 	TWILL_DROPPED_NOT_WRAPPED = 16, /* vxlan mode: a pod's source arriving unwrapped, as real pod traffic never does */
 	TWILL_DROPPED_FRAGMENT = 17, /* a first fragment too short for its transport header, or one overlapping it */
 	TWILL_PASSED_FRAGMENT = 18,  /* a fragment for a pod whose replies conntrack may reverse: the stack reassembles it */
+	TWILL_DROPPED_NO_POD = 19,   /* for an address of this node's pod CIDR that no pod holds: never routed on */
+	TWILL_PASSED_TOO_BIG = 20,   /* vxlan: too big for the uplink once wrapped: the stack answers "fragmentation needed" */
 	TWILL_REASON_COUNT,          /* not a reason: how many values there are (0 is none), for sizing */
 };
 

@@ -25,6 +25,7 @@ export const EXPORTED_METRICS: Readonly<Record<string, readonly string[]>> = {
   twill_node_source_events_total: ['source', 'event'],
   twill_node_source_errors_total: ['source'],
   twill_nodes: [],
+  twill_nodes_refused: ['reason'],
   twill_node_sync_duration_seconds_bucket: ['le'],
   twill_node_sync_duration_seconds_sum: [],
   twill_node_sync_duration_seconds_count: [],

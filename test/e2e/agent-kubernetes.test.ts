@@ -10,6 +10,7 @@ import readline from 'node:readline';
 import { after, before, describe, test } from 'node:test';
 
 import { readNodeSettings } from '../../bpf/node-settings';
+import { readRefusedNodes } from '../../agent/lib/refused-nodes';
 import type { FakeNode } from '../helpers/fake-kube-api';
 import { needsRoot } from '../helpers/kernel';
 import { pinnedNodeSubnets } from '../../bpf/pinned-maps';
@@ -96,8 +97,28 @@ describe('agent with the Kubernetes node source', needsRoot, () => {
     assert.deepEqual(subnets(), ['10.244.1.0/24', '10.244.3.0/24']);
   });
 
+  test('claims are judged by creation time: rogue claims refused, the older of two rivals holds until it leaves', async () => {
+    const refused = (): string => JSON.stringify((readRefusedNodes(node.stateDir) ?? []).map((n) => [n.name, n.reason]).sort());
+    const before = subnets();
+    await send({ op: 'upsert', node: { name: 'rogue-default', podCIDR: '0.0.0.0/0', internalIP: '192.168.60.50' } });
+    await send({ op: 'upsert', node: { name: 'rogue-copy', podCIDR: '10.244.1.0/24', internalIP: '192.168.60.51' } });
+    // The newer rival is seen first; creation time, not arrival, decides.
+    await send({ op: 'upsert', node: { name: 'rival-new', podCIDR: '10.244.7.0/24', internalIP: '192.168.60.57', created: '2026-06-02T00:00:00Z' } });
+    await send({ op: 'upsert', node: { name: 'rival-old', podCIDR: '10.244.7.0/25', internalIP: '192.168.60.58', created: '2026-06-01T00:00:00Z' } });
+    const expected = JSON.stringify([['rival-new', 'overlaps_node'], ['rogue-copy', 'overlaps_node'], ['rogue-default', 'too_wide']]);
+    await within('the rogues and the newer rival refused', () => refused() === expected && routes().includes('10.244.7.0/25 via 192.168.60.58'));
+    assert.deepEqual(subnets(), [...before, '10.244.7.0/25'].sort());
+    assert.doesNotMatch(routes(), /default|192\.168\.60\.5[017]/, 'no route via a refused node');
+    assert.match(routes(), /10\.244\.1\.0\/24 via 192\.168\.60\.21/, 'other-1 keeps its subnet');
+
+    await send({ op: 'remove', name: 'rival-old' });
+    await within('the newer rival admitted once the older left', () => routes().includes('10.244.7.0/24 via 192.168.60.57') && !refused().includes('rival-new'));
+    for (const name of ['rival-new', 'rogue-copy', 'rogue-default']) await send({ op: 'remove', name });
+    await within('back to the real nodes', () => JSON.stringify(subnets()) === JSON.stringify(before) && refused() === '[]');
+  });
+
   test('the logs carry no credentials, the broken watch included', () => {
-    assert.match(agentLog, /node watch broke/, 'the broken watch was logged');
+    assert.match(agentLog, /node list or watch failed, retrying in \d+ ms/, 'the broken watch was logged');
     assert.ok(!agentLog.includes(TOKEN), 'the bearer token appears in the agent log');
     assert.doesNotMatch(agentLog, /authorization|bearer/i);
   });

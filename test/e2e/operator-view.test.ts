@@ -224,7 +224,7 @@ describe('the operator view of a two-node lab', needsRoot, () => {
       assert.deepEqual(rows.map((r) => [r[0], r[1], Number(r[2]), r[3], r[4]]), endpoints.map((e) => [e.ip, e.hostVeth, e.ifindex, e.podMac, e.hostMac]));
 
       const node2 = lab.nodes[1];
-      assert.deepEqual(JSON.parse(twill(node1, 'nodes', '--json')), [{ cidr: node2.podCIDR, nodeIp: node2.ip, tunnel: false }]);
+      assert.deepEqual(JSON.parse(twill(node1, 'nodes', '--json')), { subnets: [{ cidr: node2.podCIDR, nodeIp: node2.ip, tunnel: false }], refused: [] });
       assert.deepEqual(twill(node1, 'nodes').trim().split('\n').map((line) => line.split(/\s{2,}/)), [['POD SUBNET', 'NODE IP', 'VIA'], [node2.podCIDR, node2.ip, 'native']]);
 
       const counters = JSON.parse(twill(node1, 'counters', '--json')) as Array<{ reason: string; direction: string; packets: number; bytes: number }>;

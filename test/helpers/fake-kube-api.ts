@@ -12,6 +12,8 @@ export interface FakeNode {
   name: string;
   podCIDR?: string;
   internalIP?: string;
+  /** metadata.creationTimestamp (RFC 3339); by default the time of the first upsert, kept by later ones. */
+  created?: string;
 }
 
 interface Event {
@@ -20,11 +22,11 @@ interface Event {
   object: Record<string, unknown>;
 }
 
-function nodeObject(node: FakeNode, resourceVersion: number): Record<string, unknown> {
+function nodeObject(node: FakeNode, resourceVersion: number, created: string): Record<string, unknown> {
   return {
     apiVersion: 'v1',
     kind: 'Node',
-    metadata: { name: node.name, resourceVersion: String(resourceVersion), uid: `uid-${node.name}` },
+    metadata: { name: node.name, resourceVersion: String(resourceVersion), uid: `uid-${node.name}`, creationTimestamp: created },
     spec: node.podCIDR ? { podCIDR: node.podCIDR, podCIDRs: [node.podCIDR] } : {},
     status: { addresses: [...(node.internalIP ? [{ type: 'InternalIP', address: node.internalIP }] : []), { type: 'Hostname', address: node.name }] },
   };
@@ -60,8 +62,10 @@ export class FakeKubeApi {
   }
 
   upsert(node: FakeNode): void {
-    const type = this.#nodes.has(node.name) ? 'MODIFIED' : 'ADDED';
-    this.#record(type, nodeObject(node, ++this.#resourceVersion));
+    const existing = this.#nodes.get(node.name)?.metadata as { creationTimestamp: string } | undefined;
+    // As an API server does: to the second, set once.
+    const created = node.created ?? existing?.creationTimestamp ?? new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+    this.#record(existing ? 'MODIFIED' : 'ADDED', nodeObject(node, ++this.#resourceVersion, created));
   }
 
   remove(name: string): void {

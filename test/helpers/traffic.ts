@@ -42,6 +42,19 @@ export async function startTcpServer(ns: string, port: number, name?: string, ad
   return { stop };
 }
 
+// Sends `size` bytes to an echo server and prints how many came back, when the server
+// closes or after 15 s: a bulk transfer both ways over one connection.
+const BULK_CLIENT = `const [address, port, size] = [process.argv[1], Number(process.argv[2]), Number(process.argv[3])];
+let got = 0; const done = () => { process.stdout.write(String(got)); process.exit(0); };
+const s = require('net').connect(port, address, () => s.end(Buffer.alloc(size, 7)));
+s.on('data', (d) => (got += d.length)); s.on('close', done); s.on('error', done);
+setTimeout(done, 15000).unref();`;
+
+/** Sends `size` bytes from `ns` to an echo server at address:port; returns how many bytes it echoed back. */
+export function tcpEchoBulk(ns: string, address: string, port: number, size: number): number {
+  return Number(inNetns(ns, process.execPath, ['-e', BULK_CLIENT, address, String(port), String(size)], 30_000));
+}
+
 /** Connects from `ns` to address:port, sends "twill-echo", and returns all it got back. */
 export function tcpExchange(ns: string, address: string, port: number): string {
   return inNetns(ns, process.execPath, ['-e', CLIENT, address, String(port)]);

@@ -40,7 +40,9 @@ export interface VethSpec extends LinkSettings {
 export interface RouteSpec {
   /** "default" or a.b.c.d/len. */
   destination: string;
-  ifindex: number;
+  /** unicast (the default) goes out of ifindex; unreachable answers ICMP host unreachable and needs no device. */
+  type?: RouteType;
+  ifindex?: number;
   gateway?: string;
   /** Treat the gateway as directly reachable on ifindex even with no subnet covering it. */
   onlink?: boolean;
@@ -49,8 +51,12 @@ export interface RouteSpec {
   protocol?: number;
 }
 
+export type RouteType = 'unicast' | 'unreachable';
+
 export interface RouteEntry {
   destination: string;
+  /** unicast, unreachable, or another kind the kernel names (local, blackhole, …). */
+  type: string;
   ifindex?: number;
   gateway?: string;
   protocol: number;
@@ -88,7 +94,8 @@ function toLink(message: rt.LinkMessage): Link {
 }
 
 function routeMessage(spec: RouteSpec): { data: rt.Route; attrs: rt.RouteAttrs } {
-  requireIndex(spec.ifindex);
+  const unreachable = spec.type === 'unreachable';
+  if (!unreachable) requireIndex(spec.ifindex);
   const isDefault = spec.destination === 'default';
   const prefix = isDefault ? { address: '0.0.0.0', prefixLength: 0 } : parseIpv4Prefix(spec.destination);
   const gateway = spec.gateway !== undefined ? ipv4ToBytes(spec.gateway) : undefined;
@@ -99,13 +106,13 @@ function routeMessage(spec: RouteSpec): { data: rt.Route; attrs: rt.RouteAttrs }
       dstLen: prefix.prefixLength,
       table: table < 256 ? table : 0,
       protocol: spec.protocol ?? 3,
-      scope: gateway ? 'UNIVERSE' : 'LINK',
-      type: 'UNICAST',
+      scope: gateway || unreachable ? 'UNIVERSE' : 'LINK',
+      type: unreachable ? 'UNREACHABLE' : 'UNICAST',
       flags: spec.onlink ? { __unknown: RTNH_F_ONLINK } : {},
     },
     attrs: {
       ...(isDefault ? {} : { dst: ipv4ToBytes(prefix.address) }),
-      oif: spec.ifindex,
+      ...(spec.ifindex !== undefined ? { oif: spec.ifindex } : {}),
       ...(gateway ? { gateway } : {}),
       table,
     },
@@ -186,6 +193,11 @@ export class Rtnl {
     );
   }
 
+  async setMtu(ifindex: number, mtu: number): Promise<void> {
+    requireIndex(ifindex);
+    await this.#request(`RTM_SETLINK ${ifindex} mtu ${mtu}`, (options) => this.#socket.setLink({ index: ifindex }, { mtu }, options));
+  }
+
   /** Whether the link existed. Deleting one end of a veth removes both. */
   async deleteLink(ifindex: number): Promise<boolean> {
     requireIndex(ifindex);
@@ -233,6 +245,7 @@ export class Rtnl {
       .filter((m) => (m.attrs.table ?? m.data.table) === MAIN_TABLE)
       .map((m) => ({
         destination: m.attrs.dst ? `${ipv4FromBytes(m.attrs.dst)}/${m.data.dstLen}` : 'default',
+        type: (typeof m.data.type === 'number' ? rt.RouteType[m.data.type] ?? String(m.data.type) : m.data.type ?? 'UNICAST').toLowerCase(),
         ...(m.attrs.oif !== undefined ? { ifindex: m.attrs.oif } : {}),
         ...(m.attrs.gateway ? { gateway: ipv4FromBytes(m.attrs.gateway) } : {}),
         // The package names the protocols it knows and leaves others as numbers.
