@@ -81,12 +81,18 @@ async function main(): Promise<void> {
   let retry: NodeJS.Timeout | undefined;
   let latest: ClusterNode[] = [];
   let claimRules: ClaimRules | undefined;
+  let ownClaimWarned: string | undefined;
   const refusedNodes = new RefusedNodes(config.stateDir, log);
   const syncNodes = async (nodes: ClusterNode[]): Promise<void> => {
     const received = performance.now();
     latest = nodes;
     metrics.nodes.set(nodes.length);
     clearTimeout(retry);
+    const ownClaim = nodes.find((node) => node.name === config.nodeName)?.podCIDR;
+    if (ownClaim && ownClaim !== claimRules?.podCIDR && ownClaim !== ownClaimWarned) {
+      ownClaimWarned = ownClaim;
+      log.warn({ podCIDR: claimRules?.podCIDR, listed: ownClaim }, `the node source now gives this node the pod CIDR ${ownClaim}; it keeps ${claimRules?.podCIDR} until the agent restarts, and pods created before then keep their addresses`);
+    }
     try {
       const judgement = judgeClaims(nodes, claimRules as ClaimRules);
       refusedNodes.update(judgement.refused);

@@ -58,11 +58,11 @@ interface Range {
   last: number;
 }
 
-function rangeOf(cidr: string): Range {
+function rangeOf(cidr: string): Range & { prefixLength: number } {
   const { address, prefixLength } = parseIpv4Prefix(cidr);
   const size = 2 ** (32 - prefixLength);
   const first = ipv4ToNumber(address);
-  return { first, last: first + size - 1 };
+  return { first, last: first + size - 1, prefixLength };
 }
 
 const contains = (range: Range, address: number): boolean => address >= range.first && address <= range.last;
@@ -96,9 +96,16 @@ class Holdings {
   }
 
   add(range: Range, address: number, holder: string): void {
-    this.#ranges.splice(lastAtOrBefore(this.#ranges, range.first, (held) => held.first) + 1, 0, { ...range, holder });
-    this.#addresses.splice(lastAtOrBefore(this.#addresses, address, (held) => held.address) + 1, 0, { address, holder });
+    insertSorted(this.#ranges, { first: range.first, last: range.last, holder }, (held) => held.first);
+    insertSorted(this.#addresses, { address, holder }, (held) => held.address);
   }
+}
+
+/** Inserts in key order; sources mostly list nodes in address order, so most inserts append. */
+function insertSorted<T>(sorted: T[], element: T, key: (element: T) => number): void {
+  const at = lastAtOrBefore(sorted, key(element), key) + 1;
+  if (at === sorted.length) sorted.push(element);
+  else sorted.splice(at, 0, element);
 }
 
 /** The index of the last element whose key is <= value, or -1 (the array is sorted by key). */
@@ -139,7 +146,7 @@ export function judgeClaims(nodes: ClusterNode[], rules: ClaimRules): Judgement 
     }
     if (!node.podCIDR || !node.internalIP) continue;
 
-    let subnet: Range;
+    let subnet: ReturnType<typeof rangeOf>;
     let address: number;
     try {
       subnet = rangeOf(node.podCIDR);
@@ -175,12 +182,11 @@ export function judgeClaims(nodes: ClusterNode[], rules: ClaimRules): Judgement 
       continue;
     }
 
-    const prefixLength = parseIpv4Prefix(node.podCIDR).prefixLength;
     if (cluster && !(subnet.first >= cluster.first && subnet.last <= cluster.last)) {
       refuse('outside_cluster', `podCIDR ${node.podCIDR} is not inside the cluster CIDR ${rules.clusterCIDR}`);
       continue;
     }
-    if (!cluster && prefixLength < WIDEST_NODE_SUBNET) {
+    if (!cluster && subnet.prefixLength < WIDEST_NODE_SUBNET) {
       refuse('too_wide', `podCIDR ${node.podCIDR} is wider than /${WIDEST_NODE_SUBNET}, the most a node may claim without --cluster-cidr`);
       continue;
     }

@@ -98,10 +98,10 @@ export function nodeScaleSuite(): Suite {
 
   const mapEntries = (): number => withPinnedMap(bpffsRoot(), 'node_subnets', (map) => map.keys().length);
 
-  /** Twill's routes in the node namespace, as iproute2 lists them: destination -> gateway. */
+  /** Twill's routes to other nodes in the node namespace, as iproute2 lists them: destination -> gateway (its own pod CIDR's unreachable route aside). */
   const twillRoutes = (): Map<string, string> => {
-    const routes = JSON.parse((node as TestNetns).exec('ip', ['-j', 'route', 'show', 'proto', String(TWILL_ROUTE_PROTOCOL)])) as Array<{ dst: string; gateway?: string }>;
-    return new Map(routes.map((route) => [route.dst, route.gateway ?? '']));
+    const routes = JSON.parse((node as TestNetns).exec('ip', ['-j', 'route', 'show', 'proto', String(TWILL_ROUTE_PROTOCOL)])) as Array<{ dst: string; gateway?: string; type?: string }>;
+    return new Map(routes.filter((route) => route.type !== 'unreachable').map((route) => [route.dst, route.gateway ?? '']));
   };
 
   const routesMatch = (expected: Map<string, string>): boolean => {

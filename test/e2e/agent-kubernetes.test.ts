@@ -13,6 +13,7 @@ import { readNodeSettings } from '../../bpf/node-settings';
 import { readRefusedNodes } from '../../agent/lib/refused-nodes';
 import type { FakeNode } from '../helpers/fake-kube-api';
 import { needsRoot } from '../helpers/kernel';
+import { agentGet } from '../helpers/prometheus';
 import { pinnedNodeSubnets } from '../../bpf/pinned-maps';
 import { TestNode } from '../helpers/node';
 import { startAgent } from '../helpers/processes';
@@ -115,6 +116,19 @@ describe('agent with the Kubernetes node source', needsRoot, () => {
     await within('the newer rival admitted once the older left', () => routes().includes('10.244.7.0/24 via 192.168.60.57') && !refused().includes('rival-new'));
     for (const name of ['rival-new', 'rogue-copy', 'rogue-default']) await send({ op: 'remove', name });
     await within('back to the real nodes', () => JSON.stringify(subnets()) === JSON.stringify(before) && refused() === '[]');
+  });
+
+  test('an API server that goes down: /readyz says the list is stale, the retries pick up what changed meanwhile', async () => {
+    await send({ op: 'down' });
+    await waitFor('readyz to fail', () => agentGet(node.ns.name, '/readyz').status === 503, 10_000);
+    assert.match(agentGet(node.ns.name, '/readyz').body, /node source: node list or watch failing for \d+ s \(.*\); the last good list is in force/);
+    await send({ op: 'upsert', node: { name: 'other-4', podCIDR: '10.244.4.0/24', internalIP: '192.168.60.25' } });
+    await send({ op: 'up' });
+    // Retries back off to at most 30 s; the first few come within seconds.
+    await waitFor('other-4 after the API server came back', () => subnets().includes('10.244.4.0/24'), 20_000);
+    await waitFor('readyz to pass', () => agentGet(node.ns.name, '/readyz').status === 200, 5_000);
+    await send({ op: 'remove', name: 'other-4' });
+    await within('other-4 removed', () => !subnets().includes('10.244.4.0/24'));
   });
 
   test('the logs carry no credentials, the broken watch included', () => {

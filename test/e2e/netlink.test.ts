@@ -60,11 +60,19 @@ describe('netlink: a pod-like namespace', needsRoot, () => {
     await node.addRoute({ destination: `${POD_IP}/32`, ifindex: hostVeth.index });
 
     assert.ok((await pod.addresses(podEth0.index)).includes(`${POD_IP}/32`));
-    assert.deepEqual(await pod.routes(), [{ destination: 'default', ifindex: podEth0.index, gateway: GATEWAY, protocol: 3 }]);
+    assert.deepEqual(await pod.routes(), [{ destination: 'default', type: 'unicast', ifindex: podEth0.index, gateway: GATEWAY, protocol: 3 }]);
     assert.deepEqual(await pod.neighbours(podEth0.index), [{ ifindex: podEth0.index, ip: GATEWAY, mac: hostVeth.mac, permanent: true }]);
     assert.ok(podNs.exec('ip', ['route', 'show', 'default']).includes('onlink'));
     assert.ok((await node.routes()).some((route) => route.destination === `${POD_IP}/32` && route.ifindex === hostVeth.index));
     assert.equal((await pod.link('eth0'))?.up, true);
+  });
+
+  test('an unreachable route needs no device, is listed with its type, and answers "no route to host"', async () => {
+    await node.addRoute({ destination: '10.250.0.0/24', type: 'unreachable', protocol: 77 });
+    assert.deepEqual((await node.routes()).filter((route) => route.destination === '10.250.0.0/24'), [{ destination: '10.250.0.0/24', type: 'unreachable', protocol: 77 }]);
+    assert.throws(() => nodeNs.exec('ip', ['route', 'get', '10.250.0.9']), /No route to host/);
+    assert.equal(await node.deleteRoute({ destination: '10.250.0.0/24', type: 'unreachable', protocol: 77 }), true);
+    assert.deepEqual((await node.routes()).filter((route) => route.destination === '10.250.0.0/24'), []);
   });
 
   test('node and pod reach each other across it', () => {

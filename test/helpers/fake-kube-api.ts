@@ -35,6 +35,7 @@ function nodeObject(node: FakeNode, resourceVersion: number, created: string): R
 export class FakeKubeApi {
   readonly #server = http.createServer((request, response) => this.#handle(request, response));
   readonly #nodes = new Map<string, Record<string, unknown>>();
+  #port = 0;
   readonly #history: Event[] = [];
   readonly #watchers = new Set<http.ServerResponse>();
   #resourceVersion = 1;
@@ -45,6 +46,7 @@ export class FakeKubeApi {
 
   async listen(): Promise<void> {
     await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve));
+    this.#port = (this.#server.address() as AddressInfo).port;
     this.#directory = fs.mkdtempSync(path.join(os.tmpdir(), 'twill-kubeapi-'));
   }
 
@@ -94,6 +96,12 @@ export class FakeKubeApi {
   async stopServing(): Promise<void> {
     this.breakWatches();
     if (this.#server.listening) await new Promise((resolve) => this.#server.close(resolve));
+  }
+
+  /** Answers again on the port it had, as an API server back from an outage. */
+  async resumeServing(): Promise<void> {
+    if (this.#server.listening) return;
+    await new Promise<void>((resolve) => this.#server.listen(this.#port, '127.0.0.1', resolve));
   }
 
   async close(): Promise<void> {
