@@ -1,7 +1,7 @@
-// The agent in a cluster of 5,000 nodes: how long the real twill-agent takes to bring
-// the node-subnets map and the host routes from a handful of nodes to 5,000 after its
-// static nodes file changes, how long one changed node takes among 5,000, and how much
-// memory it holds there. Completion is checked from outside the agent: the pinned map
+// The agent in a cluster of 5,000 nodes (and 50 bad claims it refuses): how long the
+// real twill-agent takes to bring the node-subnets map and the host routes from a
+// handful of nodes to 5,000 after its static nodes file changes, how long one changed
+// node takes among 5,000, and how much memory it holds there. Completion is checked from outside the agent: the pinned map
 // is read and the routes are listed with iproute2.
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -52,9 +52,27 @@ function cluster(others: number): Node[] {
   return Array.from({ length: others + 1 }, (_, n) => clusterNode(n));
 }
 
-/** The route table Twill's routes should form for `nodes`: pod CIDR -> gateway. */
+/** Bad claims listed after the real nodes, as a rogue or a broken config adds them: the agent must refuse each. */
+const ROGUES = 50;
+function rogue(r: number): Node {
+  const name = `rogue${r}`;
+  const claims: Array<Omit<Node, 'name'>> = [
+    { podCIDR: clusterNode(1 + ((r * 97) % MANY_NODES)).podCIDR, internalIP: `172.21.0.${r + 1}` }, // another node's subnet
+    { podCIDR: '0.0.0.0/0', internalIP: `172.21.0.${r + 1}` }, // the whole Internet
+    { podCIDR: `10.255.${r}.0/24`, internalIP: `127.0.0.${r + 1}` }, // loopback as its address
+    { podCIDR: `192.168.${r}.0/24`, internalIP: `172.21.0.${r + 1}` }, // outside the cluster CIDR
+    { podCIDR: '10.0.0.0/25', internalIP: `172.21.0.${r + 1}` }, // half of this node's subnet
+  ];
+  return { name, ...claims[r % claims.length] };
+}
+
+function withRogues(nodes: Node[]): Node[] {
+  return [...nodes, ...Array.from({ length: ROGUES }, (_, r) => rogue(r))];
+}
+
+/** The route table Twill's routes should form for `nodes`: pod CIDR -> gateway (rogues get none). */
 function expectedRoutes(nodes: Node[]): Map<string, string> {
-  return new Map(nodes.filter((node) => node.name !== SELF).map((node) => [node.podCIDR, node.internalIP]));
+  return new Map(nodes.filter((node) => node.name !== SELF && !node.name.startsWith('rogue')).map((node) => [node.podCIDR, node.internalIP]));
 }
 
 interface SyncMetric {
@@ -187,7 +205,7 @@ export function nodeScaleSuite(): Suite {
     },
     async measure() {
       const small = cluster(FEW_NODES);
-      const large = cluster(MANY_NODES);
+      const large = withRogues(cluster(MANY_NODES));
       const before = syncMetric();
 
       const renamed = publish(large);

@@ -53,7 +53,7 @@ describe('agent with the Kubernetes node source', needsRoot, () => {
     const config = JSON.parse(fs.readFileSync(kubeconfig, 'utf8')) as { users: Array<{ user: Record<string, string> }> };
     config.users[0].user.token = TOKEN;
     fs.writeFileSync(withToken, JSON.stringify(config), { mode: 0o600 });
-    const agent = await startAgent(node.ns.name, node.stateDir, ['--kubeconfig', withToken, '--uplink', 'eth0', '--bpffs-root', node.bpffsRoot, '--log-level', 'debug'], { env: { NODE_NAME: node.ns.name } });
+    const agent = await startAgent(node.ns.name, node.stateDir, ['--kubeconfig', withToken, '--uplink', 'eth0', '--cluster-cidr', '10.244.0.0/16', '--bpffs-root', node.bpffsRoot, '--log-level', 'debug'], { env: { NODE_NAME: node.ns.name } });
     agentPid = agent.pid ?? 0;
     agent.stdout?.on('data', (data: Buffer) => (agentLog += data.toString()));
     agent.stderr?.on('data', (data: Buffer) => (agentLog += data.toString()));
@@ -98,6 +98,26 @@ describe('agent with the Kubernetes node source', needsRoot, () => {
     assert.deepEqual(subnets(), ['10.244.1.0/24', '10.244.3.0/24']);
   });
 
+  const rogueClaims: Array<[string, FakeNode, string]> = [
+    ['the Service range', { name: 'rogue', podCIDR: '10.96.0.0/12', internalIP: '192.168.60.50' }, 'outside_cluster'],
+    ['a range wider than the cluster', { name: 'rogue', podCIDR: '10.0.0.0/8', internalIP: '192.168.60.50' }, 'outside_cluster'],
+    ["half of this node's subnet", { name: 'rogue', podCIDR: '10.244.9.0/25', internalIP: '192.168.60.50' }, 'overlaps_this_node'],
+    ["a pod's address as its own", { name: 'rogue', podCIDR: '10.244.8.0/24', internalIP: '10.244.1.5' }, 'address'],
+    ['loopback as its own address', { name: 'rogue', podCIDR: '10.244.8.0/24', internalIP: '127.0.0.1' }, 'address'],
+    ["this node's address", { name: 'rogue', podCIDR: '10.244.8.0/24', internalIP: '192.168.60.11' }, 'address'],
+  ];
+  for (const [what, rogue, reason] of rogueClaims) {
+    test(`a Node claiming ${what} is refused (${reason}); the real routes stay`, async () => {
+      const [before, routesBefore] = [subnets(), routes()];
+      await send({ op: 'upsert', node: rogue });
+      await within(`rogue refused as ${reason}`, () => JSON.stringify((readRefusedNodes(node.stateDir) ?? []).map((n) => [n.name, n.reason])) === JSON.stringify([['rogue', reason]]));
+      assert.deepEqual(subnets(), before);
+      assert.equal(routes(), routesBefore);
+      await send({ op: 'remove', name: 'rogue' });
+      await within('rogue gone', () => (readRefusedNodes(node.stateDir) ?? []).length === 0);
+    });
+  }
+
   test('claims are judged by creation time: rogue claims refused, the older of two rivals holds until it leaves', async () => {
     const refused = (): string => JSON.stringify((readRefusedNodes(node.stateDir) ?? []).map((n) => [n.name, n.reason]).sort());
     const before = subnets();
@@ -106,7 +126,7 @@ describe('agent with the Kubernetes node source', needsRoot, () => {
     // The newer rival is seen first; creation time, not arrival, decides.
     await send({ op: 'upsert', node: { name: 'rival-new', podCIDR: '10.244.7.0/24', internalIP: '192.168.60.57', created: '2026-06-02T00:00:00Z' } });
     await send({ op: 'upsert', node: { name: 'rival-old', podCIDR: '10.244.7.0/25', internalIP: '192.168.60.58', created: '2026-06-01T00:00:00Z' } });
-    const expected = JSON.stringify([['rival-new', 'overlaps_node'], ['rogue-copy', 'overlaps_node'], ['rogue-default', 'too_wide']]);
+    const expected = JSON.stringify([['rival-new', 'overlaps_node'], ['rogue-copy', 'overlaps_node'], ['rogue-default', 'outside_cluster']]);
     await within('the rogues and the newer rival refused', () => refused() === expected && routes().includes('10.244.7.0/25 via 192.168.60.58'));
     assert.deepEqual(subnets(), [...before, '10.244.7.0/25'].sort());
     assert.doesNotMatch(routes(), /default|192\.168\.60\.5[017]/, 'no route via a refused node');
