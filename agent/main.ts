@@ -18,8 +18,8 @@ import fs from 'node:fs';
 import pino from 'pino';
 
 import { podCidrProblem } from '../bpf/endpoints';
-import { Rtnl, type Link } from '../bpf/netlink';
 import { entryCount } from '../bpf/map-entries';
+import { Rtnl, type Link } from '../bpf/netlink';
 import { writeNodeSettings } from '../bpf/node-settings';
 import { queryAttached, type BpfProgram, type Direction } from '../bpf/tsbpf';
 import type { ClusterNode } from './lib/cluster-nodes';
@@ -31,12 +31,12 @@ import { USAGE, parseFlags } from './lib/flags';
 import { Health } from './lib/health';
 import { VXLAN_OVERHEAD, enableForwarding, ensureMasquerade, ensurePodCidrUnreachable, ensureTunnelDevice, findUplink } from './lib/host-network';
 import { serveHttp } from './lib/http-endpoints';
-import { followUplinkMtu, podMtuFor } from './lib/uplink-mtu';
 import { AgentMetrics } from './lib/metrics';
 import { judgeClaims, type ClaimRules } from './lib/node-claims';
 import { NodeSync } from './lib/node-sync';
 import { createNodeSource } from './lib/node-source';
 import { RefusedNodes } from './lib/refused-nodes';
+import { followUplinkMtu, podMtuFor } from './lib/uplink-mtu';
 import { VERSION } from './lib/version';
 
 const DEFAULT_MTU = 1500;
@@ -137,8 +137,8 @@ async function main(): Promise<void> {
   const tunnel = config.mode === 'vxlan' ? await ensureTunnelDevice(rtnl, nodeIp as string, podCIDR, podMtuFor(uplinkMtu, true), config.vxlanPort) : undefined;
   // The programs send wrapped pod packets straight out of the uplink, where a larger
   // one would be dropped without the ICMP "fragmentation needed" the VXLAN device sends.
-  if (tunnel && config.mtu !== undefined && config.mtu > uplinkMtu - VXLAN_OVERHEAD) {
-    throw new ConfigError(`mtu ${config.mtu} is too large for vxlan: the uplink${uplink ? ` ${uplink.name}` : ''} carries ${uplinkMtu} bytes, so pods get at most ${uplinkMtu - VXLAN_OVERHEAD} after the ${VXLAN_OVERHEAD} bytes of VXLAN headers`);
+  if (tunnel && config.mtu !== undefined && config.mtu > tunnel.mtu) {
+    throw new ConfigError(`mtu ${config.mtu} is too large for vxlan: the uplink${uplink ? ` ${uplink.name}` : ''} carries ${uplinkMtu} bytes, so pods get at most ${tunnel.mtu} after the ${VXLAN_OVERHEAD} bytes of VXLAN headers`);
   }
 
   const datapath = loadDatapath(config.bpffsRoot, { uplinkIfindex: uplink?.index ?? 0, tunnelIfindex: tunnel?.index ?? 0, vni: config.vni, vxlanPort: config.vxlanPort, nodeIp, podCIDR, clusterCIDR: config.clusterCIDR }, log);
