@@ -28,10 +28,6 @@ export class RefusedNodes {
     this.#log = log;
   }
 
-  get current(): RefusedNode[] {
-    return [...this.#current.values()];
-  }
-
   /** Records a judgement's refusals; says what changed since the last one. */
   update(refused: RefusedNode[]): void {
     const next = new Map(refused.map((node) => [node.name, node]));
