@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 
 import { isIpv4 } from '../../bpf/netlink';
 import type { ClusterNode, NodeSource, NodeSourceObserver } from './cluster-nodes';
+import { SourceStaleness } from './source-staleness';
 
 type Client = typeof import('@kubernetes/client-node');
 type Node = import('@kubernetes/client-node').V1Node;
@@ -43,9 +44,7 @@ export class KubernetesNodeSource implements NodeSource {
   #stopped = false;
   #restart: NodeJS.Timeout | undefined;
   #errors = 0;
-  #failures = 0;
-  /** Since when the list in force may be stale, and the last error. */
-  #stale: { since: number; message: string } | undefined;
+  readonly #staleness = new SourceStaleness(RETRY_FIRST_MS, RETRY_MAX_MS);
 
   constructor(kubeconfig: string | undefined, log: Logger, observer: NodeSourceObserver) {
     this.#kubeconfig = kubeconfig;
@@ -97,8 +96,7 @@ export class KubernetesNodeSource implements NodeSource {
       const message = error instanceof Error ? error.message : String(error);
       this.#errors++;
       this.#observer.error();
-      this.#stale = { since: this.#stale?.since ?? Date.now(), message };
-      const delay = Math.min(RETRY_FIRST_MS * 2 ** this.#failures++, RETRY_MAX_MS);
+      const delay = this.#staleness.failed(message);
       this.#log.warn(`node list or watch failed, retrying in ${delay} ms: ${message}`);
       clearTimeout(this.#restart);
       this.#restart = setTimeout(restart, delay);
@@ -108,10 +106,9 @@ export class KubernetesNodeSource implements NodeSource {
     const restart = (): void => {
       const errorsBefore = this.#errors;
       informer.start().then(() => {
-        if (this.#errors !== errorsBefore || !this.#stale) return;
+        if (this.#errors !== errorsBefore || !this.#staleness.stale) return;
         this.#log.info('node list and watch hold again');
-        this.#stale = undefined;
-        this.#failures = 0;
+        this.#staleness.recovered();
       }, failed);
     };
     informer.on('error', failed);
@@ -124,8 +121,7 @@ export class KubernetesNodeSource implements NodeSource {
   }
 
   problem(): string | undefined {
-    if (!this.#stale) return undefined;
-    return `node list or watch failing for ${Math.round((Date.now() - this.#stale.since) / 1000)} s (${this.#stale.message}); the last good list is in force`;
+    return this.#staleness.problem('node list or watch failing');
   }
 
   stop(): void {

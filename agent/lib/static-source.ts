@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import YAML from 'yaml';
 
 import { parseNodeList, type ClusterNode, type NodeSource, type NodeSourceObserver } from './cluster-nodes';
+import { SourceStaleness } from './source-staleness';
 
 const POLL_MS = 250;
 /** A failed read is retried after this long, doubling up to RETRY_MAX_MS. */
@@ -49,9 +50,7 @@ export class StaticNodeSource implements NodeSource {
   #broken = '';
   #pending: NodeJS.Timeout | undefined;
   #retry: NodeJS.Timeout | undefined;
-  #failures = 0;
-  /** Why the list in force may not be the file's, and since when. */
-  #stale: { since: number; message: string } | undefined;
+  readonly #staleness = new SourceStaleness(RETRY_FIRST_MS, RETRY_MAX_MS);
   #watcher: fs.FSWatcher | undefined;
   #pollListener: (() => void) | undefined;
 
@@ -66,8 +65,7 @@ export class StaticNodeSource implements NodeSource {
   }
 
   problem(): string | undefined {
-    if (!this.#stale) return undefined;
-    return `nodes file ${this.#file} not applied for ${Math.round((Date.now() - this.#stale.since) / 1000)} s (${this.#stale.message}); the last good list is in force`;
+    return this.#staleness.problem(`nodes file ${this.#file} not applied`);
   }
 
   /**
@@ -79,7 +77,7 @@ export class StaticNodeSource implements NodeSource {
     const version = fileVersion(this.#file);
     if (version === this.#applied) {
       // Back to the version in force (a broken edit undone, the file put back).
-      if (this.#stale) this.#log.info({ file: this.#file }, 'nodes file is the list in force again');
+      if (this.#staleness.stale) this.#log.info({ file: this.#file }, 'nodes file is the list in force again');
       this.#recovered();
       return;
     }
@@ -91,17 +89,16 @@ export class StaticNodeSource implements NodeSource {
       const message = (error as Error).message;
       const readFailed = (error as NodeJS.ErrnoException).code !== undefined;
       this.#observer.error();
-      if (this.#stale?.message !== message) this.#log.error({ file: this.#file }, `nodes file not reloaded, keeping the last good list${readFailed ? ', retrying' : ' until the next edit'}: ${message}`);
-      this.#stale = { since: this.#stale?.since ?? Date.now(), message };
+      if (this.#staleness.message !== message) this.#log.error({ file: this.#file }, `nodes file not reloaded, keeping the last good list${readFailed ? ', retrying' : ' until the next edit'}: ${message}`);
+      const delay = this.#staleness.failed(message);
       if (!readFailed) {
         this.#broken = version;
         return;
       }
-      const delay = Math.min(RETRY_FIRST_MS * 2 ** this.#failures++, RETRY_MAX_MS);
       this.#retry = setTimeout(() => this.#reloadIfChanged(onChange), delay);
       return;
     }
-    if (this.#stale) this.#log.info({ file: this.#file }, 'nodes file reloaded after failing');
+    if (this.#staleness.stale) this.#log.info({ file: this.#file }, 'nodes file reloaded after failing');
     this.#applied = version;
     this.#recovered();
     this.#observer.event('reload');
@@ -110,8 +107,7 @@ export class StaticNodeSource implements NodeSource {
 
   #recovered(): void {
     this.#broken = '';
-    this.#failures = 0;
-    this.#stale = undefined;
+    this.#staleness.recovered();
   }
 
   async start(onChange: (nodes: ClusterNode[]) => void): Promise<ClusterNode[]> {
