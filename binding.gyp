@@ -11,9 +11,7 @@
         "bpf/tsbpf/src/program.cc",
         "bpf/tsbpf/src/link.cc",
         "bpf/tsbpf/src/tc.cc",
-        "bpf/tsbpf/src/netns.cc",
-        "bpf/tsbpf/src/lock.cc",
-        "bpf/tsbpf/src/unix-socket.cc"
+        "bpf/tsbpf/src/netns.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")"

@@ -1,31 +1,34 @@
 #!/usr/bin/env node
 // twill-agent: loads Twill's datapath on this node, keeps the node-subnet map and host
-// routes in step with the cluster, and publishes the node's settings for the CNI
-// plugin. Stopping the agent leaves the datapath in place.
+// routes in step with the cluster, and owns the node's pod network: the CNI plugin is
+// its thin client. Stopping the agent leaves the datapath and every pod in place.
+//
+//   api/cni.ts                    the contract with the plugin: requests, answers, codes
 //
 //   lib/flags.ts, config.ts       command line, config file, validation
 //   lib/node-source.ts            static file or Kubernetes Node informer
 //   lib/datapath.ts               load, pin, re-adopt, attach to devices
-//   lib/endpoint-reconcile.ts     at start: entries of vanished pods removed, live pods' veths hardened
 //   lib/node-claims.ts            which nodes' claims to act on; refused-nodes.ts says which not
 //   lib/node-sync.ts              node subnets map + host routes, diffed
 //   lib/host-network.ts           forwarding, masquerade, VXLAN device, the pod CIDR unreachable
 //   lib/uplink-mtu.ts             the uplink's MTU followed while running
 //   lib/metrics.ts, health.ts     Prometheus metrics, /healthz and /readyz
-//   lib/cni-reports.ts            the plugin's reports of its commands
+//   lib/pods/cni-server.ts        the plugin's requests, over a root-only unix socket
+//   lib/pods/pod-network.ts       ADD, DEL, CHECK, GC, STATUS; ipam.ts, pod-wiring.ts
+//   lib/pods/pod-reconcile.ts     at start: pending DELs, pods that are gone, strays
 import fs from 'node:fs';
+import path from 'node:path';
 
 import pino from 'pino';
 
 import { podCidrProblem } from '../bpf/endpoints';
 import { entryCount } from '../bpf/map-entries';
-import { Rtnl, type Link } from '../bpf/netlink';
-import { writeNodeSettings } from '../bpf/node-settings';
+import { Rtnl, type Link } from './netlink';
+import { writeNodeSettings } from './lib/node-settings';
+import { AGENT_SOCKET_NAME, type AgentAnswer, type PodRequest } from './api/cni';
 import { queryAttached, type BpfProgram, type Direction } from '../bpf/tsbpf';
 import type { ClusterNode } from './lib/cluster-nodes';
-import { receiveCniReports } from './lib/cni-reports';
 import { ConfigError, readConfigFile, resolveConfig } from './lib/config';
-import { reconcileEndpoints } from './lib/endpoint-reconcile';
 import { attachPinned, loadDatapath } from './lib/datapath';
 import { USAGE, parseFlags } from './lib/flags';
 import { Health } from './lib/health';
@@ -34,6 +37,10 @@ import { serveHttp } from './lib/http-endpoints';
 import { AgentMetrics } from './lib/metrics';
 import { judgeClaims, type ClaimRules } from './lib/node-claims';
 import { NodeSync } from './lib/node-sync';
+import { serveCni } from './lib/pods/cni-server';
+import { Ipam } from './lib/pods/ipam';
+import { PodNetwork } from './lib/pods/pod-network';
+import { reconcilePods } from './lib/pods/pod-reconcile';
 import { createNodeSource } from './lib/node-source';
 import { RefusedNodes } from './lib/refused-nodes';
 import { followUplinkMtu, podMtuFor } from './lib/uplink-mtu';
@@ -73,7 +80,6 @@ async function main(): Promise<void> {
   health.ready('startup', () => (started ? undefined : 'loading the datapath and listing nodes'));
   metrics.watchReadiness(() => health.readiness().ok);
   const http = serveHttp(config.metricsPort, metrics, health, log, { onRefused: (cap) => metrics.httpConnectionsRefused.inc({ cap }) });
-  const reports = await receiveCniReports(config.runDir, metrics, log);
 
   const source = await createNodeSource(config, log, (kind) => metrics.nodeSourceObserver(kind));
   let sync: NodeSync | undefined;
@@ -153,7 +159,23 @@ async function main(): Promise<void> {
     attach({ device: tunnel, direction: 'ingress', program: program('from_netdev') }, pins.netdevLink(tunnel.name));
     attach({ device: tunnel, direction: 'egress', program: program('to_tunnel') }, pins.tunnelLink(tunnel.name));
   }
-  await reconcileEndpoints(datapath.maps.endpoints, podCIDR, rtnl, config.procSysNet, log);
+  // Requests that arrive from here on wait for the pods to be reconciled; DELs that
+  // found no agent before this were recorded, and the reconcile completes them.
+  let podNetwork: PodNetwork | undefined;
+  let podsReady: (network: PodNetwork) => void = () => undefined;
+  const podNetworkReady = new Promise<PodNetwork>((resolve) => (podsReady = resolve));
+  const cni = await serveCni(path.join(config.runDir, AGENT_SOCKET_NAME), async (request: PodRequest): Promise<AgentAnswer> => (podNetwork ?? (await podNetworkReady)).serve(request), metrics, log);
+  const podHost = { rtnl: Rtnl.open(), pins, fromPod: program('from_pod'), endpoints: datapath.maps.endpoints, podCIDR, procSysNet: config.procSysNet };
+  const ipam = new Ipam(config.stateDir, podCIDR);
+  let podMtu = config.mtu ?? podMtuFor(uplinkMtu, tunnel !== undefined);
+  const network = new PodNetwork({
+    host: podHost,
+    ipam,
+    podMtu: () => podMtu,
+    notReady: () => Object.values(health.liveness().problems)[0],
+  });
+  const reconciled = await reconcilePods(podHost, ipam, config.stateDir, (attachment) => network.release(attachment), log);
+  for (let i = 0; i < reconciled.pendingReleases; i++) metrics.cniOperations.inc({ command: 'DEL', result: 'success' });
   metrics.watchDatapath(datapath.maps);
   const pinned = [pins.map('endpoints'), pins.map('node_subnets'), pins.program('from_pod')];
   health.live('pins', () => {
@@ -174,14 +196,26 @@ async function main(): Promise<void> {
   sync = new NodeSync({ mode: config.mode, routeDevice: (tunnel ?? uplink)?.index ?? 0, nodeSubnets: datapath.maps.nodeSubnets, nodeSubnetLengths: datapath.maps.nodeSubnetLengths, nodeSlots: datapath.maps.nodeSlots, slotLayout: datapath.slotLayout, nodeAddresses: datapath.maps.nodeAddresses, rtnl, log });
   if (source) await syncNodes(latest);
 
-  const mtu = config.mtu ?? podMtuFor(uplinkMtu, tunnel !== undefined);
-  const settings = { nodeName: config.nodeName, podCIDR, bpffsRoot: config.bpffsRoot, mtu, reportSocket: reports.socketPath };
-  writeNodeSettings(config.stateDir, settings);
+  const settings = { nodeName: config.nodeName, podCIDR, bpffsRoot: config.bpffsRoot, mtu: podMtu, agentSocket: cni.socketPath };
   const stopFollowingMtu = uplink
-    ? followUplinkMtu({ rtnl, uplink, tunnel, configuredMtu: config.mtu, podCount: () => entryCount('endpoints', datapath.maps.endpoints), onPodMtu: (podMtu) => writeNodeSettings(config.stateDir, { ...settings, mtu: podMtu }), log })
+    ? followUplinkMtu({
+        rtnl,
+        uplink,
+        tunnel,
+        configuredMtu: config.mtu,
+        podCount: () => entryCount('endpoints', datapath.maps.endpoints),
+        onPodMtu: (mtu) => {
+          podMtu = mtu;
+          writeNodeSettings(config.stateDir, { ...settings, mtu });
+        },
+        log,
+      })
     : () => undefined;
+  podNetwork = network;
+  podsReady(network);
+  writeNodeSettings(config.stateDir, settings);
   started = true;
-  log.info({ podCIDR, nodeIp, mode: config.mode, mtu, uplink: uplink?.name, nodes: latest.length, stateDir: config.stateDir, version: VERSION }, 'node ready for pods');
+  log.info({ podCIDR, nodeIp, mode: config.mode, mtu: podMtu, uplink: uplink?.name, nodes: latest.length, pods: reconciled.live, freed: reconciled.freed.length, stateDir: config.stateDir, version: VERSION }, 'node ready for pods');
 
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {
@@ -190,7 +224,8 @@ async function main(): Promise<void> {
       stopFollowingMtu();
       clearTimeout(retry);
       http.close();
-      reports.server.close();
+      cni.server.close();
+      podHost.rtnl.close();
       rtnl.close();
       datapath.close();
     });

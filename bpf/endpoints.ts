@@ -3,7 +3,7 @@
 // without a hash lookup. A slot whose ifindex is 0 holds no pod; array slots cannot be
 // deleted, so removing a pod writes an empty value.
 import { LAYOUTS, slotKey } from './layouts';
-import { ipv4FromBytes, ipv4ToBytes, ipv4ToNumber, macFromBytes, macToBytes, parseIpv4Prefix } from './netlink';
+import { ipv4FromBytes, ipv4ToBytes, ipv4ToNumber, macFromBytes, macToBytes, parseIpv4Prefix } from './addresses';
 import type { BpfMap, BpfObject } from './tsbpf';
 
 export interface Endpoint {
@@ -64,6 +64,13 @@ export function setPodCidr(object: BpfObject, podCIDR: string): BpfObject {
   return object.setRodata('pod_cidr_first', network).setRodata('pod_cidr_size', size).setMaxEntries('endpoints', size);
 }
 
+/** Whether `ip` has a slot: it is in the pod CIDR. */
+export function inPodCidr(podCIDR: string, ip: string): boolean {
+  const { first, size } = podSlots(podCIDR);
+  const slot = ipv4ToNumber(ip) - first;
+  return slot >= 0 && slot < size;
+}
+
 /** The key of the slot for `ip`; throws when the address is outside the pod CIDR. */
 export function endpointKey(podCIDR: string, ip: string): Buffer {
   const { first, size } = podSlots(podCIDR);
@@ -100,8 +107,9 @@ export function writeEndpoint(map: BpfMap, podCIDR: string, endpoint: Endpoint):
   map.update(endpointKey(podCIDR, endpoint.ip), encodeEndpoint(endpoint));
 }
 
-/** The pod in the slot of `ip`, or undefined when the slot is empty or holds another address. */
+/** The pod in the slot of `ip`, or undefined when the slot is empty, holds another address, or `ip` has none. */
 export function readEndpoint(map: BpfMap, podCIDR: string, ip: string): Endpoint | undefined {
+  if (!inPodCidr(podCIDR, ip)) return undefined;
   const value = map.lookup(endpointKey(podCIDR, ip));
   const endpoint = value && decodeEndpoint(value);
   return endpoint?.ip === ip ? endpoint : undefined;
@@ -123,4 +131,9 @@ export function inOwnSlot(podCIDR: string, { key, endpoint }: EndpointSlot): boo
 /** Empties a slot: the datapath then finds no pod at its address. */
 export function clearSlot(map: BpfMap, key: Buffer): void {
   map.update(key, EMPTY);
+}
+
+/** Empties the slot of `ip` if it holds that address (an address outside the pod CIDR has none). */
+export function clearEndpoint(map: BpfMap, podCIDR: string, ip: string): void {
+  if (readEndpoint(map, podCIDR, ip)) clearSlot(map, endpointKey(podCIDR, ip));
 }

@@ -4,7 +4,7 @@
 // node_slots, the same entries of this node's prefix length in an array over the
 // cluster CIDR, and node_addresses, the set of the nodes' addresses.
 import { LAYOUTS, PREFIX_LENGTHS_MAX, slotKey } from './layouts';
-import { ipv4FromBytes, ipv4ToBytes, ipv4ToNumber, macFromBytes, parseIpv4Prefix, type Ipv4Prefix } from './netlink';
+import { ipv4FromBytes, ipv4ToBytes, ipv4ToNumber, macFromBytes, parseIpv4Prefix, type Ipv4Prefix } from './addresses';
 import type { BpfMap, BpfObject } from './tsbpf';
 
 export interface NodeSubnet {

@@ -4,7 +4,7 @@ import { readCounters, type Counter } from './counters';
 import { pinPaths } from './datapath';
 import { occupiedSlots, type Endpoint } from './endpoints';
 import type { MapName } from './layouts';
-import { ipv4ToNumber } from './netlink';
+import { ipv4ToNumber } from './addresses';
 import { decodeNodeSubnet, nodeSubnetCidr, type NodeSubnet } from './node-subnets';
 import { BpfMap } from './tsbpf';
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Packs the plugin so it runs on a node that has neither Node.js nor libbpf: the plugin
-# bundle, the node binary that runs it and the shared libraries both need, beside a
+# Packs the plugin so it runs on a node without Node.js: the plugin bundle, the node
+# binary that runs it and the shared libraries node needs, beside a
 # two-line wrapper named `twill` that the container runtime executes. glibc itself
 # (libc, libm, libdl, libpthread, the loader) is the node's own: it cannot be mixed.
 #
@@ -21,9 +21,8 @@ mkdir -p "$out/files/lib"
 install -m 0755 "$node_binary" "$out/files/node"
 install -m 0755 "$root/dist/twill-cni" "$out/files/twill-cni"
 
-# Every library node and the embedded addons link to, but glibc's own.
-addons=("$root/build/Release/tsbpf.node" "$(cd "$root" && node -p "require('node-gyp-build').path(require('path').dirname(require.resolve('netlink/package.json')))")")
-ldd "$node_binary" "${addons[@]}" \
+# Every library node links to, but glibc's own.
+ldd "$node_binary" \
   | awk '$2 == "=>" && $3 ~ /^\// { print $3 }' \
   | grep -Ev '/(libc|libm|libdl|libpthread|librt|libresolv|ld-linux[^/]*)\.so' \
   | sort -u \

@@ -2,18 +2,17 @@
 // that touches the process: it reads CNI_* and stdin, and writes stdout and the exit
 // code. Logs never go to stdout: the runtime parses it.
 //
-//   launcher.ts         the executable: runs all of this from V8's code cache
-//   lib/dispatch.ts     command, arguments, config, output
-//   lib/args.ts         CNI_* environment        lib/config.ts   stdin network config
-//   lib/add.ts del.ts check.ts status.ts gc.ts  the commands
-//   lib/ipam.ts         addresses from the node's pod CIDR
-//   lib/pod-network.ts  veth, addresses, routes, program, endpoint entry
+// The plugin is a thin client: the agent does the work (see agent/api/cni.ts).
+//
+//   lib/dispatch.ts         command, arguments, config, the request, output
+//   lib/args.ts             CNI_* environment        lib/config.ts   stdin network config
+//   lib/agent-client.ts     one request over the agent's unix socket
+//   lib/pending-release.ts  a DEL left for an agent that is down
+//   lib/result.ts           CNI results of every version
 import fs from 'node:fs';
 
-import { readNodeSettings } from '../bpf/node-settings';
 import { MAX_STDIN_BYTES } from './lib/config';
-import { dispatch, type PluginOutput } from './lib/dispatch';
-import { sendReport } from './lib/report';
+import { dispatch } from './lib/dispatch';
 
 const PAUSE = new Int32Array(new SharedArrayBuffer(4));
 
@@ -67,26 +66,12 @@ function writeStdout(text: string): void {
   }
 }
 
-/** Tells the agent how the command went, once the runtime has its answer; see report.ts. */
-function reportToAgent(report: NonNullable<PluginOutput['report']>): void {
-  const { stateDir, ...outcome } = report;
-  let socket: string | undefined;
-  try {
-    socket = readNodeSettings(stateDir)?.reportSocket;
-  } catch {
-    return; // unreadable settings: the command itself has already said so, if it matters
-  }
-  // process.uptime(), as performance.now() would load perf_hooks (~3 ms, measured).
-  if (typeof socket === 'string' && socket !== '') sendReport(socket, { ...outcome, seconds: process.uptime() });
-}
-
-dispatch(process.env, readStdin()).then(({ stdout, exitCode, report }) => {
+dispatch(process.env, readStdin()).then(({ stdout, exitCode }) => {
   process.exitCode = exitCode;
   try {
     if (stdout !== undefined) writeStdout(stdout + '\n');
   } catch {
-    // The runtime has closed its end and gets no answer; the agent still hears how it went.
+    // The runtime has closed its end and gets no answer.
     process.exitCode = 1;
   }
-  if (report) reportToAgent(report);
 });

@@ -5,8 +5,8 @@ import fs from 'node:fs';
 import YAML from 'yaml';
 
 import { DEFAULT_BPFFS_ROOT } from '../../bpf/datapath';
-import { isIpv4, parseIpv4Prefix } from '../../bpf/netlink';
-import { DEFAULT_STATE_DIR } from '../../bpf/node-settings';
+import { isIpv4, parseIpv4Prefix } from '../netlink';
+import { DEFAULT_STATE_DIR } from './node-settings';
 
 export type Mode = 'native' | 'vxlan';
 

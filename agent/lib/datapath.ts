@@ -10,9 +10,9 @@ import { takeResizedCounters } from '../../bpf/counters';
 import { DATAPATH_OBJECT, PROGRAMS, pinPaths, type PinPaths, type ProgramName } from '../../bpf/datapath';
 import { setPodCidr } from '../../bpf/endpoints';
 import { MAPS, UNPINNED_MAPS, type MapName } from '../../bpf/layouts';
-import { ipv4ToBytes, parseIpv4Prefix } from '../../bpf/netlink';
+import { ipv4ToBytes, parseIpv4Prefix } from '../netlink';
 import { nodeSlotLayout, rebuildFromNodeSubnets, setNodeSlotLayout, type NodeSlotLayout, type NodeSubnetMaps } from '../../bpf/node-subnets';
-import { ensurePrivateDirectory } from '../../bpf/private-dir';
+import { ensurePrivateDirectory } from './private-dir';
 import { BpfObject, TcxLink, attachTcx, type BpfMap, type BpfProgram, type Direction } from '../../bpf/tsbpf';
 
 /** The per-node constants compiled into the programs at load (.rodata). */

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 
 import { podSlots } from '../../bpf/endpoints';
 import { tunnelMac } from '../../bpf/node-subnets';
-import { ipv4FromNumber, parseIpv4Prefix, type Link, type Rtnl } from '../../bpf/netlink';
+import { ipv4FromNumber, parseIpv4Prefix, type Link, type Rtnl } from '../netlink';
 import { TWILL_ROUTE_PROTOCOL } from './node-sync';
 
 export const TUNNEL_DEVICE = 'twill-vxlan';

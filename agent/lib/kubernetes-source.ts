@@ -7,7 +7,7 @@
 // must not look like a cluster without nodes.
 import type { Logger } from 'pino';
 
-import { isIpv4 } from '../../bpf/netlink';
+import { isIpv4 } from '../netlink';
 import type { ClusterNode, NodeSource, NodeSourceObserver } from './cluster-nodes';
 import { SourceStaleness } from './source-staleness';
 

@@ -10,7 +10,7 @@
 // and a newcomer can never take what an established node holds. A refusal lasts only
 // as long as its cause: once the holder of a subnet leaves, the next judgement admits
 // the node that wanted it.
-import { ipv4ToNumber, parseIpv4Prefix } from '../../bpf/netlink';
+import { ipv4ToNumber, parseIpv4Prefix } from '../netlink';
 import type { ClusterNode } from './cluster-nodes';
 
 /** Why a node's claim was refused: the label of twill_nodes_refused. */

@@ -4,7 +4,7 @@
 import type { Logger } from 'pino';
 
 import { addNodeAddress, decodeNodeSubnet, encodeNodeSubnet, nodeSubnetCidr, nodeSubnetKey, removeNodeAddress, tunnelMac, writeNodeSlot, writePrefixLengths, type NodeSlotLayout, type NodeSubnet } from '../../bpf/node-subnets';
-import type { Rtnl } from '../../bpf/netlink';
+import type { Rtnl } from '../netlink';
 import type { BpfMap } from '../../bpf/tsbpf';
 import type { Mode } from './config';
 import type { AdmittedNode } from './node-claims';

@@ -6,7 +6,7 @@ import path from 'node:path';
 
 import type { Logger } from 'pino';
 
-import { readPrivateJson, writePrivateJson } from '../../bpf/private-dir';
+import { readPrivateJson, writePrivateJson } from './private-dir';
 import type { RefusedNode } from './node-claims';
 
 export function refusedNodesPath(stateDir: string): string {

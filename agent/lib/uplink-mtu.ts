@@ -7,7 +7,7 @@
 // gives them the new MTU.
 import type { Logger } from 'pino';
 
-import type { Link, Rtnl } from '../../bpf/netlink';
+import type { Link, Rtnl } from '../netlink';
 import { VXLAN_OVERHEAD } from './host-network';
 
 const POLL_MS = 2000;

@@ -6,8 +6,6 @@
 //   TcxLink     lib/link.ts     TCX link: atomic program swap, detach, pin
 //   attach…     lib/tc.ts       TCX or clsact attach/detach, what a hook holds
 //   withNetns   lib/netns.ts    synchronous work inside another network namespace
-//   withFileLock lib/lock.ts    an flock shared between processes (IPAM state)
-//   sendToUnixSocket lib/unix-socket.ts  one message to a local socket, without waiting
 //   BpfError    lib/errors.ts   every failure: { op, errno }
 export { BpfError, NetnsNotFound } from './lib/errors';
 export { BpfObject, encodeRodata, type RodataValue } from './lib/object';
@@ -28,5 +26,3 @@ export {
   type HookContents,
 } from './lib/tc';
 export { withNetns } from './lib/netns';
-export { withFileLock } from './lib/lock';
-export { sendToUnixSocket } from './lib/unix-socket';

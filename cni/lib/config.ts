@@ -1,22 +1,18 @@
 // The network configuration on stdin: decoded, typed, validated, with Twill's defaults.
-import { DEFAULT_BPFFS_ROOT } from '../../bpf/datapath';
-import { DEFAULT_STATE_DIR } from '../../bpf/node-settings';
+import { DEFAULT_AGENT_SOCKET, DEFAULT_STATE_DIR, type Attachment } from '../../agent/api/cni';
 import { Code, CniError } from './errors';
 import { parseResult, type Result } from './result';
 import { SUPPORTED_VERSIONS, atLeast } from './versions';
 
-export interface Attachment {
-  containerID: string;
-  ifname: string;
-}
+export type { Attachment };
 
 export interface NetConf {
   cniVersion: string;
   name: string;
   type: string;
-  /** Where the agent pinned the datapath (default /sys/fs/bpf/twill). */
-  bpffsRoot: string;
-  /** Node settings and IPAM state (default /var/lib/twill). */
+  /** The agent's unix socket (default /run/twill/cni.sock). */
+  agentSocket: string;
+  /** The agent's state directory (default /var/lib/twill), where a DEL it cannot take waits for it. */
   stateDir: string;
   /** Pod MTU; default: what the agent published for this node. */
   mtu?: number;
@@ -53,17 +49,17 @@ function parseValidAttachments(value: unknown): Attachment[] {
 }
 
 /**
- * The stateDir a config names, even one that fails validation, so that a rejected
- * command is still reported to that node's agent; the default when there is none.
+ * The agent socket a config names, even one that fails validation, so that a refused
+ * command is still counted by that node's agent; the default when there is none.
  */
-export function stateDirOf(stdin: Buffer): string {
+export function agentSocketOf(stdin: Buffer): string {
   try {
-    const { stateDir } = JSON.parse(stdin.toString('utf8')) as { stateDir?: unknown };
-    if (typeof stateDir === 'string' && stateDir.startsWith('/')) return stateDir;
+    const { agentSocket } = JSON.parse(stdin.toString('utf8')) as { agentSocket?: unknown };
+    if (typeof agentSocket === 'string' && agentSocket.startsWith('/')) return agentSocket;
   } catch {
     // Not JSON: the command's own error says so.
   }
-  return DEFAULT_STATE_DIR;
+  return DEFAULT_AGENT_SOCKET;
 }
 
 export function parseNetConf(stdin: Buffer): NetConf {
@@ -93,7 +89,7 @@ export function parseNetConf(stdin: Buffer): NetConf {
     cniVersion,
     name,
     type,
-    bpffsRoot: optionalString(config, 'bpffsRoot') ?? DEFAULT_BPFFS_ROOT,
+    agentSocket: optionalString(config, 'agentSocket') ?? DEFAULT_AGENT_SOCKET,
     stateDir: optionalString(config, 'stateDir') ?? DEFAULT_STATE_DIR,
   };
   if (mtu !== undefined) netConf.mtu = mtu as number;

@@ -90,7 +90,7 @@ export function cniLatencySuite(options: { operations: number }): Suite {
       name,
       podNetns,
       async call(command, pod) {
-        const env = { ...pluginEnv(node().stateDir, command, pod), CNI_PATH: cniPath };
+        const env = { ...pluginEnv(command, pod), CNI_PATH: cniPath };
         const { run: outcome, ms } = await timedRun(node().ns, argv, env, stdin);
         assertSucceeded(name, command, outcome);
         return ms;
@@ -108,7 +108,7 @@ export function cniLatencySuite(options: { operations: number }): Suite {
 
   /** node -e 0 with the plugins' environment: nothing of this process's NODE_* (NODE_EXTRA_CA_CERTS alone costs Node ~35 ms). */
   async function baselineRun(): Promise<number> {
-    const { run: outcome, ms } = await timedRun(node().ns, [process.execPath, '-e', '0'], pluginEnv(node().stateDir, 'ADD', undefined), '');
+    const { run: outcome, ms } = await timedRun(node().ns, [process.execPath, '-e', '0'], pluginEnv('ADD', undefined), '');
     assert.equal(outcome.exitCode, 0, `node -e 0 failed: ${outcome.stderr}`);
     return ms;
   }

@@ -62,8 +62,8 @@ export function directVeth(): Topology {
 }
 
 /** Runs a reference plugin inside `node` exactly as a runtime would, and returns its result. */
-function runReferencePlugin(node: string, command: 'ADD' | 'DEL', stateDir: string, pod: { containerID: string; netns: string }, config: object): Record<string, unknown> {
-  const env = { ...pluginEnv(stateDir, command, pod), CNI_PATH: REFERENCE_PLUGINS };
+function runReferencePlugin(node: string, command: 'ADD' | 'DEL', pod: { containerID: string; netns: string }, config: object): Record<string, unknown> {
+  const env = { ...pluginEnv(command, pod), CNI_PATH: REFERENCE_PLUGINS };
   const out = execFileSync('ip', ['netns', 'exec', node, path.join(REFERENCE_PLUGINS, (config as { type: string }).type)], { env, input: JSON.stringify(config), encoding: 'utf8', timeout: 30_000 });
   return out.trim() ? (JSON.parse(out) as Record<string, unknown>) : {};
 }
@@ -131,7 +131,7 @@ export function flannelNodes(backend: FlannelBackend): Topology {
     const addPod = (node: (typeof nodes)[number], tag: string): Host => {
       const pod = new TestNetns(`fl${backend}-${tag}`);
       namespaces.push(pod);
-      const result = runReferencePlugin(node.ns.name, 'ADD', node.ipamDir, { containerID: crypto.randomBytes(32).toString('hex'), netns: pod.path }, flannelBridgeConfig(node.subnet, clusterCidr, mtu, node.ipamDir));
+      const result = runReferencePlugin(node.ns.name, 'ADD', { containerID: crypto.randomBytes(32).toString('hex'), netns: pod.path }, flannelBridgeConfig(node.subnet, clusterCidr, mtu, node.ipamDir));
       return { ns: pod.name, ip: addedAddress(result) };
     };
     return {

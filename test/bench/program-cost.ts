@@ -11,7 +11,7 @@ import path from 'node:path';
 
 import { DATAPATH_OBJECT } from '../../bpf/datapath';
 import { setPodCidr, writeEndpoint, type Endpoint } from '../../bpf/endpoints';
-import { ipv4ToBytes } from '../../bpf/netlink';
+import { ipv4ToBytes } from '../../agent/netlink';
 import { encodeNodeSubnet, nodeSlotLayout, nodeSubnetKey, rebuildFromNodeSubnets, setNodeSlotLayout } from '../../bpf/node-subnets';
 import { BpfObject, type BpfProgram } from '../../bpf/tsbpf';
 import { udpPortBytes } from '../../agent/lib/datapath';

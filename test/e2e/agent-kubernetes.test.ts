@@ -9,7 +9,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { after, before, describe, test } from 'node:test';
 
-import { readNodeSettings } from '../../bpf/node-settings';
+import { readNodeSettings } from '../../agent/lib/node-settings';
 import { readRefusedNodes } from '../../agent/lib/refused-nodes';
 import type { FakeNode } from '../helpers/fake-kube-api';
 import { needsRoot } from '../helpers/kernel';

@@ -15,7 +15,7 @@ import { DIRECTION_COUNT, REASON_COUNT } from '../../bpf/layouts';
 import { pinPaths } from '../../bpf/datapath';
 import { encodeEndpoint, endpointKey, occupiedSlots, writeEndpoint } from '../../bpf/endpoints';
 import { BpfMap, BpfProgram, TcxLink } from '../../bpf/tsbpf';
-import { hostVethName } from '../../cni/lib/naming';
+import { hostVethName } from '../../agent/lib/pods/naming';
 import { needsRoot } from '../helpers/kernel';
 import { TestNetns } from '../helpers/netns';
 import { TestNode, newContainerID } from '../helpers/node';

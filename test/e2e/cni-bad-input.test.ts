@@ -52,7 +52,7 @@ describe('bad input on a live node', needsRoot, () => {
     const before = snapshot();
     const wrong: string[] = [];
     for (const row of rows) {
-      const { env, stdin } = applyBadInput(row, pluginEnv(node.stateDir, 'ADD', { containerID: newContainerID(), netns: target.path }), node.netConf());
+      const { env, stdin } = applyBadInput(row, pluginEnv('ADD', { containerID: newContainerID(), netns: target.path }), node.netConf());
       const run = await pluginOutcome(spawnPlugin(node.ns.name, env, stdin));
       const answer = run.output as { code?: number; msg?: string } | undefined;
       if (run.exitCode !== 1 || answer?.code !== row.code || !row.msg.test(answer?.msg ?? '')) {

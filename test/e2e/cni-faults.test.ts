@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 
 import { DATAPATH_OBJECT, pinPaths } from '../../bpf/datapath';
 import { BpfObject } from '../../bpf/tsbpf';
-import { hostVethName } from '../../cni/lib/naming';
+import { hostVethName } from '../../agent/lib/pods/naming';
 import { needsRoot } from '../helpers/kernel';
 import { TestNetns } from '../helpers/netns';
 import { TestNode, newContainerID, type PodSpec } from '../helpers/node';
@@ -113,7 +113,7 @@ describe('CNI faults', needsRoot, () => {
     const leftovers: string[] = [];
     for (let delayMs = 40; delayMs <= 200; delayMs += 20) {
       const pod = newPod('kill');
-      const child = spawnPlugin(node.ns.name, pluginEnv(node.stateDir, 'ADD', pod), Buffer.from(JSON.stringify(node.netConf())));
+      const child = spawnPlugin(node.ns.name, pluginEnv('ADD', pod), Buffer.from(JSON.stringify(node.netConf())));
       const exited = new Promise((resolve) => child.once('close', resolve));
       await new Promise((resolve) => setTimeout(resolve, delayMs));
       child.kill('SIGKILL');

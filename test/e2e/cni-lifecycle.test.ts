@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 
 import { pinPaths } from '../../bpf/datapath';
 import { readEndpoint } from '../../bpf/endpoints';
-import { hostVethName } from '../../cni/lib/naming';
+import { hostVethName } from '../../agent/lib/pods/naming';
 import { needsRoot } from '../helpers/kernel';
 import { withPinnedMap } from '../../bpf/pinned-maps';
 import { TestNetns } from '../helpers/netns';
@@ -46,13 +46,15 @@ describe('CNI verbs against a real node', needsRoot, () => {
     await node?.cleanup();
   });
 
-  test('STATUS says 50 and ADD fails saying why while the datapath is not loaded; both work once it is', async () => {
+  test('STATUS says 50 and ADD 11 (kubelet retries), naming the socket, while no agent runs; both work once it does', async () => {
+    const socket = String(node.netConf().agentSocket);
     const status = await node.plugin('STATUS', undefined, node.netConf({}, '1.1.0'));
     assert.equal(status.exitCode, 1);
     assert.equal(status.output?.code, 50);
-    assert.match(String(status.output?.msg), /agent has not set up this node/);
+    assert.match(String(status.output?.msg), new RegExp(`not answering on ${socket}`));
     const add = await node.plugin('ADD', newPod());
-    assert.equal(add.output?.code, 50);
+    assert.equal(add.output?.code, 11);
+    assert.match(String(add.output?.msg), new RegExp(`not answering on ${socket}`));
     assert.deepEqual(ipamFiles(), [], 'a refused ADD holds no address');
 
     await node.startAgent();

@@ -11,7 +11,7 @@ import type { DirectionName, ReasonName } from '../../bpf/layouts';
 import { BpfObject, type BpfMap, type BpfProgram } from '../../bpf/tsbpf';
 import { needsRoot } from '../helpers/kernel';
 import { encodeNodeSubnet, nodeSlotLayout, nodeSubnetKey, rebuildFromNodeSubnets, setNodeSlotLayout } from '../../bpf/node-subnets';
-import { ipv4FromBytes, ipv4ToBytes } from '../../bpf/netlink';
+import { ipv4FromBytes, ipv4ToBytes } from '../../agent/netlink';
 import { udpPortBytes } from '../../agent/lib/datapath';
 import { arpFrame, ethernetFrame, icmpEchoRequest, icmpRedirect, icmpv6Redirect, ipv4ChecksumValid, ipv4Frame, ipv4Packet, neighbourSolicitation, routerAdvertisement, udpDatagram, vxlanPacket, type Ipv4Fields, type VxlanOptions } from '../helpers/packets';
 

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { NetlinkError, Rtnl, type Link } from '../../bpf/netlink';
+import { NetlinkError, Rtnl, type Link } from '../../agent/netlink';
 import { NetnsNotFound } from '../../bpf/tsbpf';
 import { needsRoot } from '../helpers/kernel';
 import { TestNetns } from '../helpers/netns';

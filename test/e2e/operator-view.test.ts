@@ -119,9 +119,9 @@ describe('the operator view of a two-node lab', needsRoot, () => {
     const count = (samples: Sample[], command: string, result: string): number => valueOf(samples, 'twill_cni_operations_total', { command, result });
     assert.equal(count(before, 'ADD', 'success'), 2, 'the lab added two pods on node1');
 
-    const gone = await runPlugin(node1.ns, node1.stateDir, 'DEL', { containerID: newContainerID(), netns: '' }, netConf(node1));
+    const gone = await runPlugin(node1.ns, 'DEL', { containerID: newContainerID(), netns: '' }, netConf(node1));
     assert.equal(gone.exitCode, 0, 'DEL of an unknown container succeeds');
-    const broken = await runPlugin(node1.ns, node1.stateDir, 'ADD', { containerID: newContainerID(), netns: `/run/netns/${pod('node1-pod1').ns}`, ifname: 'eth1' }, { ...netConf(node1), mtu: 1 });
+    const broken = await runPlugin(node1.ns, 'ADD', { containerID: newContainerID(), netns: `/run/netns/${pod('node1-pod1').ns}`, ifname: 'eth1' }, { ...netConf(node1), mtu: 1 });
     assert.equal((broken.output as { code: number }).code, 7, 'an MTU out of range is an invalid config');
 
     // A stopped (wedged) agent: the plugin still finishes; its report waits in the socket.

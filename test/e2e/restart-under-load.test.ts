@@ -13,7 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import { type Counter } from '../../bpf/counters';
 import { pinPaths } from '../../bpf/datapath';
 import { pinnedCounters } from '../../bpf/pinned-maps';
-import { hostVethName } from '../../cni/lib/naming';
+import { hostVethName } from '../../agent/lib/pods/naming';
 import { BpfProgram, TcxLink } from '../../bpf/tsbpf';
 import { inNetns, needsRoot } from '../helpers/kernel';
 import { TEST_NETNS_PREFIX } from '../helpers/netns';

@@ -15,7 +15,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { packetsFor } from '../../bpf/counters';
-import { readNodeSettings } from '../../bpf/node-settings';
+import { readNodeSettings } from '../../agent/lib/node-settings';
 import { pinnedCounters, pinnedRemoteSubnets } from '../../bpf/pinned-maps';
 import type { RefusalReason } from '../../agent/lib/node-claims';
 import { inNetns, needsRoot, repoRoot } from '../helpers/kernel';

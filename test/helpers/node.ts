@@ -9,7 +9,7 @@ import path from 'node:path';
 import { mountTestBpffs, type TestBpffs } from './bpffs';
 import { atExit } from './exit';
 import { TestNetns } from './netns';
-import { addedIp, runPlugin, startAgent, type AgentOptions, type PluginRun, type PodSpec } from './processes';
+import { addedIp, agentSocketIn, runPlugin, startAgent, type AgentOptions, type PluginRun, type PodSpec } from './processes';
 
 export type { PluginRun, PodSpec } from './processes';
 
@@ -53,12 +53,12 @@ export class TestNode {
 
   /** The network config containerd passes on stdin for Twill's conflist entry. */
   netConf(extra: Record<string, unknown> = {}, cniVersion = '1.0.0'): Record<string, unknown> {
-    return { cniVersion, name: 'twill', type: 'twill-cni', bpffsRoot: this.bpffsRoot, stateDir: this.stateDir, ...extra };
+    return { cniVersion, name: 'twill', type: 'twill-cni', agentSocket: agentSocketIn(this.stateDir), stateDir: this.stateDir, ...extra };
   }
 
   /** Runs the built plugin inside the node namespace with containerd's environment. */
   plugin(command: string, pod: PodSpec | undefined, config: Record<string, unknown> = this.netConf()): Promise<PluginRun> {
-    return runPlugin(this.ns.name, this.stateDir, command, pod, config);
+    return runPlugin(this.ns.name, command, pod, config);
   }
 
   /** ADD that must succeed; returns the result and the pod's IP. */

@@ -2,7 +2,7 @@
 // raw-frames.ts puts on a real wire. Builders of a layer return that layer's bytes;
 // ethernetFrame, arpFrame, ipv4Frame, ipv6Frame and the neighbour-discovery builders
 // return complete frames. Every checksum comes from internetChecksum.
-import { ipv4ToBytes, isIpv4, macFromBytes, macToBytes } from '../../bpf/netlink';
+import { ipv4ToBytes, isIpv4, macFromBytes, macToBytes } from '../../agent/netlink';
 
 const SOURCE_MAC = '02:00:00:00:00:01';
 const DESTINATION_MAC = '02:00:00:00:00:02';

@@ -25,10 +25,11 @@ export interface PodSpec {
   podName?: string;
 }
 
-/**
- * Starts twill-agent in `netns` and resolves once it has published node.json in
- * `stateDir`. Its report socket goes under `stateDir` too, so agents never share one.
- */
+/** Where startAgent's agent takes the plugin's requests: under its state dir, so agents never share one. */
+export function agentSocketIn(stateDir: string): string {
+  return path.join(stateDir, 'run', 'cni.sock');
+}
+
 export interface AgentOptions {
   /** The agent outlives the test process (the lab command). */
   detached?: boolean;
@@ -37,10 +38,11 @@ export interface AgentOptions {
   capabilities?: string[];
 }
 
+/** Starts twill-agent in `netns` and resolves once it has published node.json in `stateDir`. */
 export async function startAgent(netns: string, stateDir: string, args: string[], options: AgentOptions = {}): Promise<ChildProcess> {
   fs.rmSync(path.join(stateDir, 'node.json'), { force: true });
   const limited = options.capabilities ? ['setpriv', '--bounding-set', ['-all', ...options.capabilities.map((c) => `+${c.toLowerCase()}`)].join(','), '--inh-caps', '-all', '--'] : [];
-  const agent = spawn('ip', ['netns', 'exec', netns, ...limited, process.execPath, AGENT, '--state-dir', stateDir, '--run-dir', path.join(stateDir, 'run'), ...args], {
+  const agent = spawn('ip', ['netns', 'exec', netns, ...limited, process.execPath, AGENT, '--state-dir', stateDir, '--run-dir', path.dirname(agentSocketIn(stateDir)), ...args], {
     stdio: options.detached ? 'ignore' : ['ignore', 'pipe', 'pipe'],
     detached: options.detached ?? false,
     env: { ...process.env, ...options.env },
@@ -60,9 +62,9 @@ export async function startAgent(netns: string, stateDir: string, args: string[]
   return agent;
 }
 
-/** containerd's environment for `command` on `pod`; TMPDIR keeps the plugin's native-code cache in `stateDir`, removed with it. */
-export function pluginEnv(stateDir: string, command: string, pod: PodSpec | undefined): Record<string, string> {
-  const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', TMPDIR: stateDir, CNI_COMMAND: command, CNI_PATH: '/opt/cni/bin' };
+/** containerd's environment for `command` on `pod`. */
+export function pluginEnv(command: string, pod: PodSpec | undefined): Record<string, string> {
+  const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', CNI_COMMAND: command, CNI_PATH: '/opt/cni/bin' };
   if (pod) {
     env.CNI_CONTAINERID = pod.containerID;
     env.CNI_NETNS = pod.netns;
@@ -91,8 +93,8 @@ export async function pluginOutcome(child: ChildProcessWithoutNullStreams): Prom
 }
 
 /** Runs the built plugin inside `netns` with containerd's environment and `config` on stdin. */
-export function runPlugin(netns: string, stateDir: string, command: string, pod: PodSpec | undefined, config: Record<string, unknown>): Promise<PluginRun> {
-  return pluginOutcome(spawnPlugin(netns, pluginEnv(stateDir, command, pod), Buffer.from(JSON.stringify(config))));
+export function runPlugin(netns: string, command: string, pod: PodSpec | undefined, config: Record<string, unknown>): Promise<PluginRun> {
+  return pluginOutcome(spawnPlugin(netns, pluginEnv(command, pod), Buffer.from(JSON.stringify(config))));
 }
 
 /** The pod's address from a successful ADD, or an error saying why it failed. */

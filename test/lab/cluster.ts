@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import { inNetns, run } from '../helpers/kernel';
-import { addedIp, runPlugin, startAgent } from '../helpers/processes';
+import { addedIp, agentSocketIn, runPlugin, startAgent } from '../helpers/processes';
 
 export type LabMode = 'native' | 'vxlan';
 
@@ -76,7 +76,7 @@ export function writeNodesFile(lab: Lab, nodes: LabNode[] = lab.nodes): void {
 }
 
 export function netConf(node: LabNode): Record<string, unknown> {
-  return { cniVersion: '1.0.0', name: 'twill', type: 'twill-cni', bpffsRoot: node.bpffsRoot, stateDir: node.stateDir };
+  return { cniVersion: '1.0.0', name: 'twill', type: 'twill-cni', agentSocket: agentSocketIn(node.stateDir), stateDir: node.stateDir };
 }
 
 /**
@@ -150,7 +150,7 @@ export async function addPod(lab: Lab, node: LabNode, name: string): Promise<Lab
   const containerID = crypto.randomBytes(32).toString('hex');
   const pod = { name, ns, node: node.name, containerID, ip: '' };
   lab.pods.push(pod);
-  pod.ip = addedIp(await runPlugin(node.ns, node.stateDir, 'ADD', { containerID, netns: `/run/netns/${ns}`, podName: name }, netConf(node)));
+  pod.ip = addedIp(await runPlugin(node.ns, 'ADD', { containerID, netns: `/run/netns/${ns}`, podName: name }, netConf(node)));
   return pod;
 }
 

@@ -3,14 +3,20 @@
 // message naming the field at fault (the table is shared with the kernel test
 // bad-input, which runs it through the built plugin against a live node).
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
 
 import { dispatch } from '../../cni/lib/dispatch';
 import { parseResult } from '../../cni/lib/result';
 import { BAD_INPUTS, applyBadInput } from '../helpers/bad-inputs';
 
 const ENV = { CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'abc123', CNI_NETNS: '/run/netns/x', CNI_IFNAME: 'eth0', CNI_PATH: '/opt/cni/bin' };
-const CONFIG = { cniVersion: '1.0.0', name: 'twill', type: 'twill-cni', stateDir: '/nonexistent/twill-state' };
+// No agent listens on this socket: every command that needs one finds none.
+const STATE_DIR = fs.mkdtempSync(path.join(os.tmpdir(), 'twill-protocol-'));
+after(() => fs.rmSync(STATE_DIR, { recursive: true, force: true }));
+const CONFIG = { cniVersion: '1.0.0', name: 'twill', type: 'twill-cni', stateDir: STATE_DIR, agentSocket: path.join(STATE_DIR, 'cni.sock') };
 
 async function run(env: Record<string, string | undefined>, config: unknown): Promise<{ code?: number; msg?: string; exitCode: number }> {
   const stdin = Buffer.isBuffer(config) ? config : Buffer.from(typeof config === 'string' ? config : JSON.stringify(config));
@@ -29,15 +35,15 @@ describe('CNI protocol errors', () => {
     });
   }
 
-  test('ADD before the agent set up the node: code 50', async () => {
+  test('ADD with no agent: code 11 (kubelet retries), naming the socket', async () => {
     const answer = await run(ENV, CONFIG);
-    assert.equal(answer.code, 50);
-    assert.match(answer.msg ?? '', /agent has not set up this node/);
+    assert.equal(answer.code, 11);
+    assert.match(answer.msg ?? '', new RegExp(`not answering on ${CONFIG.agentSocket} \\(ENOENT\\)`));
   });
 
   test('runtimeConfig keys in any case are accepted (containerd capitalises portMappings fields)', async () => {
     const answer = await run(ENV, { ...CONFIG, runtimeConfig: { portMappings: [{ HostPort: 8080, containerPort: 80, protocol: 'tcp' }] } });
-    assert.equal(answer.code, 50, 'gets past config parsing to the node check');
+    assert.equal(answer.code, 11, 'gets past config parsing to the request');
   });
 
   test('VERSION needs no other variables and ignores stdin', async () => {
@@ -45,9 +51,17 @@ describe('CNI protocol errors', () => {
     assert.deepEqual(JSON.parse(output.stdout as string), { cniVersion: '1.1.0', supportedVersions: ['0.3.1', '0.4.0', '1.0.0', '1.1.0'] });
   });
 
-  test('DEL of an unknown attachment with no state at all succeeds', async () => {
-    const answer = await run({ ...ENV, CNI_COMMAND: 'DEL', CNI_NETNS: '' }, { ...CONFIG, bpffsRoot: '/nonexistent/bpffs' });
+  test('DEL with no agent succeeds and leaves the attachment for the agent to free', async () => {
+    const answer = await run({ ...ENV, CNI_COMMAND: 'DEL', CNI_NETNS: '' }, CONFIG);
     assert.equal(answer.exitCode, 0, answer.msg);
+    const directory = path.join(STATE_DIR, 'pending-release');
+    const records = fs.readdirSync(directory).map((name) => JSON.parse(fs.readFileSync(path.join(directory, name), 'utf8')) as unknown);
+    assert.deepEqual(records, [{ containerID: ENV.CNI_CONTAINERID, ifname: ENV.CNI_IFNAME }]);
+  });
+
+  test('STATUS with no agent: code 50', async () => {
+    const answer = await run({ CNI_COMMAND: 'STATUS', CNI_PATH: '/opt/cni/bin' }, { ...CONFIG, cniVersion: '1.1.0' });
+    assert.equal(answer.code, 50);
   });
 
   test('parseResult reads results of 0.3.1 and 1.0.0 alike', () => {

@@ -2,8 +2,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import { NetlinkError, ipv4FromBytes, ipv4ToBytes, isIpv4, macFromBytes, macToBytes, parseIpv4Prefix } from '../../bpf/netlink';
-import { toNetlinkError } from '../../bpf/netlink/lib/errors';
+import { NetlinkError, ipv4FromBytes, ipv4ToBytes, isIpv4, macFromBytes, macToBytes, parseIpv4Prefix } from '../../agent/netlink';
+import { toNetlinkError } from '../../agent/netlink/lib/errors';
 
 describe('IPv4 and MAC parsing', () => {
   const rows: Array<[string, boolean]> = [

@@ -6,7 +6,7 @@ import { counterLabel } from '../../../bpf/counters';
 import { PROGRAMS, pinPaths } from '../../../bpf/datapath';
 import type { MapName } from '../../../bpf/layouts';
 import { entryCount } from '../../../bpf/map-entries';
-import { readNodeSettings, type NodeSettings } from '../../../bpf/node-settings';
+import { readNodeSettings, type NodeSettings } from '../node-settings';
 import { pinnedCounters, withPinnedMap } from '../../../bpf/pinned-maps';
 import { BpfProgram, TCX_ATTACH_TYPE, TcxLink } from '../../../bpf/tsbpf';
 

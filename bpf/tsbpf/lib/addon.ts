@@ -1,5 +1,5 @@
-// Loads the compiled addon from build/Release. The bundled twill-cni replaces this
-// module with one that carries the addon inside the executable (cni/bundle.ts).
+// Loads the compiled addon from build/Release, or from TSBPF_ADDON where an image
+// keeps it elsewhere.
 import path from 'node:path';
 
 export function loadAddon(): unknown {

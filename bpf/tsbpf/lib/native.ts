@@ -85,8 +85,6 @@ interface NativeBinding {
   tcDestroyClsact(ifindex: number): void;
   tcFilters(ifindex: number, ingress: boolean): NativeTcFilter[];
   runInNetns<T>(target: string | number, callback: () => T): T;
-  tryLock(fd: number): boolean;
-  sendToUnixSocket(path: string, data: Buffer): boolean;
 }
 
 export const native = loadAddon() as NativeBinding;

@@ -18,8 +18,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ExportLinkFunctions(env, exports);
   ExportTcFunctions(env, exports);
   ExportNetnsFunctions(env, exports);
-  ExportLockFunctions(env, exports);
-  ExportUnixSocketFunctions(env, exports);
   return exports;
 }
 

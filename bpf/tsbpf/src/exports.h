@@ -11,7 +11,5 @@ void ExportProgramFunctions(Napi::Env env, Napi::Object exports);
 void ExportLinkFunctions(Napi::Env env, Napi::Object exports);
 void ExportTcFunctions(Napi::Env env, Napi::Object exports);
 void ExportNetnsFunctions(Napi::Env env, Napi::Object exports);
-void ExportLockFunctions(Napi::Env env, Napi::Object exports);
-void ExportUnixSocketFunctions(Napi::Env env, Napi::Object exports);
 
 }  // namespace tsbpf

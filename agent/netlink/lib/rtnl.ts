@@ -4,8 +4,8 @@ import fs from 'node:fs';
 
 import { createRtNetlink, FlagsNew, ifla, rt, type RtNetlinkSocket } from 'netlink';
 
-import { withNetns } from '../../tsbpf';
-import { ipv4FromBytes, ipv4ToBytes, macFromBytes, macToBytes, parseIpv4Prefix } from './addr';
+import { withNetns } from '../../../bpf/tsbpf';
+import { ipv4FromBytes, ipv4ToBytes, macFromBytes, macToBytes, parseIpv4Prefix } from '../../../bpf/addresses';
 import { NetlinkError, toNetlinkError } from './errors';
 import { linkAttrs, vethLinkInfo, vxlanLinkInfo, type LinkSettings } from './linkinfo';
 

@@ -4,7 +4,7 @@
 // assembled here from the package's own encoders.
 import { AttrStream, ifla, rt, type StreamData } from 'netlink';
 
-import { macToBytes } from './addr';
+import { macToBytes } from '../../../bpf/addresses';
 
 export interface LinkSettings {
   name: string;

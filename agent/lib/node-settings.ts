@@ -1,5 +1,5 @@
-// What the agent publishes about its node for the CNI plugin: written once the
-// datapath is loaded and pinned, read by every ADD. One JSON file in the state dir.
+// What the agent publishes about its node, for `twill status` and for whoever waits for
+// it to be ready: written once the node takes pods. One JSON file in the state dir.
 import path from 'node:path';
 
 import { readPrivateJson, writePrivateJson } from './private-dir';
@@ -12,11 +12,11 @@ export interface NodeSettings {
   bpffsRoot: string;
   /** MTU for pod interfaces. */
   mtu: number;
-  /** The unix socket the plugin reports each command's outcome to, for the agent's metrics. */
-  reportSocket?: string;
+  /** Where the agent takes the plugin's requests. */
+  agentSocket: string;
 }
 
-export const DEFAULT_STATE_DIR = '/var/lib/twill';
+export { DEFAULT_STATE_DIR } from '../api/cni';
 
 export function nodeSettingsPath(stateDir: string): string {
   return path.join(stateDir, 'node.json');

@@ -1,0 +1,31 @@
+// A request the agent refuses or cannot complete, with the CNI code the plugin prints.
+import { Code, type CodeValue } from '../../api/cni';
+
+export class PodError extends Error {
+  override readonly name = 'PodError';
+
+  constructor(
+    readonly code: CodeValue,
+    /** One line naming the field or resource at fault. */
+    readonly msg: string,
+  ) {
+    super(msg);
+  }
+}
+
+interface KernelError {
+  name: string;
+  op?: string;
+  errno?: string;
+  path?: string;
+}
+
+/** Any thrown value as a PodError: kernel refusals are I/O failures, a missing namespace the runtime's. */
+export function asPodError(error: unknown): PodError {
+  if (error instanceof PodError) return error;
+  const failure = error as KernelError;
+  if (failure?.name === 'NetnsNotFound') return new PodError(Code.InvalidEnvironment, `CNI_NETNS ${failure.path} does not exist`);
+  if (failure?.name === 'BpfError' && failure.op === 'setns') return new PodError(Code.InvalidEnvironment, `CNI_NETNS is not a network namespace (setns: ${failure.errno})`);
+  if (failure?.name === 'BpfError' || failure?.name === 'NetlinkError') return new PodError(Code.IoFailure, (error as Error).message);
+  return new PodError(Code.Internal, `unexpected failure: ${error instanceof Error ? error.message : String(error)}`);
+}

@@ -1,0 +1,111 @@
+// Wiring one pod: a veth with its peer born inside the pod as CNI_IFNAME, a /32, the
+// onlink default route via 169.254.1.1 with a permanent neighbour entry for it, and on
+// the host the /32 route and neighbour; then from_pod on the host veth and the pod's
+// endpoint entry. unwirePod undoes all of it and tolerates any part being gone;
+// checkPod says which part is missing.
+import fs from 'node:fs';
+
+import { Code, type Attachment, type PodInterfaces } from '../../api/cni';
+import type { PinPaths } from '../../../bpf/datapath';
+import { clearEndpoint, readEndpoint, writeEndpoint } from '../../../bpf/endpoints';
+import { attachTcx, queryAttached, type BpfMap, type BpfProgram } from '../../../bpf/tsbpf';
+import { Rtnl, hardenHostVeth, type Link } from '../../netlink';
+import { POD_GATEWAY, hostVethName, podMac } from './naming';
+import { PodError } from './pod-error';
+
+/** What the agent's pod work runs on: its host socket, the loaded datapath, the node's pod CIDR. */
+export interface PodHost {
+  rtnl: Rtnl;
+  pins: PinPaths;
+  fromPod: BpfProgram;
+  endpoints: BpfMap;
+  podCIDR: string;
+  procSysNet: string;
+}
+
+/**
+ * Checks, before an address is taken, that CNI_IFNAME is free in the pod (or is this
+ * attachment's own, from an ADD being retried), so that bad input never touches IPAM.
+ */
+export async function checkPodNamespace(host: PodHost, pod: Rtnl, netns: string, attachment: Attachment): Promise<void> {
+  if (!(await pod.link(attachment.ifname)) || (await host.rtnl.link(hostVethName(attachment)))) return;
+  throw new PodError(Code.InvalidEnvironment, `CNI_IFNAME ${attachment.ifname} already exists in CNI_NETNS ${netns}`);
+}
+
+export async function wirePod(host: PodHost, pod: Rtnl, netns: string, attachment: Attachment, ip: string, mtu: number): Promise<PodInterfaces> {
+  const name = hostVethName(attachment);
+  // A veth by this name can only be left from an earlier ADD of this attachment.
+  const stale = await host.rtnl.link(name);
+  if (stale) await host.rtnl.deleteLink(stale.index);
+
+  const hostVeth = await host.rtnl.createVeth({ name, mtu, peer: { name: attachment.ifname, mac: podMac(ip), mtu, netns } });
+  const podInterface = (await pod.link(attachment.ifname)) as Link;
+  const loopback = await pod.link('lo');
+  if (loopback) await pod.setUp(loopback.index);
+  await pod.setUp(podInterface.index);
+  await pod.addAddress(podInterface.index, `${ip}/32`);
+  await pod.addPermanentNeighbour(podInterface.index, POD_GATEWAY, hostVeth.mac);
+  await pod.addRoute({ destination: 'default', ifindex: podInterface.index, gateway: POD_GATEWAY, onlink: true });
+
+  // Before it is up, so the pod is never heard as a router.
+  hardenHostVeth(hostVeth.name, host.procSysNet);
+  await host.rtnl.setUp(hostVeth.index);
+  await host.rtnl.addRoute({ destination: `${ip}/32`, ifindex: hostVeth.index });
+  await host.rtnl.addPermanentNeighbour(hostVeth.index, ip, podInterface.mac);
+  attachFromPod(host, hostVeth);
+  writeEndpoint(host.endpoints, host.podCIDR, { ip, ifindex: hostVeth.index, podMac: podInterface.mac, hostMac: hostVeth.mac });
+  return { ip, gateway: POD_GATEWAY, hostVeth: { name: hostVeth.name, mac: hostVeth.mac }, podInterface: { name: podInterface.name, mac: podInterface.mac } };
+}
+
+/** Attaches from_pod to the host veth's ingress through a pinned TCX link that outlives the agent. */
+export function attachFromPod(host: PodHost, hostVeth: Link): void {
+  const link = attachTcx(host.fromPod, hostVeth.index, 'ingress');
+  try {
+    const pin = host.pins.podLink(hostVeth.name);
+    fs.rmSync(pin, { force: true });
+    link.pin(pin);
+  } finally {
+    link.close();
+  }
+}
+
+/**
+ * Removes the pod's veth (its routes and neighbours go with it), its link pin and the
+ * endpoint entry of `ip`, the address IPAM says it holds. Anything already gone is
+ * fine: the netns may be gone, the veth deleted by hand.
+ */
+export async function unwirePod(host: PodHost, attachment: Attachment, ip: string | undefined): Promise<void> {
+  const name = hostVethName(attachment);
+  const veth = await host.rtnl.link(name);
+  if (veth) await host.rtnl.deleteLink(veth.index);
+  fs.rmSync(host.pins.podLink(name), { force: true });
+  if (ip) clearEndpoint(host.endpoints, host.podCIDR, ip);
+}
+
+function mismatch(problem: string): never {
+  throw new PodError(Code.CheckFailed, problem);
+}
+
+/** The pod's network is still what ADD made of it; each mismatch names the resource. */
+export async function checkPod(host: PodHost, pod: Rtnl, netns: string, attachment: Attachment, ip: string): Promise<void> {
+  const address = `${ip}/32`;
+  const name = hostVethName(attachment);
+  const hostVeth = await host.rtnl.link(name);
+  if (!hostVeth) mismatch(`host veth ${name} is missing`);
+  if (!hostVeth.up) mismatch(`host veth ${name} is down`);
+  if (!(await host.rtnl.routes()).some((r) => r.destination === address && r.ifindex === hostVeth.index)) mismatch(`host route ${address} dev ${name} is missing`);
+
+  const podInterface = await pod.link(attachment.ifname);
+  if (!podInterface) mismatch(`interface ${attachment.ifname} is missing in ${netns}`);
+  if (!podInterface.up) mismatch(`interface ${attachment.ifname} in ${netns} is down`);
+  if (!(await pod.addresses(podInterface.index)).includes(address)) mismatch(`${attachment.ifname} in ${netns} does not have ${address}`);
+  if (!(await pod.routes()).some((r) => r.destination === 'default' && r.gateway === POD_GATEWAY)) mismatch(`the default route via ${POD_GATEWAY} is missing in ${netns}`);
+  const gateway = (await pod.neighbours(podInterface.index)).find((n) => n.ip === POD_GATEWAY);
+  if (!gateway?.permanent || gateway.mac !== hostVeth.mac) mismatch(`the permanent neighbour ${POD_GATEWAY} -> ${hostVeth.mac} is missing in ${netns}`);
+
+  if (!queryAttached(hostVeth.index, 'ingress').tcx.programIds.includes(host.fromPod.info.id)) mismatch(`from_pod is not attached to ${name} ingress`);
+  const endpoint = readEndpoint(host.endpoints, host.podCIDR, ip);
+  if (!endpoint || endpoint.ifindex !== hostVeth.index || endpoint.podMac !== podInterface.mac || endpoint.hostMac !== hostVeth.mac) {
+    mismatch(`the endpoint entry for ${ip} does not match ${name} and ${attachment.ifname}`);
+  }
+}
