@@ -41,6 +41,7 @@ import { serveCni } from './lib/pods/cni-server';
 import { Ipam } from './lib/pods/ipam';
 import { PodNetwork } from './lib/pods/pod-network';
 import { reconcilePods } from './lib/pods/pod-reconcile';
+import { VethPool } from './lib/pods/veth-pool';
 import { createNodeSource } from './lib/node-source';
 import { RefusedNodes } from './lib/refused-nodes';
 import { followUplinkMtu, podMtuFor } from './lib/uplink-mtu';
@@ -161,21 +162,23 @@ async function main(): Promise<void> {
   }
   // Requests that arrive from here on wait for the pods to be reconciled; DELs that
   // found no agent before this were recorded, and the reconcile completes them.
-  let podNetwork: PodNetwork | undefined;
   let podsReady: (network: PodNetwork) => void = () => undefined;
   const podNetworkReady = new Promise<PodNetwork>((resolve) => (podsReady = resolve));
-  const cni = await serveCni(path.join(config.runDir, AGENT_SOCKET_NAME), async (request: PodRequest): Promise<AgentAnswer> => (podNetwork ?? (await podNetworkReady)).serve(request), metrics, log);
+  const cni = await serveCni(path.join(config.runDir, AGENT_SOCKET_NAME), async (request: PodRequest): Promise<AgentAnswer> => (await podNetworkReady).serve(request), metrics, log);
   const podHost = { rtnl: Rtnl.open(), pins, fromPod: program('from_pod'), endpoints: datapath.maps.endpoints, podCIDR, procSysNet: config.procSysNet };
   const ipam = new Ipam(config.stateDir, podCIDR);
   let podMtu = config.mtu ?? podMtuFor(uplinkMtu, tunnel !== undefined);
-  const network = new PodNetwork({
+  const pool = new VethPool(podHost, { size: config.vethPool, mtu: () => podMtu, idle: (): boolean => network.idle, log });
+  const network: PodNetwork = new PodNetwork({
     host: podHost,
     ipam,
+    pool,
     podMtu: () => podMtu,
     notReady: () => Object.values(health.liveness().problems)[0],
   });
   const reconciled = await reconcilePods(podHost, ipam, config.stateDir, (attachment) => network.release(attachment), log);
   for (let i = 0; i < reconciled.pendingReleases; i++) metrics.cniOperations.inc({ command: 'DEL', result: 'success' });
+  await pool.start();
   metrics.watchDatapath(datapath.maps);
   const pinned = [pins.map('endpoints'), pins.map('node_subnets'), pins.program('from_pod')];
   health.live('pins', () => {
@@ -211,7 +214,6 @@ async function main(): Promise<void> {
         log,
       })
     : () => undefined;
-  podNetwork = network;
   podsReady(network);
   writeNodeSettings(config.stateDir, settings);
   started = true;
@@ -225,6 +227,7 @@ async function main(): Promise<void> {
       clearTimeout(retry);
       http.close();
       cni.server.close();
+      pool.close();
       podHost.rtnl.close();
       rtnl.close();
       datapath.close();

@@ -34,9 +34,9 @@ export function emptyResult(): Result {
   return { interfaces: [], ips: [], routes: [], dns: {} };
 }
 
-/** The result as the runtime expects it for `cniVersion` (0.3.x/0.4.0 tag each IP with its version). */
+/** The result as the runtime expects it for `cniVersion` (0.3.x/0.4.0 tag each IP with its family, an earlier plugin's IPv6 included). */
 export function formatResult(result: Result, cniVersion: string): Record<string, unknown> {
-  const ips = atLeast(cniVersion, '1.0.0') ? result.ips : result.ips.map((ip) => ({ version: '4', ...ip }));
+  const ips = atLeast(cniVersion, '1.0.0') ? result.ips : result.ips.map((ip) => ({ version: ip.address.includes(':') ? '6' : '4', ...ip }));
   return { cniVersion, interfaces: result.interfaces, ips, routes: result.routes, dns: result.dns };
 }
 

@@ -21,12 +21,14 @@ import type { Observation, Suite } from './suite';
 
 export const CNI_GROUP = 'CNI';
 export const CNI_BASELINE = 'node -e 0';
-const BRIDGE = 'bridge + host-local';
+export const CNI_BRIDGE = 'bridge + host-local';
 export const CNI_TWILL = 'twill';
 /** A hung plugin fails the benchmark rather than stalling it. */
 const RUN_TIMEOUT_MS = 30_000;
+/** The bridge's pods take node subnets of this, apart from the lab's cluster CIDR. */
+const BRIDGE_CLUSTER_CIDR = '10.245.0.0/16';
 
-type Command = 'ADD' | 'DEL';
+export type Command = 'ADD' | 'DEL';
 
 /** The nearest-rank percentile: a value that was actually measured. */
 function percentile(values: number[], fraction: number): number {
@@ -56,11 +58,36 @@ function assertSucceeded(subject: string, command: Command, run: PluginRun): voi
   }
 }
 
-interface PluginSubject {
+/** One plugin as one node's runtime calls it. */
+export interface NodePlugin {
   name: string;
+  /** The node namespace it runs in. */
+  node: string;
+  argv: string[];
+  config: Record<string, unknown>;
+  cniPath: string;
+}
+
+/** The subjects on a lab node: bridge + host-local as Flannel configures it for `bridgeSubnet`, keeping its addresses under `hostLocalDir`, and twill. */
+export function comparedPlugins(node: LabNode, bridgeSubnet: string, hostLocalDir: string): NodePlugin[] {
+  return [
+    { name: CNI_BRIDGE, node: node.ns, argv: [path.join(REFERENCE_PLUGINS, 'bridge')], config: flannelBridgeConfig(bridgeSubnet, BRIDGE_CLUSTER_CIDR, 1500, hostLocalDir), cniPath: REFERENCE_PLUGINS },
+    { name: CNI_TWILL, node: node.ns, argv: [CNI_PLUGIN], config: netConf(node), cniPath: '/opt/cni/bin' },
+  ];
+}
+
+/** Calls `plugin` for `pod` as a runtime does; anything but success ends the benchmark. */
+export async function callPlugin(plugin: NodePlugin, command: Command, pod: PodSpec): Promise<{ run: PluginRun; ms: number }> {
+  const env = { ...pluginEnv(command, pod), CNI_PATH: plugin.cniPath };
+  const timed = await timedRun(plugin.node, plugin.argv, env, JSON.stringify(plugin.config));
+  assertSucceeded(plugin.name, command, timed.run);
+  return timed;
+}
+
+interface PluginSubject {
+  plugin: NodePlugin;
   /** The pod namespace this subject's pods live in, reused: DEL leaves it empty. */
   podNetns: string;
-  call(command: Command, pod: PodSpec): Promise<number>;
 }
 
 export function cniLatencySuite(options: { operations: number }): Suite {
@@ -82,27 +109,11 @@ export function cniLatencySuite(options: { operations: number }): Suite {
     return ns;
   }
 
-  /** A plugin run as `argv` with `config` on stdin and CNI_PATH `cniPath`, its pods in a namespace named by `tag`. */
-  function pluginSubject(name: string, tag: string, argv: string[], config: Record<string, unknown>, cniPath: string): PluginSubject {
-    const podNetns = addPodNamespace(tag);
-    const stdin = JSON.stringify(config);
-    return {
-      name,
-      podNetns,
-      async call(command, pod) {
-        const env = { ...pluginEnv(command, pod), CNI_PATH: cniPath };
-        const { run: outcome, ms } = await timedRun(node().ns, argv, env, stdin);
-        assertSucceeded(name, command, outcome);
-        return ms;
-      },
-    };
-  }
-
   /** One ADD and DEL of a fresh pod; the times in ms. */
   async function addAndDelete(subject: PluginSubject): Promise<{ add: number; del: number }> {
     const pod: PodSpec = { containerID: crypto.randomBytes(32).toString('hex'), netns: `/run/netns/${subject.podNetns}`, podName: 'bench' };
-    const add = await subject.call('ADD', pod);
-    const del = await subject.call('DEL', pod);
+    const add = (await callPlugin(subject.plugin, 'ADD', pod)).ms;
+    const del = (await callPlugin(subject.plugin, 'DEL', pod)).ms;
     return { add, del };
   }
 
@@ -121,11 +132,10 @@ export function cniLatencySuite(options: { operations: number }): Suite {
       const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'twill-bench-cni-'));
       lab = await labUp({ nodes: 1, podsPerNode: 0, mode: 'native', prefix, directory });
 
-      // The config Flannel hands the bridge plugin, as in the pod-path topologies.
-      const bridgeConfig = flannelBridgeConfig('10.245.0.0/24', '10.245.0.0/16', 1500, path.join(directory, 'host-local'));
+      const [bridge, twill] = comparedPlugins(node(), '10.245.0.0/24', path.join(directory, 'host-local'));
       subjects = [
-        pluginSubject(BRIDGE, 'bridge-pod', [path.join(REFERENCE_PLUGINS, 'bridge')], bridgeConfig, REFERENCE_PLUGINS),
-        pluginSubject(CNI_TWILL, 'twill-pod', [CNI_PLUGIN], netConf(node()), '/opt/cni/bin'),
+        { plugin: bridge, podNetns: addPodNamespace('bridge-pod') },
+        { plugin: twill, podNetns: addPodNamespace('twill-pod') },
       ];
       // A node has run its plugins before: the bridge exists, twill has its native and compiled code cached.
       await baselineRun();
@@ -134,13 +144,13 @@ export function cniLatencySuite(options: { operations: number }): Suite {
 
     async measure() {
       const baseline: number[] = [];
-      const times = new Map(subjects.map((subject) => [subject.name, { add: [] as number[], del: [] as number[] }]));
+      const times = new Map(subjects.map((subject) => [subject.plugin.name, { add: [] as number[], del: [] as number[] }]));
       for (let i = 0; i < options.operations; i++) {
         baseline.push(await baselineRun());
         for (const subject of subjects) {
           const { add, del } = await addAndDelete(subject);
-          times.get(subject.name)?.add.push(add);
-          times.get(subject.name)?.del.push(del);
+          times.get(subject.plugin.name)?.add.push(add);
+          times.get(subject.plugin.name)?.del.push(del);
         }
       }
       const observation = (subject: string, metric: string, value: number): Observation => ({ group: CNI_GROUP, subject, metric, unit: 'ms', value });

@@ -3,13 +3,14 @@
 // medians and the ratios within this run. Both are saved under bench-results/ with
 // the machine's description; --update also rewrites BENCHMARKS.md.
 //   --repetitions N  (5)   --seconds S per traffic measure (3)
-//   --only a,b       only these suites (program, paths, cni, nodes)
+//   --only a,b       only these suites (program, paths, cni, bursts, nodes)
 //   --results-dir D  where the run is saved (bench-results/)
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { repoRoot } from '../helpers/kernel';
+import { cniBurstSuite } from './cni-bursts';
 import { cniLatencySuite } from './cni-latency';
 import { describeEnvironment } from './environment';
 import { markdownReport } from './markdown';
@@ -39,6 +40,7 @@ const available: Record<string, () => Suite> = {
   program: () => programCostSuite({ calls: 400 }),
   paths: () => podPathsSuite({ seconds }),
   cni: () => cniLatencySuite({ operations: 20 }),
+  bursts: () => cniBurstSuite({ pods: 128, churnSeconds: 20, inFlight: 16 }),
   nodes: () => nodeScaleSuite(),
 };
 const chosen = values.only ? values.only.split(',') : Object.keys(available);

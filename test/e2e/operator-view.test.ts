@@ -114,7 +114,7 @@ describe('the operator view of a two-node lab', needsRoot, () => {
     assert.equal(valueOf(samples, 'twill_nodes'), 2);
   });
 
-  test('CNI commands are counted by result with their latency, also those sent while the agent was stopped', async () => {
+  test('CNI commands are counted by result with the agent\'s time, refused ones and those that waited out a wedged agent included', async () => {
     const before = scrape(node1.ns);
     const count = (samples: Sample[], command: string, result: string): number => valueOf(samples, 'twill_cni_operations_total', { command, result });
     assert.equal(count(before, 'ADD', 'success'), 2, 'the lab added two pods on node1');
@@ -124,27 +124,24 @@ describe('the operator view of a two-node lab', needsRoot, () => {
     const broken = await runPlugin(node1.ns, 'ADD', { containerID: newContainerID(), netns: `/run/netns/${pod('node1-pod1').ns}`, ifname: 'eth1' }, { ...netConf(node1), mtu: 1 });
     assert.equal((broken.output as { code: number }).code, 7, 'an MTU out of range is an invalid config');
 
-    // A stopped (wedged) agent: the plugin still finishes; its report waits in the socket.
+    // A stopped (wedged) agent: the plugin waits for it, and gets its answer once it runs again.
     process.kill(node1.agentPid, 'SIGSTOP');
-    let stoppedAdd: number;
+    let adding: ReturnType<typeof addPod>;
     try {
-      const started = performance.now();
-      const added = await addPod(lab, node1, 'node1-pod3');
-      stoppedAdd = performance.now() - started;
-      assert.ok(added.ip);
+      adding = addPod(lab, node1, 'node1-pod3');
+      await new Promise((resolve) => setTimeout(resolve, 500));
     } finally {
       process.kill(node1.agentPid, 'SIGCONT');
     }
-    assert.ok(stoppedAdd < 2000, `ADD took ${stoppedAdd.toFixed(0)} ms with the agent stopped`);
+    assert.ok((await adding).ip);
 
-    await waitFor('the reports to be counted', () => count(scrape(node1.ns), 'ADD', 'success') === 3, 5000);
     const afterwards = scrape(node1.ns);
-    assert.equal(count(afterwards, 'ADD', 'invalid_config'), 1);
+    assert.equal(count(afterwards, 'ADD', 'success'), 3);
+    assert.equal(count(afterwards, 'ADD', 'invalid_config'), 1, 'refused by the plugin, counted by the agent');
     assert.equal(count(afterwards, 'DEL', 'success') - count(before, 'DEL', 'success'), 1);
-    assert.equal(valueOf(afterwards, 'twill_cni_operation_duration_seconds_count', { command: 'ADD' }), 4);
+    assert.equal(valueOf(afterwards, 'twill_cni_operation_duration_seconds_count', { command: 'ADD' }), 3, 'the agent times what it served');
     const addSeconds = valueOf(afterwards, 'twill_cni_operation_duration_seconds_sum', { command: 'ADD' });
-    // Each ADD is a Node.js process start and more, and none took seconds.
-    assert.ok(addSeconds > 4 * 0.02 && addSeconds < 4 * 2, `4 ADD latencies sum to ${addSeconds} s`);
+    assert.ok(addSeconds > 0 && addSeconds < 3 * 2, `3 ADDs took the agent ${addSeconds} s`);
   });
 
   test('a node joining and leaving the source shows as events, nodes and syncs', async () => {

@@ -83,7 +83,9 @@ export async function serveCni(socketPath: string, handle: RequestHandler, metri
         return;
       }
       const started = performance.now();
-      void handle(request).then((answer) => {
+      // A handler that throws is a bug; the plugin still gets an answer naming it.
+      const answered = handle(request).catch((error: unknown): AgentAnswer => ({ ok: false, code: Code.Internal, msg: `the agent failed: ${(error as Error).message}` }));
+      void answered.then((answer) => {
         if (request.command === 'REFUSED') count(request.refused, { ok: false, code: request.code, msg: '' });
         else count(request.command, answer, (performance.now() - started) / 1000);
         connection.end(JSON.stringify(answer) + '\n');

@@ -18,14 +18,19 @@ interface KernelError {
   op?: string;
   errno?: string;
   path?: string;
+  /** Node's file system errors: the system call, or ERR_FS_* for what Node refuses itself. */
+  syscall?: string;
+  code?: string;
 }
 
-/** Any thrown value as a PodError: kernel refusals are I/O failures, a missing namespace the runtime's. */
+/** Any thrown value as a PodError: kernel and file system refusals are I/O failures, a missing namespace the runtime's. */
 export function asPodError(error: unknown): PodError {
   if (error instanceof PodError) return error;
   const failure = error as KernelError;
   if (failure?.name === 'NetnsNotFound') return new PodError(Code.InvalidEnvironment, `CNI_NETNS ${failure.path} does not exist`);
   if (failure?.name === 'BpfError' && failure.op === 'setns') return new PodError(Code.InvalidEnvironment, `CNI_NETNS is not a network namespace (setns: ${failure.errno})`);
-  if (failure?.name === 'BpfError' || failure?.name === 'NetlinkError') return new PodError(Code.IoFailure, (error as Error).message);
+  if (failure?.name === 'BpfError' || failure?.name === 'NetlinkError' || failure?.syscall !== undefined || failure?.code?.startsWith('ERR_FS_')) {
+    return new PodError(Code.IoFailure, (error as Error).message);
+  }
   return new PodError(Code.Internal, `unexpected failure: ${error instanceof Error ? error.message : String(error)}`);
 }
