@@ -41,7 +41,6 @@ import { serveCni } from './lib/pods/cni-server';
 import { Ipam } from './lib/pods/ipam';
 import { PodNetwork } from './lib/pods/pod-network';
 import { reconcilePods } from './lib/pods/pod-reconcile';
-import { VethPool } from './lib/pods/veth-pool';
 import { createNodeSource } from './lib/node-source';
 import { RefusedNodes } from './lib/refused-nodes';
 import { followUplinkMtu, podMtuFor } from './lib/uplink-mtu';
@@ -168,17 +167,14 @@ async function main(): Promise<void> {
   const podHost = { rtnl: Rtnl.open(), pins, fromPod: program('from_pod'), endpoints: datapath.maps.endpoints, podCIDR, procSysNet: config.procSysNet };
   const ipam = new Ipam(config.stateDir, podCIDR);
   let podMtu = config.mtu ?? podMtuFor(uplinkMtu, tunnel !== undefined);
-  const pool = new VethPool(podHost, { size: config.vethPool, mtu: () => podMtu, idle: (): boolean => network.idle, log });
-  const network: PodNetwork = new PodNetwork({
+  const network = new PodNetwork({
     host: podHost,
     ipam,
-    pool,
     podMtu: () => podMtu,
     notReady: () => Object.values(health.liveness().problems)[0],
   });
   const reconciled = await reconcilePods(podHost, ipam, config.stateDir, (attachment) => network.release(attachment), log);
   for (let i = 0; i < reconciled.pendingReleases; i++) metrics.cniOperations.inc({ command: 'DEL', result: 'success' });
-  await pool.start();
   metrics.watchDatapath(datapath.maps);
   const pinned = [pins.map('endpoints'), pins.map('node_subnets'), pins.program('from_pod')];
   health.live('pins', () => {
@@ -227,7 +223,6 @@ async function main(): Promise<void> {
       clearTimeout(retry);
       http.close();
       cni.server.close();
-      pool.close();
       podHost.rtnl.close();
       rtnl.close();
       datapath.close();

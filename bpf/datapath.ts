@@ -23,9 +23,6 @@ export function pinPaths(root: string) {
     /** TCX links running from_pod, one per pod, by host veth name. */
     podLinks: path.join(root, 'links', 'pods'),
     podLink: (hostVeth: string) => path.join(root, 'links', 'pods', hostVeth),
-    /** TCX links running from_pod on the host side of veth pairs kept ready for new pods. */
-    poolLinks: path.join(root, 'links', 'pool'),
-    poolLink: (hostVeth: string) => path.join(root, 'links', 'pool', hostVeth),
     /** TCX links running from_netdev on a device's ingress (uplink, tunnel), by device. */
     netdevLinks: path.join(root, 'links', 'netdev'),
     netdevLink: (device: string) => path.join(root, 'links', 'netdev', device),

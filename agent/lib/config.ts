@@ -6,7 +6,6 @@ import YAML from 'yaml';
 
 import { DEFAULT_BPFFS_ROOT } from '../../bpf/datapath';
 import { isIpv4, parseIpv4Prefix } from '../netlink';
-import { DEFAULT_POOL_SIZE } from './pods/veth-pool';
 import { DEFAULT_STATE_DIR } from './node-settings';
 
 export type Mode = 'native' | 'vxlan';
@@ -25,8 +24,6 @@ export interface AgentConfig {
   stateDir: string;
   /** Runtime files: the socket the CNI plugin sends its requests to (cni.sock). */
   runDir: string;
-  /** Veth pairs kept ready with from_pod attached, so an ADD skips the attach (0: none). */
-  vethPool: number;
   /** A static list of nodes and their pod CIDRs (cross-node issue). */
   nodesFile?: string;
   mode: Mode;
@@ -63,7 +60,6 @@ const KEYS: Record<keyof AgentConfig, 'string' | 'number'> = {
   bpffsRoot: 'string',
   stateDir: 'string',
   runDir: 'string',
-  vethPool: 'number',
   nodesFile: 'string',
   mode: 'string',
   mtu: 'number',
@@ -76,7 +72,6 @@ const DEFAULTS = {
   bpffsRoot: DEFAULT_BPFFS_ROOT,
   stateDir: DEFAULT_STATE_DIR,
   runDir: '/run/twill',
-  vethPool: DEFAULT_POOL_SIZE,
   mode: 'native',
   vni: 1,
   vxlanPort: 8472,
@@ -115,7 +110,7 @@ export function readConfigFile(file: string): Partial<AgentConfig> {
 /** Merges file and flags (flags win) over the defaults and validates the result. */
 export function resolveConfig(file: Partial<AgentConfig>, flags: Partial<AgentConfig>): AgentConfig {
   const merged = { ...DEFAULTS, ...file, ...flags };
-  const { nodeName, podCIDR, clusterCIDR, nodeIP, mode, mtu, metricsPort, vni, vxlanPort, vethPool } = merged;
+  const { nodeName, podCIDR, clusterCIDR, nodeIP, mode, mtu, metricsPort, vni, vxlanPort } = merged;
   if (!nodeName) throw new ConfigError('nodeName is required (--node-name, or NODE_NAME from the downward API)');
   if (podCIDR !== undefined) {
     requireCidr('podCIDR', podCIDR);
@@ -130,7 +125,6 @@ export function resolveConfig(file: Partial<AgentConfig>, flags: Partial<AgentCo
   if (mode === 'vxlan' && clusterCIDR === undefined) throw new ConfigError('mode vxlan needs clusterCIDR: pod traffic to other nodes\' own addresses must be masqueraded, since a node refuses pod sources that do not arrive through the tunnel');
   if (mtu !== undefined && (!Number.isInteger(mtu) || mtu < 576 || mtu > 65535)) throw new ConfigError(`mtu ${mtu} must be an integer from 576 to 65535`);
   if (!Number.isInteger(metricsPort) || metricsPort < 1 || metricsPort > 65535) throw new ConfigError(`metricsPort ${metricsPort} must be a TCP port`);
-  if (!Number.isInteger(vethPool) || vethPool < 0 || vethPool > 256) throw new ConfigError(`vethPool ${vethPool} must be an integer from 0 to 256`);
   if (!Number.isInteger(vxlanPort) || vxlanPort < 1 || vxlanPort > 65535) throw new ConfigError(`vxlanPort ${vxlanPort} must be a UDP port`);
   return { ...merged, nodeName, mode };
 }

@@ -13,7 +13,6 @@ export const USAGE = `usage: twill-agent [--config FILE] [flags]
   --bpffs-root DIR     where maps, programs and links are pinned (default /sys/fs/bpf/twill)
   --state-dir DIR      node settings and IPAM state (default /var/lib/twill)
   --run-dir DIR        runtime files: the socket the CNI plugin asks (default /run/twill)
-  --veth-pool N        veth pairs kept ready for new pods, from_pod attached (default 8)
   --nodes-file FILE    static list of nodes {name, podCIDR, internalIP}, reloaded on change
   --kubeconfig FILE    watch Node objects with this kubeconfig (in a pod: the service account)
   --mode MODE          native (default) or vxlan
@@ -49,7 +48,6 @@ export function parseFlags(argv: string[], env: NodeJS.ProcessEnv): ParsedFlags 
         'bpffs-root': { type: 'string' },
         'state-dir': { type: 'string' },
         'run-dir': { type: 'string' },
-        'veth-pool': { type: 'string' },
         'nodes-file': { type: 'string' },
         mode: { type: 'string' },
         mtu: { type: 'string' },
@@ -79,7 +77,6 @@ export function parseFlags(argv: string[], env: NodeJS.ProcessEnv): ParsedFlags 
     bpffsRoot: values['bpffs-root'],
     stateDir: values['state-dir'],
     runDir: values['run-dir'],
-    vethPool: number('veth-pool', values['veth-pool']),
     nodesFile: values['nodes-file'],
     mode: values.mode as AgentConfig['mode'] | undefined,
     mtu: number('mtu', values.mtu),

@@ -9,12 +9,10 @@ import { attachmentKey, sameAttachment } from './naming';
 import { asPodError, PodError } from './pod-error';
 import { checkPod, checkPodNamespace, unwirePod, wirePod, type PodHost } from './pod-wiring';
 import { removeStrays } from './pod-reconcile';
-import type { VethPool } from './veth-pool';
 
 export interface PodNetworkOptions {
   host: PodHost;
   ipam: Ipam;
-  pool: VethPool;
   /** The MTU for new pods, as the agent last worked it out. */
   podMtu(): number;
   /** Why the node cannot take pods now (STATUS answers 50 with it), or undefined. */
@@ -25,19 +23,12 @@ export class PodNetwork {
   readonly #options: PodNetworkOptions;
   /** The tail of each attachment's queue of requests. */
   readonly #queues = new Map<string, Promise<unknown>>();
-  #inFlight = 0;
 
   constructor(options: PodNetworkOptions) {
     this.#options = options;
   }
 
-  /** No request is being served: background work (the veth pool's refill) may run. */
-  get idle(): boolean {
-    return this.#inFlight === 0;
-  }
-
   async serve(request: PodRequest): Promise<AgentAnswer> {
-    this.#inFlight++;
     try {
       switch (request.command) {
         case 'ADD':
@@ -61,8 +52,6 @@ export class PodNetwork {
     } catch (error) {
       const { code, msg } = asPodError(error);
       return { ok: false, code, msg };
-    } finally {
-      this.#inFlight--;
     }
   }
 
@@ -93,7 +82,7 @@ export class PodNetwork {
       await checkPodNamespace(host, pod, netns, attachment);
       const ip = ipam.allocate(attachment);
       try {
-        return await wirePod(host, this.#options.pool, pod, netns, attachment, ip, mtu ?? this.#options.podMtu());
+        return await wirePod(host, pod, netns, attachment, ip, mtu ?? this.#options.podMtu());
       } catch (error) {
         await unwirePod(host, attachment, ip).catch(() => undefined);
         ipam.release(attachment);

@@ -1,7 +1,7 @@
-// Wiring one pod: a veth pair from the pool (from_pod already on its host side), its
-// other end moved into the pod as CNI_IFNAME, a /32, the onlink default route via
-// 169.254.1.1 with a permanent neighbour entry for it, and on the host the /32 route,
-// the neighbour and the pod's endpoint entry. unwirePod undoes all of it and tolerates any part being gone;
+// Wiring one pod: a veth with its peer born inside the pod as CNI_IFNAME, a /32, the
+// onlink default route via 169.254.1.1 with a permanent neighbour entry for it, and on
+// the host the /32 route and neighbour; then from_pod on the host veth and the pod's
+// endpoint entry. unwirePod undoes all of it and tolerates any part being gone;
 // checkPod says which part is missing.
 import fs from 'node:fs';
 
@@ -9,10 +9,9 @@ import { Code, type Attachment, type PodInterfaces } from '../../api/cni';
 import type { PinPaths } from '../../../bpf/datapath';
 import { clearEndpoint, readEndpoint, writeEndpoint } from '../../../bpf/endpoints';
 import { attachTcx, queryAttached, type BpfMap, type BpfProgram } from '../../../bpf/tsbpf';
-import type { Rtnl, Link } from '../../netlink';
+import { Rtnl, hardenHostVeth, type Link } from '../../netlink';
 import { POD_GATEWAY, hostVethName, podMac } from './naming';
 import { PodError } from './pod-error';
-import type { VethPool } from './veth-pool';
 
 /** What the agent's pod work runs on: its host socket, the loaded datapath, the node's pod CIDR. */
 export interface PodHost {
@@ -33,28 +32,13 @@ export async function checkPodNamespace(host: PodHost, pod: Rtnl, netns: string,
   throw new PodError(Code.InvalidEnvironment, `CNI_IFNAME ${attachment.ifname} already exists in CNI_NETNS ${netns}`);
 }
 
-export async function wirePod(host: PodHost, pool: VethPool, pod: Rtnl, netns: string, attachment: Attachment, ip: string, mtu: number): Promise<PodInterfaces> {
+export async function wirePod(host: PodHost, pod: Rtnl, netns: string, attachment: Attachment, ip: string, mtu: number): Promise<PodInterfaces> {
   const name = hostVethName(attachment);
   // A veth by this name can only be left from an earlier ADD of this attachment.
   const stale = await host.rtnl.link(name);
   if (stale) await host.rtnl.deleteLink(stale.index);
 
-  // The host side takes the attachment's name first, its link pin with it, so that from
-  // here on unwirePod finds everything by that name.
-  const pair = await pool.take();
-  try {
-    fs.rmSync(host.pins.podLink(name), { force: true });
-    fs.renameSync(host.pins.poolLink(pair.host.name), host.pins.podLink(name));
-    await host.rtnl.updateLink(pair.host.index, { name, ...(pair.host.mtu !== mtu ? { mtu } : {}) });
-  } catch (error) {
-    await host.rtnl.deleteLink(pair.host.index).catch(() => false);
-    fs.rmSync(host.pins.poolLink(pair.host.name), { force: true });
-    fs.rmSync(host.pins.podLink(name), { force: true });
-    throw error;
-  }
-  const hostVeth = { ...pair.host, name, mtu };
-  await host.rtnl.updateLink(pair.peer.index, { name: attachment.ifname, mac: podMac(ip), mtu }, netns);
-
+  const hostVeth = await host.rtnl.createVeth({ name, mtu, peer: { name: attachment.ifname, mac: podMac(ip), mtu, netns } });
   const podInterface = (await pod.link(attachment.ifname)) as Link;
   const loopback = await pod.link('lo');
   if (loopback) await pod.setUp(loopback.index);
@@ -63,17 +47,21 @@ export async function wirePod(host: PodHost, pool: VethPool, pod: Rtnl, netns: s
   await pod.addPermanentNeighbour(podInterface.index, POD_GATEWAY, hostVeth.mac);
   await pod.addRoute({ destination: 'default', ifindex: podInterface.index, gateway: POD_GATEWAY, onlink: true });
 
+  // Before it is up, so the pod is never heard as a router.
+  hardenHostVeth(hostVeth.name, host.procSysNet);
   await host.rtnl.setUp(hostVeth.index);
   await host.rtnl.addRoute({ destination: `${ip}/32`, ifindex: hostVeth.index });
   await host.rtnl.addPermanentNeighbour(hostVeth.index, ip, podInterface.mac);
+  attachFromPod(host, hostVeth);
   writeEndpoint(host.endpoints, host.podCIDR, { ip, ifindex: hostVeth.index, podMac: podInterface.mac, hostMac: hostVeth.mac });
-  return { ip, gateway: POD_GATEWAY, hostVeth: { name, mac: hostVeth.mac }, podInterface: { name: podInterface.name, mac: podInterface.mac } };
+  return { ip, gateway: POD_GATEWAY, hostVeth: { name: hostVeth.name, mac: hostVeth.mac }, podInterface: { name: podInterface.name, mac: podInterface.mac } };
 }
 
-/** Attaches from_pod to the host veth's ingress through a TCX link pinned at `pin` (by default the pod's), so it outlives the agent. */
-export function attachFromPod(host: PodHost, hostVeth: Link, pin = host.pins.podLink(hostVeth.name)): void {
+/** Attaches from_pod to the host veth's ingress through a pinned TCX link that outlives the agent. */
+export function attachFromPod(host: PodHost, hostVeth: Link): void {
   const link = attachTcx(host.fromPod, hostVeth.index, 'ingress');
   try {
+    const pin = host.pins.podLink(hostVeth.name);
     fs.rmSync(pin, { force: true });
     link.pin(pin);
   } finally {

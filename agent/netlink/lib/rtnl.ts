@@ -198,22 +198,6 @@ export class Rtnl {
     await this.#request(`RTM_SETLINK ${ifindex} mtu ${mtu}`, (options) => this.#socket.setLink({ index: ifindex }, { mtu }, options));
   }
 
-  /**
-   * Renames a link (it must be down), sets its MAC and MTU, and moves it into `netns`
-   * (a path or an open netns fd) when one is given: one request, so the link is never
-   * seen in the other namespace under its old name.
-   */
-  async updateLink(ifindex: number, settings: LinkSettings, netns?: string | number): Promise<void> {
-    requireIndex(ifindex);
-    requireInterfaceName(settings.name);
-    const netnsFd = typeof netns === 'string' ? fs.openSync(netns, 'r') : netns;
-    try {
-      await this.#request(`RTM_SETLINK ${ifindex} ${settings.name}`, (options) => this.#socket.setLink({ index: ifindex }, linkAttrs(settings, netnsFd), options));
-    } finally {
-      if (typeof netns === 'string' && netnsFd !== undefined) fs.closeSync(netnsFd);
-    }
-  }
-
   /** Whether the link existed. Deleting one end of a veth removes both. */
   async deleteLink(ifindex: number): Promise<boolean> {
     requireIndex(ifindex);
