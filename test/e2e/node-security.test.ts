@@ -88,12 +88,12 @@ describe('node lockdown', needsRoot, () => {
       await node.startAgent();
       await node.add({ containerID: newContainerID(), netns: pod.path });
       const entries = [...modes(node.stateDir), ...modes(node.bpffsRoot)];
-      assert.ok(entries.some((e) => e.path.endsWith('cni-report.sock')) && entries.some((e) => e.path.includes('/ipam/')), 'the socket and IPAM records were looked at');
+      assert.ok(entries.some((e) => e.path.endsWith('cni.sock')) && entries.some((e) => e.path.includes('/ipam/')), 'the socket and IPAM records were looked at');
       for (const entry of entries) {
         assert.equal(entry.mode & 0o077, 0, `${entry.path} is ${entry.mode.toString(8)}: group or others have access`);
         if (entry.directory) assert.equal(entry.mode, 0o700, entry.path);
       }
-      const socket = entries.find((e) => e.path.endsWith('cni-report.sock'));
+      const socket = entries.find((e) => e.path.endsWith('cni.sock'));
       assert.equal(socket?.mode, 0o600);
     } finally {
       pod.delete();
