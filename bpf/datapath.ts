@@ -1,5 +1,5 @@
 // Where the datapath lives: its object file, its programs, and the pins under a bpffs
-// root that the agent creates and the CNI plugin and CLI open.
+// root that the agent creates and the CLI and operators' bpftool open.
 import path from 'node:path';
 
 import type { MapName } from './layouts';

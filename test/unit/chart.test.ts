@@ -177,9 +177,9 @@ describe('Helm chart charts/twill', () => {
     const security = container(podSpec(defaults), 'agent').securityContext;
     assert.equal(security?.privileged, false);
     assert.equal(security?.runAsUser, 0);
-    assert.equal(security?.allowPrivilegeEscalation, false);
+    assert.equal(security?.allowPrivilegeEscalation, true, 'Kubernetes refuses SYS_ADMIN without it');
     assert.equal(security?.readOnlyRootFilesystem, true);
-    assert.deepEqual(security?.capabilities, { drop: ['ALL'], add: ['NET_ADMIN', 'BPF', 'PERFMON'] });
+    assert.deepEqual(security?.capabilities, { drop: ['ALL'], add: ['NET_ADMIN', 'SYS_ADMIN'] });
     assert.deepEqual(security?.seccompProfile, { type: 'RuntimeDefault' });
     assert.equal(podSpec(defaults).securityContext, undefined, 'nothing pod-wide widens it');
     const unconfined = container(podSpec(render(['agent.seccompProfile.type=Unconfined'])), 'agent').securityContext;
@@ -312,7 +312,7 @@ describe('Helm chart charts/twill', () => {
       assert.deepEqual(fs.readdirSync(path.join(bin, 'twill.d')), [id], 'this build only; older builds removed');
     }
     assert.deepEqual(fs.readdirSync(path.join(bin, 'twill.d', id)).sort(), ['lib', 'node', 'twill-cni']);
-    assert.ok(fs.readdirSync(path.join(bin, 'twill.d', id, 'lib')).includes('libbpf.so.1'), 'libbpf travels with the plugin');
+    assert.ok(!fs.readdirSync(path.join(bin, 'twill.d', id, 'lib')).includes('libbpf.so.1'), 'the plugin loads no native code: libbpf stays with the agent');
     assert.equal(fs.statSync(path.join(bin, 'twill')).mode & 0o777, 0o755);
     assert.deepEqual(fs.readdirSync(conf), ['10-twill.conflist']);
     assert.equal(fs.readFileSync(path.join(conf, '10-twill.conflist'), 'utf8'), conflistText);
@@ -324,14 +324,15 @@ describe('Helm chart charts/twill', () => {
     const version = spawnSync(path.join(bin, 'twill'), [], { env: { CNI_COMMAND: 'VERSION' }, encoding: 'utf8' });
     assert.equal(version.status, 0, version.stderr);
     assert.equal(JSON.parse(version.stdout).cniVersion, '1.1.0');
-    // DEL of an unknown container loads the native addons (libbpf from the bundle) and succeeds.
+    // DEL with no agent to ask succeeds, and leaves the attachment for the agent's next start.
     const stateDir = path.join(scratch, 'plugin-state');
     const del = spawnSync(path.join(bin, 'twill'), [], {
       env: { CNI_COMMAND: 'DEL', CNI_CONTAINERID: 'c0ffee', CNI_NETNS: '', CNI_IFNAME: 'eth0', CNI_PATH: bin, TMPDIR: scratch },
-      input: JSON.stringify({ cniVersion: '1.1.0', name: 'twill', type: 'twill', stateDir, bpffsRoot: path.join(scratch, 'no-bpffs') }),
+      input: JSON.stringify({ cniVersion: '1.1.0', name: 'twill', type: 'twill', stateDir, agentSocket: path.join(scratch, 'no-agent.sock') }),
       encoding: 'utf8',
     });
     assert.equal(del.status, 0, `${del.stdout} ${del.stderr}`);
+    assert.equal(fs.readdirSync(path.join(stateDir, 'pending-release')).length, 1);
 
     const withoutPortmap = container(podSpec(render(['cni.portmap=false'])), 'install-cni').command?.[2] ?? '';
     assert.doesNotMatch(withoutPortmap, /portmap/);

@@ -51,6 +51,9 @@ export function parseRequest(line: string): PodRequest | string {
   }
 }
 
+/** A client gets this long to send its request line; the answer may take as long as the work does. */
+const REQUEST_TIMEOUT_MS = 10_000;
+
 export interface CniServer {
   server: net.Server;
   socketPath: string;
@@ -68,6 +71,7 @@ export async function serveCni(socketPath: string, handle: RequestHandler, metri
     let received = '';
     connection.setEncoding('utf8');
     connection.on('error', () => undefined);
+    connection.setTimeout(REQUEST_TIMEOUT_MS, () => connection.destroy());
     connection.on('data', (chunk: string) => {
       received += chunk;
       const end = received.indexOf('\n');
@@ -76,6 +80,7 @@ export async function serveCni(socketPath: string, handle: RequestHandler, metri
         return;
       }
       connection.removeAllListeners('data');
+      connection.setTimeout(0);
       const request = parseRequest(received.slice(0, end));
       if (typeof request === 'string') {
         log.debug({ problem: request }, 'refused a malformed CNI request');

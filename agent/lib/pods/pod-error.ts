@@ -28,7 +28,11 @@ export function asPodError(error: unknown): PodError {
   if (error instanceof PodError) return error;
   const failure = error as KernelError;
   if (failure?.name === 'NetnsNotFound') return new PodError(Code.InvalidEnvironment, `CNI_NETNS ${failure.path} does not exist`);
-  if (failure?.name === 'BpfError' && failure.op === 'setns') return new PodError(Code.InvalidEnvironment, `CNI_NETNS is not a network namespace (setns: ${failure.errno})`);
+  if (failure?.name === 'BpfError' && failure.op === 'setns') {
+    // EPERM is the agent's own lack of CAP_SYS_ADMIN, not the runtime's namespace.
+    if (failure.errno === 'EPERM') return new PodError(Code.IoFailure, 'the agent may not enter pod network namespaces (setns: EPERM): it needs CAP_SYS_ADMIN');
+    return new PodError(Code.InvalidEnvironment, `CNI_NETNS is not a network namespace (setns: ${failure.errno})`);
+  }
   if (failure?.name === 'BpfError' || failure?.name === 'NetlinkError' || failure?.syscall !== undefined || failure?.code?.startsWith('ERR_FS_')) {
     return new PodError(Code.IoFailure, (error as Error).message);
   }
