@@ -13,11 +13,11 @@
 //   lib/host-network.ts           forwarding, masquerade, VXLAN device, the pod CIDR unreachable
 //   lib/uplink-mtu.ts             the uplink's MTU followed while running
 //   lib/metrics.ts, health.ts     Prometheus metrics, /healthz and /readyz
+//   lib/pods/pod-service.ts       the pod network started: socket, IPAM, reconcile, serving
 //   lib/pods/cni-server.ts        the plugin's requests, over a root-only unix socket
 //   lib/pods/pod-network.ts       ADD, DEL, CHECK, GC, STATUS; ipam.ts, pod-wiring.ts
 //   lib/pods/pod-reconcile.ts     at start: pending DELs, pods that are gone, strays
 import fs from 'node:fs';
-import path from 'node:path';
 
 import pino from 'pino';
 
@@ -25,7 +25,6 @@ import { podCidrProblem } from '../bpf/endpoints';
 import { entryCount } from '../bpf/map-entries';
 import { Rtnl, type Link } from './netlink';
 import { writeNodeSettings } from './lib/node-settings';
-import { AGENT_SOCKET_NAME, type AgentAnswer, type PodRequest } from './api/cni';
 import { queryAttached, type BpfProgram, type Direction } from '../bpf/tsbpf';
 import type { ClusterNode } from './lib/cluster-nodes';
 import { ConfigError, readConfigFile, resolveConfig } from './lib/config';
@@ -37,10 +36,7 @@ import { serveHttp } from './lib/http-endpoints';
 import { AgentMetrics } from './lib/metrics';
 import { judgeClaims, type ClaimRules } from './lib/node-claims';
 import { NodeSync } from './lib/node-sync';
-import { serveCni } from './lib/pods/cni-server';
-import { Ipam } from './lib/pods/ipam';
-import { PodNetwork } from './lib/pods/pod-network';
-import { reconcilePods } from './lib/pods/pod-reconcile';
+import { startPodService } from './lib/pods/pod-service';
 import { createNodeSource } from './lib/node-source';
 import { RefusedNodes } from './lib/refused-nodes';
 import { followUplinkMtu, podMtuFor } from './lib/uplink-mtu';
@@ -159,22 +155,20 @@ async function main(): Promise<void> {
     attach({ device: tunnel, direction: 'ingress', program: program('from_netdev') }, pins.netdevLink(tunnel.name));
     attach({ device: tunnel, direction: 'egress', program: program('to_tunnel') }, pins.tunnelLink(tunnel.name));
   }
-  // Requests that arrive from here on wait for the pods to be reconciled; DELs that
-  // found no agent before this were recorded, and the reconcile completes them.
-  let podsReady: (network: PodNetwork) => void = () => undefined;
-  const podNetworkReady = new Promise<PodNetwork>((resolve) => (podsReady = resolve));
-  const cni = await serveCni(path.join(config.runDir, AGENT_SOCKET_NAME), async (request: PodRequest): Promise<AgentAnswer> => (await podNetworkReady).serve(request), metrics, log);
-  const podHost = { rtnl: Rtnl.open(), pins, fromPod: program('from_pod'), endpoints: datapath.maps.endpoints, podCIDR, procSysNet: config.procSysNet };
-  const ipam = new Ipam(config.stateDir, podCIDR);
   let podMtu = config.mtu ?? podMtuFor(uplinkMtu, tunnel !== undefined);
-  const network = new PodNetwork({
-    host: podHost,
-    ipam,
+  const pods = await startPodService({
+    runDir: config.runDir,
+    stateDir: config.stateDir,
+    pins,
+    fromPod: program('from_pod'),
+    endpoints: datapath.maps.endpoints,
+    podCIDR,
+    procSysNet: config.procSysNet,
     podMtu: () => podMtu,
     notReady: () => Object.values(health.liveness().problems)[0],
+    metrics,
+    log,
   });
-  const reconciled = await reconcilePods(podHost, ipam, config.stateDir, (attachment) => network.release(attachment), log);
-  for (let i = 0; i < reconciled.pendingReleases; i++) metrics.cniOperations.inc({ command: 'DEL', result: 'success' });
   metrics.watchDatapath(datapath.maps);
   const pinned = [pins.map('endpoints'), pins.map('node_subnets'), pins.program('from_pod')];
   health.live('pins', () => {
@@ -195,7 +189,7 @@ async function main(): Promise<void> {
   sync = new NodeSync({ mode: config.mode, routeDevice: (tunnel ?? uplink)?.index ?? 0, nodeSubnets: datapath.maps.nodeSubnets, nodeSubnetLengths: datapath.maps.nodeSubnetLengths, nodeSlots: datapath.maps.nodeSlots, slotLayout: datapath.slotLayout, nodeAddresses: datapath.maps.nodeAddresses, rtnl, log });
   if (source) await syncNodes(latest);
 
-  const settings = { nodeName: config.nodeName, podCIDR, bpffsRoot: config.bpffsRoot, mtu: podMtu, agentSocket: cni.socketPath };
+  const settings = { nodeName: config.nodeName, podCIDR, bpffsRoot: config.bpffsRoot, agentSocket: pods.socketPath };
   const stopFollowingMtu = uplink
     ? followUplinkMtu({
         rtnl,
@@ -210,10 +204,9 @@ async function main(): Promise<void> {
         log,
       })
     : () => undefined;
-  podsReady(network);
-  writeNodeSettings(config.stateDir, settings);
+  writeNodeSettings(config.stateDir, { ...settings, mtu: podMtu });
   started = true;
-  log.info({ podCIDR, nodeIp, mode: config.mode, mtu: podMtu, uplink: uplink?.name, nodes: latest.length, pods: reconciled.live, freed: reconciled.freed.length, stateDir: config.stateDir, version: VERSION }, 'node ready for pods');
+  log.info({ podCIDR, nodeIp, mode: config.mode, mtu: podMtu, uplink: uplink?.name, nodes: latest.length, pods: pods.reconciled.live, freed: pods.reconciled.freed.length, stateDir: config.stateDir, version: VERSION }, 'node ready for pods');
 
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {
@@ -222,8 +215,7 @@ async function main(): Promise<void> {
       stopFollowingMtu();
       clearTimeout(retry);
       http.close();
-      cni.server.close();
-      podHost.rtnl.close();
+      pods.close();
       rtnl.close();
       datapath.close();
     });
