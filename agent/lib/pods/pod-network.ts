@@ -1,7 +1,9 @@
 // The node's pod network, owned by the agent: the CNI commands as the plugin forwards
 // them. Requests for one attachment run in the order they arrived; requests for
-// different pods run concurrently. IPAM changes are synchronous, so the event loop
-// itself keeps any two requests from taking one address.
+// different pods run concurrently, a few at a time: the kernel serialises their work
+// under RTNL anyway, and a burst of 128 at once would overflow the host netlink
+// socket's receive buffer with replies. IPAM changes are synchronous, so the event
+// loop itself keeps any two requests from taking one address.
 import { Code, type AgentAnswer, type Attachment, type PodRequest } from '../../api/cni';
 import { Rtnl } from '../../netlink';
 import type { Ipam } from './ipam';
@@ -9,6 +11,9 @@ import { attachmentKey, sameAttachment } from './naming';
 import { asPodError, PodError } from './pod-error';
 import { checkPod, checkPodNamespace, unwirePod, wirePod, type PodHost } from './pod-wiring';
 import { removeStrays } from './pod-reconcile';
+
+/** Pod requests worked on at once; beyond a few, they only wait for RTNL in the kernel. */
+const CONCURRENT_POD_WORK = 8;
 
 export interface PodNetworkOptions {
   host: PodHost;
@@ -23,6 +28,9 @@ export class PodNetwork {
   readonly #options: PodNetworkOptions;
   /** The tail of each attachment's queue of requests. */
   readonly #queues = new Map<string, Promise<unknown>>();
+  /** Pod work running now, and the work waiting for a turn. */
+  #running = 0;
+  readonly #waiting: Array<() => void> = [];
 
   constructor(options: PodNetworkOptions) {
     this.#options = options;
@@ -65,13 +73,27 @@ export class PodNetwork {
   #inOrder<T>(attachment: Attachment, work: () => Promise<T>): Promise<T> {
     const key = attachmentKey(attachment);
     const previous = this.#queues.get(key) ?? Promise.resolve();
-    const next = previous.then(work, work);
+    const limited = (): Promise<T> => this.#inTurn(work);
+    const next = previous.then(limited, limited);
     const tail = next.catch(() => undefined);
     this.#queues.set(key, tail);
     void tail.then(() => {
       if (this.#queues.get(key) === tail) this.#queues.delete(key);
     });
     return next;
+  }
+
+  /** Runs `work` once fewer than CONCURRENT_POD_WORK others run, in arrival order; a finished one hands its turn on. */
+  async #inTurn<T>(work: () => Promise<T>): Promise<T> {
+    if (this.#running < CONCURRENT_POD_WORK) this.#running++;
+    else await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    try {
+      return await work();
+    } finally {
+      const next = this.#waiting.shift();
+      if (next) next();
+      else this.#running--;
+    }
   }
 
   async #add(attachment: Attachment, netns: string, mtu: number | undefined) {

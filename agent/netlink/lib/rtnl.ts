@@ -125,6 +125,10 @@ export class Rtnl {
 
   private constructor(socket: RtNetlinkSocket) {
     this.#socket = socket;
+    // A socket error (ENOBUFS: replies overflowed the receive buffer) would otherwise be
+    // thrown as an unheard 'error' event and take the process down; the requests whose
+    // replies it lost time out and fail on their own.
+    (socket as unknown as NodeJS.EventEmitter).on('error', () => undefined);
   }
 
   /**
