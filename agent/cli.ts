@@ -7,7 +7,7 @@
 import { parseArgs } from 'node:util';
 
 import { DEFAULT_BPFFS_ROOT, pinPaths } from '../bpf/datapath';
-import { DEFAULT_STATE_DIR } from './lib/node-settings';
+import { DEFAULT_STATE_DIR } from './api/cni';
 import { pinnedEndpoints, pinnedRemoteSubnets } from '../bpf/pinned-maps';
 import { readAttachments, readCounterRows, readNodeState, requireDatapath } from './lib/cli/node-state';
 import { formatTable } from './lib/cli/table';

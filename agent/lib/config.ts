@@ -6,7 +6,7 @@ import YAML from 'yaml';
 
 import { DEFAULT_BPFFS_ROOT } from '../../bpf/datapath';
 import { isIpv4, parseIpv4Prefix } from '../netlink';
-import { DEFAULT_STATE_DIR } from './node-settings';
+import { DEFAULT_STATE_DIR } from '../api/cni';
 
 export type Mode = 'native' | 'vxlan';
 

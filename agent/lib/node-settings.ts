@@ -16,7 +16,6 @@ export interface NodeSettings {
   agentSocket: string;
 }
 
-export { DEFAULT_STATE_DIR } from '../api/cni';
 
 export function nodeSettingsPath(stateDir: string): string {
   return path.join(stateDir, 'node.json');

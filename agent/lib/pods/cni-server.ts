@@ -21,7 +21,7 @@ function isAttachment(value: unknown): value is Attachment {
 }
 
 /** The request a line holds, or why it is not one. */
-export function parseRequest(line: string): PodRequest | string {
+function parseRequest(line: string): PodRequest | string {
   let raw: Record<string, unknown>;
   try {
     raw = JSON.parse(line) as Record<string, unknown>;

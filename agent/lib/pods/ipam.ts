@@ -27,7 +27,7 @@ const LAST_RESERVED = 'last_reserved_ip';
 const OBSOLETE = ['lock'];
 
 /** The addresses of a pod CIDR that go to pods: all but the network and broadcast addresses. */
-export function podRange(podCIDR: string): { first: number; last: number; size: number } {
+function podRange(podCIDR: string): { first: number; last: number; size: number } {
   const { address, prefixLength } = parseIpv4Prefix(podCIDR);
   const span = 2 ** (32 - prefixLength);
   const network = ipv4ToNumber(address) - (ipv4ToNumber(address) % span);

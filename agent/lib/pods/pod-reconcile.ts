@@ -17,7 +17,7 @@ import fs from 'node:fs';
 import type { Logger } from 'pino';
 
 import { clearSlot, inOwnSlot, inPodCidr, occupiedSlots, readEndpoint, writeEndpoint } from '../../../bpf/endpoints';
-import { hardenHostVeth, type Link } from '../../netlink';
+import { hardenHostVeth } from '../../netlink';
 import type { Attachment } from '../../api/cni';
 import type { Allocation, Ipam } from './ipam';
 import { HOST_VETH_NAME, hostVethName, podMac } from './naming';
@@ -59,10 +59,6 @@ export async function removeStrays(host: PodHost, kept: Allocation[]): Promise<n
   return removed;
 }
 
-function isPinned(host: PodHost, veth: Link): boolean {
-  return fs.existsSync(host.pins.podLink(veth.name));
-}
-
 export async function reconcilePods(host: PodHost, ipam: Ipam, stateDir: string, release: (attachment: Attachment) => Promise<void>, log: Logger): Promise<ReconcileSummary> {
   const pending = pendingReleases(stateDir);
   for (const record of pending) {
@@ -87,7 +83,7 @@ export async function reconcilePods(host: PodHost, ipam: Ipam, stateDir: string,
     } catch (error) {
       unhardened.push((error as Error).message);
     }
-    if (!isPinned(host, veth)) {
+    if (!fs.existsSync(host.pins.podLink(veth.name))) {
       attachFromPod(host, veth);
       repaired.push(`${allocation.ip}: from_pod attached to ${veth.name}`);
     }

@@ -9,7 +9,7 @@ import { Code, type Attachment, type PodInterfaces } from '../../api/cni';
 import type { PinPaths } from '../../../bpf/datapath';
 import { clearEndpoint, readEndpoint, writeEndpoint } from '../../../bpf/endpoints';
 import { attachTcx, queryAttached, type BpfMap, type BpfProgram } from '../../../bpf/tsbpf';
-import { Rtnl, hardenHostVeth, type Link } from '../../netlink';
+import { hardenHostVeth, type Link, type Rtnl } from '../../netlink';
 import { POD_GATEWAY, hostVethName, podMac } from './naming';
 import { PodError } from './pod-error';
 
