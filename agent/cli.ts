@@ -10,7 +10,7 @@ import { DEFAULT_BPFFS_ROOT, pinPaths } from '../bpf/datapath';
 import { DEFAULT_STATE_DIR } from './api/cni';
 import { pinnedEndpoints, pinnedRemoteSubnets } from '../bpf/pinned-maps';
 import { readAttachments, readCounterRows, readNodeState, requireDatapath } from './lib/cli/node-state';
-import { formatTable } from './lib/cli/table';
+import { formatLimit, formatTable } from './lib/cli/table';
 import { readRefusedNodes } from './lib/refused-nodes';
 
 const USAGE = `usage: twill <command> [--json] [--bpffs-root DIR] [--state-dir DIR] [--metrics-port PORT]
@@ -69,8 +69,8 @@ function endpoints(options: Options): unknown {
   const rows = pinnedEndpoints(options.bpffsRoot).map((e) => ({ ...e, hostVeth: veths.get(e.ifindex) ?? '', usesStack: e.usesStack ?? false }));
   if (options.json) return rows;
   return formatTable(
-    ['POD IP', 'HOST VETH', 'IFINDEX', 'POD MAC', 'HOST MAC', 'USES STACK'],
-    rows.map((e) => [e.ip, e.hostVeth || '-', e.ifindex, e.podMac, e.hostMac, e.usesStack ? 'yes' : 'no']),
+    ['POD IP', 'HOST VETH', 'IFINDEX', 'POD MAC', 'HOST MAC', 'USES STACK', 'INGRESS LIMIT', 'EGRESS LIMIT'],
+    rows.map((e) => [e.ip, e.hostVeth || '-', e.ifindex, e.podMac, e.hostMac, e.usesStack ? 'yes' : 'no', formatLimit(e.limits.ingress), formatLimit(e.limits.egress)]),
   );
 }
 

@@ -2,7 +2,8 @@
 import fs from 'node:fs';
 
 import { BpfMap } from './tsbpf';
-import { DIRECTIONS, DIRECTION_COUNT, LAYOUTS, REASONS, REASON_COUNT, type DirectionName, type ReasonName } from './layouts';
+import { slotKey } from './layouts';
+import { COUNTER_SLOTS, DIRECTIONS, LAYOUTS, REASONS, type DirectionName, type ReasonName } from './layouts';
 
 export interface Counter {
   reason: ReasonName;
@@ -17,8 +18,14 @@ const DIRECTION_NAMES = Object.keys(DIRECTIONS) as DirectionName[];
 
 /** The slot of a reason and direction: counter_index in datapath.bpf.c. */
 export function counterIndex(reason: ReasonName, direction: DirectionName): number {
-  return REASONS[reason] * DIRECTION_COUNT + DIRECTIONS[direction];
+  return REASONS[reason] * COUNTER_SLOTS.TWILL_DIRECTION_SLOTS + DIRECTIONS[direction];
 }
+
+/** How many slots the counters map has. */
+export const COUNTER_SLOT_COUNT = COUNTER_SLOTS.TWILL_REASON_SLOTS * COUNTER_SLOTS.TWILL_DIRECTION_SLOTS;
+
+/** Builds before the map's shape was fixed sized it by their enums, which had three directions then. */
+const OLD_DIRECTION_COUNT = 3;
 
 /** Every counter that has counted something, each the sum of its per-CPU values. */
 export function readCounters(map: BpfMap): Counter[] {
@@ -47,19 +54,19 @@ export function packetsFor(counters: Counter[], reason: ReasonName, direction: D
 }
 
 /**
- * A counters map pinned by a build with another number of reasons cannot be re-adopted
- * (libbpf reuses a pinned map only of the same size), which would fail the upgrade.
- * When the map pinned at `pin` is not this build's size, takes its slots and removes
- * the pin, so the load creates the map afresh; the returned function writes the slots
- * back into it. Reasons and directions keep their numbers from build to build, so a
- * slot means the same counter in both: the counts survive the upgrade.
+ * A counters map pinned by a build before the map's shape was fixed (sized by its
+ * reasons, three directions a reason) cannot be re-adopted: libbpf reuses a pinned map
+ * only of the same size, and the upgrade would fail. When the map pinned at `pin` is
+ * not this build's size, takes its slots and removes the pin, so the load creates the
+ * map afresh; the returned function writes each old slot's counts into the slot of the
+ * same reason and direction (both keep their numbers from build to build).
  */
 export function takeResizedCounters(pin: string): { from: number; restore: (map: BpfMap) => void } | undefined {
   if (!fs.existsSync(pin)) return undefined;
   const old = BpfMap.openPinned(pin);
   let slots: Array<[Buffer, Buffer]>;
   try {
-    if (old.info.maxEntries === REASON_COUNT * DIRECTION_COUNT) return undefined;
+    if (old.info.maxEntries === COUNTER_SLOT_COUNT) return undefined;
     slots = old.lookupBatch();
   } finally {
     old.close();
@@ -69,7 +76,9 @@ export function takeResizedCounters(pin: string): { from: number; restore: (map:
     from: slots.length,
     restore: (map) => {
       for (const [key, value] of slots) {
-        if (key.readUInt32LE(0) < map.info.maxEntries && value.length === map.valueLength) map.update(key, value);
+        const old = key.readUInt32LE(0);
+        const slot = Math.floor(old / OLD_DIRECTION_COUNT) * COUNTER_SLOTS.TWILL_DIRECTION_SLOTS + (old % OLD_DIRECTION_COUNT);
+        if (slot < map.info.maxEntries && value.length === map.valueLength) map.update(slotKey(slot), value);
       }
     },
   };

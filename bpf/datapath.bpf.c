@@ -3,6 +3,8 @@
 //   from_pod     host-side veth ingress: traffic leaving a pod
 //   from_netdev  uplink and VXLAN device ingress: traffic arriving from other nodes
 //   to_tunnel    VXLAN device egress: sets the tunnel key for the node owning the destination
+//   to_pod       host-side veth egress of a pod with an ingress limit: limits what the
+//                host stack routes into it
 // A packet for a pod on this node goes straight into its namespace (bpf_redirect_peer);
 // one for another node's pod subnet is routed there (bpf_redirect_neigh out of the uplink,
 // natively or wrapped in VXLAN here); everything else is the host stack's. The VXLAN
@@ -11,6 +13,9 @@
 // Pods are untrusted: from_pod lets a pod send only IPv4 from its own address and ARP
 // about itself, and hands the stack nothing a pod may not ask of it; from_netdev accepts
 // tunnel traffic only from nodes, for their own ranges. Every refusal has its reason.
+// Bandwidth limits are token buckets in pod_limits, checked where a pod's traffic
+// passes whatever its path: what it sends in from_pod, what it receives where it is
+// redirected into it and, for what the host stack routes to it, in to_pod.
 #include "vmlinux.h"
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
@@ -38,6 +43,7 @@
 #define IP_OFFSET 0x1fff /* in 8-byte units */
 #define IP_FRAGMENT (IP_MF | IP_OFFSET)
 #define BPF_F_CURRENT_NETNS (-1)
+#define NSEC_PER_SEC 1000000000ULL
 #define TUNNEL_TTL 64
 #define VXLAN_FLAG_VNI 0x08000000 /* the I flag: the VNI is valid (RFC 7348) */
 #define BPF_F_ADJ_ROOM_ENCAP_L2(len) (((__u64)(len) & BPF_ADJ_ROOM_ENCAP_L2_MASK) << BPF_ADJ_ROOM_ENCAP_L2_SHIFT)
@@ -66,6 +72,14 @@ struct {
 	__type(key, __u32);
 	__type(value, struct endpoint);
 } endpoints SEC(".maps");
+
+// Pods' bandwidth limits, in the endpoints map's slots; the agent sizes it alike.
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pod_limits);
+} pod_limits SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -105,20 +119,26 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, TWILL_REASON_COUNT * TWILL_DIRECTION_COUNT);
+	__uint(max_entries, TWILL_REASON_SLOTS * TWILL_DIRECTION_SLOTS);
 	__type(key, __u32);
 	__type(value, struct counter_value);
 } counters SEC(".maps");
 
-// Keyed by a flat index, the counters map names neither enum; these keep both in the
-// object's BTF, for bpftool and for the layouts check (test/unit/layouts.test.ts).
+_Static_assert(TWILL_REASON_COUNT <= TWILL_REASON_SLOTS && TWILL_DIRECTION_COUNT <= TWILL_DIRECTION_SLOTS,
+	       "the counters map has no slot for some reason or direction");
+
+// Keyed by a flat index, the counters map names neither enum, and the endpoint flags are
+// a plain __u32; these keep the enums in the object's BTF, for bpftool and for the
+// layouts check (test/unit/layouts.test.ts).
 const enum twill_reason *const counter_reason_type __attribute__((unused));
 const enum twill_direction *const counter_direction_type __attribute__((unused));
+const enum twill_counter_slots *const counter_slots_type __attribute__((unused));
+const enum twill_endpoint_flag *const endpoint_flag_type __attribute__((unused));
 
 // The counters slot of a reason and direction (bpf/counters.ts has its twin).
 static __always_inline __u32 counter_index(enum twill_reason reason, enum twill_direction direction)
 {
-	return reason * TWILL_DIRECTION_COUNT + direction;
+	return reason * TWILL_DIRECTION_SLOTS + direction;
 }
 
 // Counts the packet under its reason and returns the verdict, so every exit reads
@@ -280,11 +300,16 @@ static __always_inline bool nat_reply(struct __sk_buff *skb, struct iphdr *ip, c
 	return natted;
 }
 
+static __always_inline bool within_limit(struct __sk_buff *skb, struct iphdr *ip, __be32 address, bool egress);
+
 // Rewrites the Ethernet header as the pod's next hop would and hands the packet to
-// the ingress of the pod's eth0, skipping the host stack and the veth's backlog.
-static __always_inline int redirect_into(struct __sk_buff *skb, struct ethhdr *eth, const struct endpoint *pod,
-					 enum twill_direction direction)
+// the ingress of the pod's eth0, skipping the host stack and the veth's backlog, once
+// the pod's ingress limit (if any) lets it in.
+static __always_inline int redirect_into(struct __sk_buff *skb, struct ethhdr *eth, struct iphdr *ip,
+					 const struct endpoint *pod, enum twill_direction direction)
 {
+	if ((pod->flags & TWILL_ENDPOINT_INGRESS_LIMITED) && !within_limit(skb, ip, ip->daddr, false))
+		return account(skb, TWILL_DROPPED_BY_LIMIT, direction, TC_ACT_SHOT);
 	__builtin_memcpy(eth->h_dest, pod->pod_mac, ETH_ALEN);
 	__builtin_memcpy(eth->h_source, pod->host_mac, ETH_ALEN);
 	account(skb, TWILL_DELIVERED_LOCAL, direction, TC_ACT_OK);
@@ -305,7 +330,7 @@ static __always_inline int deliver_local(struct __sk_buff *skb, struct ethhdr *e
 		return account(skb, TWILL_PASSED_NAT_REPLY, direction, TC_ACT_OK);
 	if (direction == TWILL_FROM_NETDEV)
 		decrease_ttl(ip);
-	return redirect_into(skb, eth, pod, direction);
+	return redirect_into(skb, eth, ip, pod, direction);
 }
 
 // The headers VXLAN puts before a pod's IPv4 packet, after the outer Ethernet header.
@@ -462,6 +487,60 @@ static __always_inline struct endpoint *endpoint_of(__be32 address)
 	if (!pod || !pod->ifindex)
 		return NULL;
 	return pod;
+}
+
+// The bandwidth limits of the pod on this node holding `address` (endpoint_of found
+// it), or NULL.
+static __always_inline struct pod_limits *limits_of(__be32 address)
+{
+	__u32 slot = bpf_ntohl(address) - bpf_ntohl(pod_cidr_first);
+
+	return bpf_map_lookup_elem(&pod_limits, &slot);
+}
+
+// The bytes a packet puts on the wire: a GSO packet leaves as gso_segs frames, each
+// with its own copy of the headers, as a qdisc counts them.
+static __always_inline __u64 wire_bytes(struct __sk_buff *skb, struct iphdr *ip)
+{
+	__u32 headers = sizeof(struct ethhdr) + ip->ihl * 4;
+	__u32 segments = skb->gso_segs;
+	struct tcphdr *tcp = (void *)ip + ip->ihl * 4;
+
+	if (segments <= 1)
+		return skb->len;
+	if (ip->protocol == IPPROTO_TCP && (void *)(tcp + 1) <= (void *)(long)skb->data_end)
+		headers += tcp->doff * 4;
+	else if (ip->protocol == IPPROTO_UDP)
+		headers += sizeof(struct udphdr);
+	return skb->len + (__u64)(segments - 1) * headers;
+}
+
+// Whether the pod holding `address` may send (egress) or receive (ingress) the packet
+// now under its limit in that direction: a token bucket kept as a clock (GCRA). The
+// packet fits when the clock is at most the burst ahead of now; it then moves the
+// clock on by the time the rate takes to send it. A packet that does not fit leaves
+// the clock alone, and is dropped: the sender's TCP backs off, as from a full link.
+static __always_inline bool within_limit(struct __sk_buff *skb, struct iphdr *ip, __be32 address, bool egress)
+{
+	struct pod_limits *limits = limits_of(address);
+	__u64 now = bpf_ktime_get_ns();
+	__u64 bytes = wire_bytes(skb, ip);
+	struct rate_limit *limit;
+	bool fits;
+
+	if (!limits)
+		return true;
+	limit = egress ? &limits->egress : &limits->ingress;
+	if (!limit->rate)
+		return true;
+	bpf_spin_lock(&limits->lock);
+	if (limit->next_ns < now)
+		limit->next_ns = now;
+	fits = limit->next_ns - now <= limit->burst_ns;
+	if (fits)
+		limit->next_ns += bytes * 8 * NSEC_PER_SEC / limit->rate;
+	bpf_spin_unlock(&limits->lock);
+	return fits;
 }
 
 // The subnet of node_slots that holds `address`, or NULL.
@@ -640,6 +719,8 @@ int from_pod(struct __sk_buff *skb)
 		return account(skb, TWILL_DROPPED_FRAGMENT, TWILL_FROM_POD, TC_ACT_SHOT);
 	if (router_icmp(skb, ip))
 		return account(skb, TWILL_DROPPED_ROUTER_MESSAGE, TWILL_FROM_POD, TC_ACT_SHOT);
+	if ((sender->flags & TWILL_ENDPOINT_EGRESS_LIMITED) && !within_limit(skb, ip, ip->saddr, true))
+		return account(skb, TWILL_DROPPED_BY_LIMIT, TWILL_FROM_POD, TC_ACT_SHOT);
 
 	receiver = endpoint_of(ip->daddr);
 	if (receiver)
@@ -709,7 +790,7 @@ static __always_inline bool unwrap_for_pod(struct __sk_buff *skb, struct iphdr *
 		return true;
 	}
 	decrease_ttl(ip);
-	*verdict = redirect_into(skb, eth, receiver, TWILL_FROM_NETDEV);
+	*verdict = redirect_into(skb, eth, ip, receiver, TWILL_FROM_NETDEV);
 	return true;
 }
 
@@ -828,6 +909,29 @@ int to_tunnel(struct __sk_buff *skb)
 	if (bpf_skb_set_tunnel_key(skb, &key, sizeof(key), BPF_F_ZERO_CSUM_TX) < 0)
 		return account(skb, TWILL_DROPPED_NO_TUNNEL, TWILL_TO_TUNNEL, TC_ACT_SHOT);
 	return account(skb, TWILL_FORWARDED_REMOTE, TWILL_TO_TUNNEL, TC_ACT_OK);
+}
+
+// On the host veth of a pod with an ingress limit: what the host stack routes into the
+// pod (from the node, from outside, a Service's traffic) passes here, and the pod's
+// ingress limit holds for it as for what the programs redirect into it.
+SEC("tc")
+int to_pod(struct __sk_buff *skb)
+{
+	struct ethhdr *eth = ethernet_header(skb);
+	struct endpoint *receiver;
+	struct iphdr *ip;
+
+	if (!eth || eth->h_proto != bpf_htons(ETH_P_IP))
+		return account(skb, TWILL_PASSED_NOT_IPV4, TWILL_TO_POD, TC_ACT_OK);
+	ip = ipv4_header(skb, eth);
+	if (!ip)
+		return account(skb, TWILL_DROPPED_MALFORMED, TWILL_TO_POD, TC_ACT_SHOT);
+	receiver = endpoint_of(ip->daddr);
+	if (!receiver || receiver->ifindex != skb->ifindex)
+		return account(skb, TWILL_PASSED_NOT_POD, TWILL_TO_POD, TC_ACT_OK);
+	if (!within_limit(skb, ip, ip->daddr, false))
+		return account(skb, TWILL_DROPPED_BY_LIMIT, TWILL_TO_POD, TC_ACT_SHOT);
+	return account(skb, TWILL_DELIVERED_LOCAL, TWILL_TO_POD, TC_ACT_OK);
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -7,7 +7,7 @@ import type { MapName } from './layouts';
 /** bpf/build.sh compiles bpf/datapath.bpf.c to this file, next to the compiled TypeScript. */
 export const DATAPATH_OBJECT = path.join(__dirname, 'datapath.bpf.o');
 
-export const PROGRAMS = ['from_pod', 'from_netdev', 'to_tunnel'] as const;
+export const PROGRAMS = ['from_pod', 'from_netdev', 'to_tunnel', 'to_pod'] as const;
 export type ProgramName = (typeof PROGRAMS)[number];
 
 export const DEFAULT_BPFFS_ROOT = '/sys/fs/bpf/twill';
@@ -23,6 +23,9 @@ export function pinPaths(root: string) {
     /** TCX links running from_pod, one per pod, by host veth name. */
     podLinks: path.join(root, 'links', 'pods'),
     podLink: (hostVeth: string) => path.join(root, 'links', 'pods', hostVeth),
+    /** TCX links running to_pod on the host veth egress of pods with an ingress limit, by host veth name. */
+    podIngressLinks: path.join(root, 'links', 'pod-ingress'),
+    podIngressLink: (hostVeth: string) => path.join(root, 'links', 'pod-ingress', hostVeth),
     /** TCX links running from_netdev on a device's ingress (uplink, tunnel), by device. */
     netdevLinks: path.join(root, 'links', 'netdev'),
     netdevLink: (device: string) => path.join(root, 'links', 'netdev', device),

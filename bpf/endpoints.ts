@@ -2,7 +2,7 @@
 // node's pod CIDR (slot = the address's offset in it), which the datapath indexes
 // without a hash lookup. A slot whose ifindex is 0 holds no pod; array slots cannot be
 // deleted, so removing a pod writes an empty value.
-import { LAYOUTS, slotKey } from './layouts';
+import { ENDPOINT_FLAGS, LAYOUTS, slotKey } from './layouts';
 import { ipv4FromBytes, ipv4ToBytes, ipv4ToNumber, macFromBytes, macToBytes, parseIpv4Prefix } from './addresses';
 import type { BpfMap, BpfObject } from './tsbpf';
 
@@ -14,16 +14,23 @@ export interface Endpoint {
   hostMac: string;
   /** Has sent traffic into the host stack, so replies to it are checked against conntrack (the datapath sets it; a new pod starts without). */
   usesStack?: boolean;
+  /** Sends under an egress limit (pod_limits): its packets are paced through the shaper. */
+  egressLimited?: boolean;
+  /** Receives under an ingress limit: what is delivered to it goes through its host veth's queue. */
+  ingressLimited?: boolean;
 }
+
+const FLAGS = [
+  ['usesStack', ENDPOINT_FLAGS.TWILL_ENDPOINT_USES_STACK],
+  ['egressLimited', ENDPOINT_FLAGS.TWILL_ENDPOINT_EGRESS_LIMITED],
+  ['ingressLimited', ENDPOINT_FLAGS.TWILL_ENDPOINT_INGRESS_LIMITED],
+] as const;
 
 /** An occupied slot: the pod, and the key to write its slot with. */
 export interface EndpointSlot {
   key: Buffer;
   endpoint: Endpoint;
 }
-
-/** TWILL_ENDPOINT_USES_STACK in twill_types.h. */
-const USES_STACK = 1;
 
 const VALUE = LAYOUTS.endpoint;
 const EMPTY = Buffer.alloc(VALUE.size);
@@ -55,13 +62,13 @@ export function podSlots(podCIDR: string): PodSlots {
 
 /**
  * Gives the datapath object its pod CIDR before load: the range endpoint_of indexes
- * (pod_cidr_first, pod_cidr_size) and the endpoints map sized to it.
+ * (pod_cidr_first, pod_cidr_size) and the endpoints and pod_limits maps sized to it.
  */
 export function setPodCidr(object: BpfObject, podCIDR: string): BpfObject {
   const { first, size } = podSlots(podCIDR);
   const network = Buffer.alloc(4);
   network.writeUInt32BE(first);
-  return object.setRodata('pod_cidr_first', network).setRodata('pod_cidr_size', size).setMaxEntries('endpoints', size);
+  return object.setRodata('pod_cidr_first', network).setRodata('pod_cidr_size', size).setMaxEntries('endpoints', size).setMaxEntries('pod_limits', size);
 }
 
 /** Whether `ip` has a slot: it is in the pod CIDR. */
@@ -85,7 +92,7 @@ export function encodeEndpoint(endpoint: Endpoint): Buffer {
   value.writeUInt32LE(endpoint.ifindex, VALUE.members.ifindex);
   macToBytes(endpoint.podMac).copy(value, VALUE.members.pod_mac);
   macToBytes(endpoint.hostMac).copy(value, VALUE.members.host_mac);
-  value.writeUInt32LE(endpoint.usesStack ? USES_STACK : 0, VALUE.members.flags);
+  value.writeUInt32LE(FLAGS.reduce((flags, [name, bit]) => (endpoint[name] ? flags | bit : flags), 0), VALUE.members.flags);
   return value;
 }
 
@@ -93,12 +100,13 @@ export function encodeEndpoint(endpoint: Endpoint): Buffer {
 export function decodeEndpoint(value: Buffer): Endpoint | undefined {
   const ifindex = value.readUInt32LE(VALUE.members.ifindex);
   if (ifindex === 0) return undefined;
+  const flags = value.readUInt32LE(VALUE.members.flags);
   return {
     ip: ipv4FromBytes(value.subarray(VALUE.members.ip, VALUE.members.ip + 4)),
     ifindex,
     podMac: macFromBytes(value.subarray(VALUE.members.pod_mac, VALUE.members.pod_mac + 6)),
     hostMac: macFromBytes(value.subarray(VALUE.members.host_mac, VALUE.members.host_mac + 6)),
-    usesStack: (value.readUInt32LE(VALUE.members.flags) & USES_STACK) !== 0,
+    ...Object.fromEntries(FLAGS.map(([name, bit]) => [name, (flags & bit) !== 0])),
   };
 }
 

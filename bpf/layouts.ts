@@ -15,6 +15,8 @@ export const LAYOUTS = {
   node_subnet: { size: 8, members: { node_ip: 0, flags: 4 } },
   node_subnet_lengths: { size: 16, members: { count: 0, lengths: 4, slotted_length: 12 } },
   node_address: { size: 4, members: { ip: 0 } },
+  rate_limit: { size: 24, members: { rate: 0, burst_ns: 8, next_ns: 16 } },
+  pod_limits: { size: 56, members: { lock: 0, egress: 8, ingress: 32 } },
 } as const satisfies Record<string, StructLayout>;
 
 /** enum twill_reason, by the names the C uses. */
@@ -39,6 +41,7 @@ export const REASONS = {
   TWILL_PASSED_FRAGMENT: 18,
   TWILL_DROPPED_NO_POD: 19,
   TWILL_PASSED_TOO_BIG: 20,
+  TWILL_DROPPED_BY_LIMIT: 21,
 } as const;
 
 /** enum twill_direction. */
@@ -46,11 +49,25 @@ export const DIRECTIONS = {
   TWILL_FROM_POD: 0,
   TWILL_FROM_NETDEV: 1,
   TWILL_TO_TUNNEL: 2,
+  TWILL_TO_POD: 3,
 } as const;
 
-/** TWILL_REASON_COUNT and TWILL_DIRECTION_COUNT: the enums' sizes, which size the counters map. */
-export const REASON_COUNT = 21;
-export const DIRECTION_COUNT = 3;
+/** TWILL_REASON_COUNT and TWILL_DIRECTION_COUNT: the enums' sizes. */
+export const REASON_COUNT = 22;
+export const DIRECTION_COUNT = 4;
+
+/** enum twill_counter_slots: the counters map's fixed shape, with room for more reasons and directions. */
+export const COUNTER_SLOTS = {
+  TWILL_REASON_SLOTS: 64,
+  TWILL_DIRECTION_SLOTS: 8,
+} as const;
+
+/** enum twill_endpoint_flag: the bits of struct endpoint's flags. */
+export const ENDPOINT_FLAGS = {
+  TWILL_ENDPOINT_USES_STACK: 1,
+  TWILL_ENDPOINT_EGRESS_LIMITED: 2,
+  TWILL_ENDPOINT_INGRESS_LIMITED: 4,
+} as const;
 
 /** TWILL_PREFIX_LENGTHS_MAX: how many different node subnet prefix lengths the datapath searches. */
 export const PREFIX_LENGTHS_MAX = 8;
@@ -68,6 +85,7 @@ export function slotKey(slot: number): Buffer {
 /** Each map of the datapath with the type names of its key (a struct, or an array's slot index) and value. */
 export const MAPS = {
   endpoints: { key: '__u32', value: 'endpoint' },
+  pod_limits: { key: '__u32', value: 'pod_limits' },
   node_subnets: { key: 'node_subnet_key', value: 'node_subnet' },
   node_subnet_lengths: { key: '__u32', value: 'node_subnet_lengths' },
   node_slots: { key: '__u32', value: 'node_subnet' },

@@ -1,15 +1,18 @@
 // How many entries a datapath map holds, for the metrics and the CLI: in the arrays,
-// whose slots always exist, the occupied ones (pods; counters that have counted; node
-// subnets; the prefix lengths listed).
+// whose slots always exist, the occupied ones (pods; pods with limits; counters that
+// have counted; node subnets; the prefix lengths listed).
 import { readCounters } from './counters';
 import { occupiedSlots } from './endpoints';
 import { LAYOUTS, slotKey, type MapName } from './layouts';
+import { limitedSlots } from './pod-limits';
 import type { BpfMap } from './tsbpf';
 
 export function entryCount(name: MapName, map: BpfMap): number {
   switch (name) {
     case 'endpoints':
       return occupiedSlots(map).length;
+    case 'pod_limits':
+      return limitedSlots(map).length;
     case 'counters':
       return readCounters(map).length;
     case 'node_subnets':

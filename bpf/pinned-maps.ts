@@ -2,7 +2,10 @@
 // no agent needed, only the bpffs root it pinned them under.
 import { readCounters, type Counter } from './counters';
 import { pinPaths } from './datapath';
+import fs from 'node:fs';
+
 import { occupiedSlots, type Endpoint } from './endpoints';
+import { decodePodLimits, type PodLimitsHeld } from './pod-limits';
 import type { MapName } from './layouts';
 import { ipv4ToNumber } from './addresses';
 import { decodeNodeSubnet, nodeSubnetCidr, type NodeSubnet } from './node-subnets';
@@ -27,10 +30,14 @@ export function pinnedCounters(bpffsRoot: string): Counter[] {
   return withPinnedMap(bpffsRoot, 'counters', readCounters);
 }
 
-/** This node's pods, sorted by address. */
-export function pinnedEndpoints(bpffsRoot: string): Endpoint[] {
-  return withPinnedMap(bpffsRoot, 'endpoints', (map) => occupiedSlots(map).map((slot) => slot.endpoint))
-    .sort((a, b) => compareIpv4(a.ip, b.ip));
+/** This node's pods with their bandwidth limits, sorted by address. */
+export function pinnedEndpoints(bpffsRoot: string): Array<Endpoint & { limits: PodLimitsHeld }> {
+  const slots = withPinnedMap(bpffsRoot, 'endpoints', occupiedSlots);
+  // A node whose agent predates limits has no pod_limits pin, and no limits.
+  const limits = fs.existsSync(pinPaths(bpffsRoot).map('pod_limits'))
+    ? withPinnedMap(bpffsRoot, 'pod_limits', (map) => slots.map((slot) => decodePodLimits(map.lookup(slot.key) ?? Buffer.alloc(map.valueLength))))
+    : slots.map(() => ({}));
+  return slots.map((slot, i) => ({ ...slot.endpoint, limits: limits[i] })).sort((a, b) => compareIpv4(a.ip, b.ip));
 }
 
 /** The other nodes' pod subnets, sorted by address. */

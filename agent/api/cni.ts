@@ -45,7 +45,7 @@ export const POD_COMMANDS = ['ADD', 'DEL', 'CHECK', 'GC', 'STATUS'] as const;
 export type PodCommand = (typeof POD_COMMANDS)[number];
 
 export type PodRequest =
-  | { command: 'ADD'; attachment: Attachment; netns: string; mtu?: number }
+  | { command: 'ADD'; attachment: Attachment; netns: string; mtu?: number; limits?: PodLimits }
   /** netns is empty when the runtime no longer has the sandbox. */
   | { command: 'DEL'; attachment: Attachment; netns: string }
   /** addresses: what the runtime's prevResult lists (a.b.c.d/len). */
@@ -54,6 +54,27 @@ export type PodRequest =
   | { command: 'STATUS' }
   /** A command the plugin refused before asking anything: counted, nothing done. */
   | { command: 'REFUSED'; refused: PodCommand; code: CodeValue };
+
+/** One direction of a pod's bandwidth limit, as runtimeConfig.bandwidth gives it. */
+export interface RateLimit {
+  /** Bits per second. */
+  rate: number;
+  /** Bits the pod may send (or receive) at once, above the rate. */
+  burst: number;
+}
+
+/** A pod's bandwidth limits: ingress is what it receives, egress what it sends; a direction left out is unlimited. */
+export interface PodLimits {
+  ingress?: RateLimit;
+  egress?: RateLimit;
+}
+
+/**
+ * The limits a pod may have. Rates span what Kubernetes accepts in its bandwidth
+ * annotations (1k to 1P); bursts, what the reference bandwidth plugin does (under
+ * 4 GB). containerd asks 2^32 - 1 bits of burst for every limited pod.
+ */
+export const RATE_LIMIT_BOUNDS = { minRate: 1_000, maxRate: 1e15, maxBurst: 8 * (2 ** 32 - 1) - 1 } as const;
 
 /** What ADD made: the plugin turns it into the CNI result of the runtime's version. */
 export interface PodInterfaces {

@@ -32,6 +32,7 @@ export interface DatapathSettings {
 export interface DatapathMaps extends NodeSubnetMaps {
   counters: BpfMap;
   endpoints: BpfMap;
+  podLimits: BpfMap;
 }
 
 export interface Datapath {
@@ -85,7 +86,7 @@ function moveLinks(directory: string, program: BpfProgram): { moved: number; def
 
 export function loadDatapath(bpffsRoot: string, settings: DatapathSettings, log: Logger): Datapath {
   const pins = pinPaths(bpffsRoot);
-  for (const directory of [pins.root, pins.maps, pins.programs, path.dirname(pins.podLinks), pins.podLinks, pins.netdevLinks, pins.tunnelLinks]) {
+  for (const directory of [pins.root, pins.maps, pins.programs, path.dirname(pins.podLinks), pins.podLinks, pins.podIngressLinks, pins.netdevLinks, pins.tunnelLinks]) {
     ensurePrivateDirectory(directory);
   }
   const resizedCounters = takeResizedCounters(pins.map('counters'));
@@ -106,7 +107,7 @@ export function loadDatapath(bpffsRoot: string, settings: DatapathSettings, log:
       programs.set(name, program);
       replacePin(program, pins.program(name));
     }
-    maps = { counters: object.map('counters'), endpoints: object.map('endpoints'), nodeSubnets: object.map('node_subnets'), nodeSubnetLengths: object.map('node_subnet_lengths'), nodeSlots: object.map('node_slots'), nodeAddresses: object.map('node_addresses') };
+    maps = { counters: object.map('counters'), endpoints: object.map('endpoints'), podLimits: object.map('pod_limits'), nodeSubnets: object.map('node_subnets'), nodeSubnetLengths: object.map('node_subnet_lengths'), nodeSlots: object.map('node_slots'), nodeAddresses: object.map('node_addresses') };
   } finally {
     object.close();
   }
@@ -120,12 +121,13 @@ export function loadDatapath(bpffsRoot: string, settings: DatapathSettings, log:
   const program = (name: ProgramName): BpfProgram => programs.get(name) as BpfProgram;
   const moved = {
     podLinks: moveLinks(pins.podLinks, program('from_pod')),
+    podIngressLinks: moveLinks(pins.podIngressLinks, program('to_pod')),
     netdevLinks: moveLinks(pins.netdevLinks, program('from_netdev')),
     tunnelLinks: moveLinks(pins.tunnelLinks, program('to_tunnel')),
   };
-  const defunct = moved.podLinks.defunct + moved.netdevLinks.defunct + moved.tunnelLinks.defunct;
+  const defunct = Object.values(moved).reduce((sum, counts) => sum + counts.defunct, 0);
   if (defunct > 0) log.warn({ defunct }, 'removed pins of links whose device is gone or which were detached');
-  const linksMoved = { podLinks: moved.podLinks.moved, netdevLinks: moved.netdevLinks.moved, tunnelLinks: moved.tunnelLinks.moved };
+  const linksMoved = Object.fromEntries(Object.entries(moved).map(([name, counts]) => [name, counts.moved]));
   log.info({ bpffsRoot, adoptedMaps: adopted, ...linksMoved }, adopted.length ? 'datapath loaded; re-adopted pinned maps and links' : 'datapath loaded');
   return {
     pins,

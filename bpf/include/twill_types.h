@@ -28,6 +28,7 @@ enum twill_reason {
 	TWILL_PASSED_FRAGMENT = 18,  /* a fragment for a pod whose replies conntrack may reverse: the stack reassembles it */
 	TWILL_DROPPED_NO_POD = 19,   /* for an address of this node's pod CIDR that no pod holds: never routed on */
 	TWILL_PASSED_TOO_BIG = 20,   /* vxlan: too big for the uplink once wrapped: the stack answers "fragmentation needed" */
+	TWILL_DROPPED_BY_LIMIT = 21, /* over the bandwidth limit of the pod sending or receiving it */
 	TWILL_REASON_COUNT,          /* not a reason: how many values there are (0 is none), for sizing */
 };
 
@@ -36,14 +37,22 @@ enum twill_direction {
 	TWILL_FROM_POD = 0,    /* host-side veth ingress: leaving a pod */
 	TWILL_FROM_NETDEV = 1, /* uplink or tunnel ingress: arriving from the network */
 	TWILL_TO_TUNNEL = 2,   /* tunnel device egress: leaving for another node */
-	TWILL_DIRECTION_COUNT, /* not a direction: how many there are, for sizing */
+	TWILL_TO_POD = 3,      /* host-side veth egress of a pod with an ingress limit: routed into it by the stack */
+	TWILL_DIRECTION_COUNT, /* not a direction: how many there are */
 };
 
 /*
- * The counters map is an array (lookups the verifier inlines) with one slot per reason
- * and direction: reason * TWILL_DIRECTION_COUNT + direction (counter_index in the
- * datapath, counterIndex in bpf/counters.ts).
+ * The counters map is an array (lookups the verifier inlines) with a slot for every
+ * reason and direction: reason * TWILL_DIRECTION_SLOTS + direction (counter_index in
+ * the datapath, counterIndex in bpf/counters.ts). Its shape is fixed with room to
+ * spare, so that a build adding reasons or directions re-adopts the pinned map of the
+ * build before it, counts and all.
  */
+enum twill_counter_slots {
+	TWILL_REASON_SLOTS = 64,
+	TWILL_DIRECTION_SLOTS = 8,
+};
+
 struct counter_value {
 	__u64 packets;
 	__u64 bytes;
@@ -65,14 +74,42 @@ struct endpoint {
 	__u32 ifindex;    /* the host-side veth; 0: an empty slot */
 	__u8 pod_mac[6];  /* the pod's eth0 */
 	__u8 host_mac[6]; /* the host-side veth, the pod's next hop */
-	__u32 flags;      /* TWILL_ENDPOINT_* */
+	__u32 flags;      /* enum twill_endpoint_flag */
+};
+
+enum twill_endpoint_flag {
+	/*
+	 * The pod has sent traffic into the host stack, which may have NATed it (kube-proxy
+	 * Services): replies to it are checked against conntrack before delivery.
+	 */
+	TWILL_ENDPOINT_USES_STACK = 1,
+	/* What the pod sends is held to its egress limit (struct pod_limits). */
+	TWILL_ENDPOINT_EGRESS_LIMITED = 2,
+	/* What the pod receives is held to its ingress limit. */
+	TWILL_ENDPOINT_INGRESS_LIMITED = 4,
 };
 
 /*
- * The pod has sent traffic into the host stack, which may have NATed it (kube-proxy
- * Services): replies to it are checked against conntrack before delivery.
+ * One direction of a pod's bandwidth limit, a token bucket kept as a clock (the
+ * generic cell rate algorithm): next_ns is when the bytes let through so far would
+ * have been sent at the rate. A packet passes while that is at most burst_ns ahead of
+ * now, and moves it on by the time the rate takes to send the packet.
  */
-#define TWILL_ENDPOINT_USES_STACK 1
+struct rate_limit {
+	__u64 rate;     /* bits per second; 0: no limit this way */
+	__u64 burst_ns; /* the burst, as the time the rate takes to send it */
+	__u64 next_ns;  /* CLOCK_MONOTONIC; the datapath's to move, 0 when the agent writes the limit */
+};
+
+/*
+ * A pod's bandwidth limits: the pod_limits map is an array with the endpoints map's
+ * slots. The lock keeps two CPUs from letting two packets through on the same tokens.
+ */
+struct pod_limits {
+	struct bpf_spin_lock lock;
+	struct rate_limit egress;  /* what the pod sends */
+	struct rate_limit ingress; /* what the pod receives */
+};
 
 /*
  * Another node's pod subnet: its prefix length and network address (host bits zero).

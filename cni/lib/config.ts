@@ -1,5 +1,6 @@
 // The network configuration on stdin: decoded, typed, validated, with Twill's defaults.
-import { DEFAULT_AGENT_SOCKET, DEFAULT_STATE_DIR, type Attachment } from '../../agent/api/cni';
+import { DEFAULT_AGENT_SOCKET, DEFAULT_STATE_DIR, type Attachment, type PodLimits } from '../../agent/api/cni';
+import { parseBandwidth } from './bandwidth';
 import { Code, CniError } from './errors';
 import { parseResult, type Result } from './result';
 import { SUPPORTED_VERSIONS, atLeast } from './versions';
@@ -16,6 +17,8 @@ export interface NetConf {
   stateDir: string;
   /** Pod MTU; default: what the agent published for this node. */
   mtu?: number;
+  /** The pod's bandwidth limits (runtimeConfig.bandwidth). */
+  limits?: PodLimits;
   prevResult?: Result;
   /** GC: the attachments the runtime still knows; everything else is garbage. */
   validAttachments?: Attachment[];
@@ -93,6 +96,8 @@ export function parseNetConf(stdin: Buffer): NetConf {
     stateDir: optionalString(config, 'stateDir') ?? DEFAULT_STATE_DIR,
   };
   if (mtu !== undefined) netConf.mtu = mtu as number;
+  const limits = parseBandwidth(runtimeConfig as Record<string, unknown> | undefined);
+  if (limits) netConf.limits = limits;
   if (config.prevResult !== undefined && config.prevResult !== null) netConf.prevResult = parseResult(config.prevResult);
   if (config['cni.dev/valid-attachments'] !== undefined) {
     netConf.validAttachments = parseValidAttachments(config['cni.dev/valid-attachments']);

@@ -23,7 +23,7 @@ function requestFor(command: Exclude<Command, 'VERSION'>, args: CmdArgs, netConf
   const attachment = { containerID: args.containerID, ifname: args.ifname };
   switch (command) {
     case 'ADD':
-      return { command, attachment, netns: args.netns, ...(netConf.mtu !== undefined ? { mtu: netConf.mtu } : {}) };
+      return { command, attachment, netns: args.netns, ...(netConf.mtu !== undefined ? { mtu: netConf.mtu } : {}), ...(netConf.limits ? { limits: netConf.limits } : {}) };
     case 'DEL':
       return { command, attachment, netns: args.netns };
     case 'CHECK':

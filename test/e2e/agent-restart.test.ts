@@ -9,8 +9,8 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 
-import { packetsFor } from '../../bpf/counters';
-import { DIRECTION_COUNT, REASON_COUNT } from '../../bpf/layouts';
+import { COUNTER_SLOT_COUNT, packetsFor } from '../../bpf/counters';
+import { COUNTER_SLOTS, slotKey } from '../../bpf/layouts';
 
 import { pinPaths } from '../../bpf/datapath';
 import { encodeEndpoint, endpointKey, occupiedSlots, writeEndpoint } from '../../bpf/endpoints';
@@ -77,20 +77,24 @@ describe('agent restarts', needsRoot, () => {
     assert.ok(podsTalk());
   });
 
-  test('an upgrade over a counters map pinned by a build with fewer reasons loads, and keeps the counts', async () => {
+  test('an upgrade over a counters map pinned before its shape was fixed (3 directions a reason) loads, and keeps the counts', async () => {
     assert.ok(podsTalk());
     await node.stopAgent('SIGTERM');
     const pin = pinPaths(node.bpffsRoot).map('counters');
     const counted = (): bigint => packetsFor(pinnedCounters(node.bpffsRoot), 'TWILL_DELIVERED_LOCAL', 'TWILL_FROM_POD');
     const before = counted();
     assert.ok(before > 0n);
-    // What a build with 11 reasons pinned: 11 × 3 slots, holding the same counts.
+    // What a build with 21 reasons and 3 directions pinned: a slot per reason × 3 + direction, holding the same counts.
     const older = `${pin}_older`;
-    execFileSync('bpftool', ['map', 'create', older, 'type', 'percpu_array', 'key', '4', 'value', '16', 'entries', String(11 * DIRECTION_COUNT), 'name', 'counters']);
+    execFileSync('bpftool', ['map', 'create', older, 'type', 'percpu_array', 'key', '4', 'value', '16', 'entries', String(21 * 3), 'name', 'counters']);
     withPinnedMap(node.bpffsRoot, 'counters', (current) => {
       const replacement = BpfMap.openPinned(older);
       try {
-        for (const [key, value] of current.lookupBatch()) if (key.readUInt32LE(0) < replacement.info.maxEntries) replacement.update(key, value);
+        for (const [key, value] of current.lookupBatch()) {
+          const slot = key.readUInt32LE(0);
+          const [reason, direction] = [Math.floor(slot / COUNTER_SLOTS.TWILL_DIRECTION_SLOTS), slot % COUNTER_SLOTS.TWILL_DIRECTION_SLOTS];
+          if (reason < 21 && direction < 3) replacement.update(slotKey(reason * 3 + direction), value);
+        }
       } finally {
         replacement.close();
       }
@@ -98,7 +102,7 @@ describe('agent restarts', needsRoot, () => {
     fs.renameSync(older, pin);
 
     await node.startAgent();
-    assert.equal(withPinnedMap(node.bpffsRoot, 'counters', (map) => map.info.maxEntries), REASON_COUNT * DIRECTION_COUNT, "resized to this build's reasons");
+    assert.equal(withPinnedMap(node.bpffsRoot, 'counters', (map) => map.info.maxEntries), COUNTER_SLOT_COUNT, 'resized to the fixed shape');
     assert.ok(counted() >= before, `counts carried over: ${counted()} after ${before}`);
     assert.ok(podsTalk());
   });

@@ -63,6 +63,18 @@ export const BAD_INPUTS: BadInput[] = [
   { name: 'runtimeConfig a string', config: { runtimeConfig: 'x' }, code: 7, msg: /runtimeConfig must be an object/ },
   { name: 'runtimeConfig a list', config: { runtimeConfig: [{ portMappings: [] }] }, code: 7, msg: /runtimeConfig must be an object/ },
   { name: 'runtimeConfig null', config: { runtimeConfig: null }, code: 7, msg: /runtimeConfig must be an object/ },
+  // Bandwidth limits (runtimeConfig.bandwidth), as containerd spells them or as the CNI conventions do.
+  { name: 'a negative rate', config: { runtimeConfig: { bandwidth: { ingressRate: -1, ingressBurst: 8000 } } }, code: 7, msg: /runtimeConfig.bandwidth.ingressRate must be a whole number of bits per second, 0 or more/ },
+  { name: 'a fractional burst', config: { runtimeConfig: { bandwidth: { EgressRate: 1e6, EgressBurst: 0.5 } } }, code: 7, msg: /runtimeConfig.bandwidth.EgressBurst must be a whole number of bits/ },
+  { name: 'a rate as a string', config: { runtimeConfig: { bandwidth: { egressRate: '10M', egressBurst: 8000 } } }, code: 7, msg: /runtimeConfig.bandwidth.egressRate must be a whole number/ },
+  { name: 'a rate with a zero burst', config: { runtimeConfig: { bandwidth: { IngressRate: 1e7, IngressBurst: 0 } } }, code: 7, msg: /runtimeConfig.bandwidth.IngressBurst must be set with IngressRate, and not be 0/ },
+  { name: 'a burst without a rate', config: { runtimeConfig: { bandwidth: { egressBurst: 8000 } } }, code: 7, msg: /runtimeConfig.bandwidth.egressBurst is set without egressRate/ },
+  { name: 'a rate below 1 kbit/s', config: { runtimeConfig: { bandwidth: { ingressRate: 999, ingressBurst: 8000 } } }, code: 7, msg: /ingressRate is 999 bits per second, less than the 1000/ },
+  { name: 'an absurdly large rate', config: { runtimeConfig: { bandwidth: { IngressRate: 1e16, IngressBurst: 8000 } } }, code: 7, msg: /IngressRate is 10000000000000000 bits per second, more than/ },
+  { name: 'an absurdly large burst', config: { runtimeConfig: { bandwidth: { egressRate: 1e6, egressBurst: 2 ** 40 } } }, code: 7, msg: /egressBurst is 1099511627776 bits, more than/ },
+  { name: 'a rate spelt twice', config: { runtimeConfig: { bandwidth: { ingressRate: 1e6, IngressRate: 2e6, ingressBurst: 8000 } } }, code: 7, msg: /ingressRate is given twice/ },
+  { name: 'bandwidth a list', config: { runtimeConfig: { bandwidth: [] } }, code: 7, msg: /runtimeConfig.bandwidth must be an object/ },
+  { name: 'shaped subnets', config: { runtimeConfig: { bandwidth: { ingressRate: 1e6, ingressBurst: 8000, shapedSubnets: ['10.0.0.0/8'] } } }, code: 2, msg: /shapedSubnets is not supported/ },
   // Commands their config's version does not have.
   { name: 'CHECK on a 0.3.1 config', env: { CNI_COMMAND: 'CHECK' }, config: { cniVersion: '0.3.1' }, code: 1, msg: /CHECK needs cniVersion 0.4.0/ },
   { name: 'CHECK without prevResult', env: { CNI_COMMAND: 'CHECK' }, code: 7, msg: /prevResult is required for CHECK/ },

@@ -120,3 +120,38 @@ socket.send(Buffer.from(process.argv[3], 'hex'), Number(process.argv[2]), proces
 export function sendUdp(ns: string, address: string, port: number, payload: Buffer): void {
   inNetns(ns, process.execPath, ['-e', UDP_SENDER, address, String(port), payload.toString('hex')]);
 }
+
+export interface Iperf3Options {
+  /** Parallel TCP streams (-P). */
+  streams?: number;
+  /** The server sends and the client receives (-R). */
+  reverse?: boolean;
+  /** UDP at this many bits per second instead of TCP. */
+  udpRate?: number;
+  /** Seconds measured, after one second left out (TCP's start, a limit's first burst). */
+  seconds?: number;
+}
+
+/** Bits per second the receiving side got in an iperf3 run from `clientNs` to a one-shot server in `serverNs` at `serverIp`. */
+export async function iperf3Goodput(clientNs: string, serverNs: string, serverIp: string, options: Iperf3Options = {}): Promise<number> {
+  const { streams = 1, reverse = false, udpRate, seconds = 3 } = options;
+  const port = '5299';
+  const server = spawn('ip', ['netns', 'exec', serverNs, 'iperf3', '-s', '-1', '-p', port], { stdio: 'ignore' });
+  const kill = (): void => void server.kill('SIGKILL');
+  const forget = atExit(kill);
+  try {
+    await waitFor(`iperf3 server in ${serverNs}`, () => inNetns(serverNs, 'ss', ['-Hltn', `sport = :${port}`]).trim() !== '', 10_000);
+    const args = ['-c', serverIp, '-p', port, '-J', '-t', String(seconds), '-O', '1', '-P', String(streams), ...(reverse ? ['-R'] : []), ...(udpRate ? ['-u', '-b', String(udpRate)] : [])];
+    const report = JSON.parse(inNetns(clientNs, 'iperf3', args, (seconds + 20) * 1000)) as {
+      end: { sum_received?: { bits_per_second: number }; sum?: { bits_per_second: number; lost_percent: number } };
+    };
+    // iperf3 3.12 reports UDP as what was sent and the share of it the server missed.
+    const { sum_received: tcp, sum: udp } = report.end;
+    const received = udpRate ? udp && udp.bits_per_second * (1 - udp.lost_percent / 100) : tcp?.bits_per_second;
+    if (received === undefined) throw new Error(`iperf3 from ${clientNs} to ${serverIp} reported nothing received`);
+    return received;
+  } finally {
+    forget();
+    kill();
+  }
+}

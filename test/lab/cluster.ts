@@ -144,13 +144,15 @@ export async function labUp(options: LabOptions): Promise<Lab> {
   }
 }
 
-export async function addPod(lab: Lab, node: LabNode, name: string): Promise<LabPod> {
+/** A pod made through the real plugin; `runtimeConfig` is what a runtime adds for the capabilities the entry declares (bandwidth). */
+export async function addPod(lab: Lab, node: LabNode, name: string, runtimeConfig?: Record<string, unknown>): Promise<LabPod> {
   const ns = `${lab.options.prefix}${name}`;
   addNamespace(ns);
   const containerID = crypto.randomBytes(32).toString('hex');
   const pod = { name, ns, node: node.name, containerID, ip: '' };
   lab.pods.push(pod);
-  pod.ip = addedIp(await runPlugin(node.ns, 'ADD', { containerID, netns: `/run/netns/${ns}`, podName: name }, netConf(node)));
+  const config = runtimeConfig ? { ...netConf(node), runtimeConfig } : netConf(node);
+  pod.ip = addedIp(await runPlugin(node.ns, 'ADD', { containerID, netns: `/run/netns/${ns}`, podName: name }, config));
   return pod;
 }
 

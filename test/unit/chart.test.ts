@@ -28,7 +28,7 @@ import { repoRoot } from '../helpers/kernel';
 const NAMESPACE = 'kube-system';
 const OVERRIDES = ['mode=vxlan', 'serviceMonitor.enabled=true', 'mtu=1400'];
 const AGENT_KEYS = ['mode', 'clusterCIDR', 'mtu', 'vni', 'vxlanPort', 'metricsPort', 'logLevel', 'bpffsRoot', 'stateDir', 'runDir', 'procSysNet'];
-const PLUGIN_KEYS = ['cniVersion', 'name', 'type', 'agentSocket', 'stateDir', 'mtu'];
+const PLUGIN_KEYS = ['cniVersion', 'name', 'type', 'capabilities', 'agentSocket', 'stateDir', 'mtu'];
 
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'twill-chart-'));
 after(() => fs.rmSync(scratch, { recursive: true, force: true }));
@@ -233,12 +233,12 @@ describe('Helm chart charts/twill', () => {
     assert.equal(list.cniVersion, '1.1.0');
     assert.equal(list.name, 'twill');
     assert.deepEqual(list.plugins, [
-      { type: 'twill', agentSocket: '/run/twill/cni.sock', stateDir: '/var/lib/twill' },
+      { type: 'twill', capabilities: { bandwidth: true }, agentSocket: '/run/twill/cni.sock', stateDir: '/var/lib/twill' },
       { type: 'portmap', capabilities: { portMappings: true }, snat: true },
     ]);
     for (const key of Object.keys(list.plugins[0])) assert.ok(PLUGIN_KEYS.includes(key), `plugin key ${key}`);
     const plain = conflist(render(['cni.portmap=false', 'cni.mtu=1450', 'cni.cniVersion=1.0.0']));
-    assert.deepEqual(plain.plugins, [{ type: 'twill', agentSocket: '/run/twill/cni.sock', stateDir: '/var/lib/twill', mtu: 1450 }]);
+    assert.deepEqual(plain.plugins, [{ type: 'twill', capabilities: { bandwidth: true }, agentSocket: '/run/twill/cni.sock', stateDir: '/var/lib/twill', mtu: 1450 }]);
     assert.equal(plain.cniVersion, '1.0.0');
 
     // What the runtime hands the plugin: its entry with the list's cniVersion and name.

@@ -6,7 +6,7 @@ import { describe, test } from 'node:test';
 import { decodeEndpoint, encodeEndpoint, endpointKey, podCidrProblem, podSlots, type Endpoint } from '../../bpf/endpoints';
 import { LAYOUTS } from '../../bpf/layouts';
 
-const pod: Endpoint = { ip: '10.244.1.7', ifindex: 12, podMac: '02:74:0a:f4:01:07', hostMac: '42:f9:d8:0e:96:0f', usesStack: true };
+const pod: Endpoint = { ip: '10.244.1.7', ifindex: 12, podMac: '02:74:0a:f4:01:07', hostMac: '42:f9:d8:0e:96:0f', usesStack: true, egressLimited: false, ingressLimited: true };
 
 describe('endpoint slots', () => {
   test('a slot is the offset of the address in the pod CIDR, host bits of the CIDR ignored', () => {
@@ -30,6 +30,8 @@ describe('endpoint slots', () => {
   test('a value carries the pod and its address; an all-zero value is an empty slot', () => {
     assert.deepEqual(decodeEndpoint(encodeEndpoint(pod)), pod);
     assert.deepEqual(decodeEndpoint(encodeEndpoint({ ...pod, usesStack: false })), { ...pod, usesStack: false });
+    const limited = { ...pod, usesStack: false, egressLimited: true, ingressLimited: false };
+    assert.deepEqual(decodeEndpoint(encodeEndpoint(limited)), limited);
     assert.equal(decodeEndpoint(Buffer.alloc(LAYOUTS.endpoint.size)), undefined);
   });
 });

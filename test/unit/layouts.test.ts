@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { describe, test } from 'node:test';
 
 import { DATAPATH_OBJECT } from '../../bpf/datapath';
-import { DIRECTIONS, DIRECTION_COUNT, LAYOUTS, MAPS, REASONS, REASON_COUNT } from '../../bpf/layouts';
+import { COUNTER_SLOTS, DIRECTIONS, DIRECTION_COUNT, ENDPOINT_FLAGS, LAYOUTS, MAPS, REASONS, REASON_COUNT } from '../../bpf/layouts';
 
 interface BtfType {
   id: number;
@@ -56,13 +56,19 @@ describe('map layouts match the BTF of the compiled datapath', () => {
     assert.deepEqual(enumValues('twill_direction'), { ...DIRECTIONS, TWILL_DIRECTION_COUNT: DIRECTION_COUNT });
   });
 
+  test('enum twill_counter_slots and enum twill_endpoint_flag', () => {
+    assert.deepEqual(enumValues('twill_counter_slots'), COUNTER_SLOTS);
+    assert.deepEqual(enumValues('twill_endpoint_flag'), ENDPOINT_FLAGS);
+  });
+
   test('every map in .maps, with the key and value types TypeScript encodes', () => {
     const maps = Object.fromEntries(mapDefinitions().map(({ name, member }) => [name, { key: member('key')?.name ?? '?', value: member('value')?.name ?? '?' }]));
     assert.deepEqual(maps, MAPS);
   });
 
-  test('the counters map has a slot for every reason and direction', () => {
+  test('the counters map has its fixed shape, with a slot for every reason and direction', () => {
     const counters = mapDefinitions().find((map) => map.name === 'counters');
-    assert.equal(counters?.member('max_entries')?.nr_elems, REASON_COUNT * DIRECTION_COUNT);
+    assert.equal(counters?.member('max_entries')?.nr_elems, COUNTER_SLOTS.TWILL_REASON_SLOTS * COUNTER_SLOTS.TWILL_DIRECTION_SLOTS);
+    assert.ok(REASON_COUNT <= COUNTER_SLOTS.TWILL_REASON_SLOTS && DIRECTION_COUNT <= COUNTER_SLOTS.TWILL_DIRECTION_SLOTS);
   });
 });

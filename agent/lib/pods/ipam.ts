@@ -1,7 +1,8 @@
 // The node's pod addresses. The agent is their only writer, so they live in memory and
 // every change is written through before the request that made it is answered: one
 // file per allocated address under <stateDir>/ipam naming the attachment that holds it
-// (the format releases before the agent owned IPAM used, so an upgrade adopts it as is).
+// (the format releases before the agent owned IPAM used, so an upgrade adopts it as is),
+// and on a third line the pod's bandwidth limits, if it has any, as JSON.
 //
 // A file is written whole under a temporary name and renamed into place, so a killed
 // agent leaves each record either absent or complete. A record torn by a power loss
@@ -10,7 +11,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-import type { Attachment } from '../../api/cni';
+import type { Attachment, PodLimits } from '../../api/cni';
 import { Code } from '../../api/cni';
 import { ipv4FromNumber, ipv4ToNumber, isIpv4, parseIpv4Prefix } from '../../../bpf/addresses';
 import { ensurePrivateDirectory } from '../private-dir';
@@ -19,6 +20,7 @@ import { attachmentKey } from './naming';
 
 export interface Allocation extends Attachment {
   ip: string;
+  limits?: PodLimits;
 }
 
 /** Left by releases that kept the cursor on disk; read once, for where to go on. */
@@ -32,6 +34,15 @@ function podRange(podCIDR: string): { first: number; last: number; size: number 
   const span = 2 ** (32 - prefixLength);
   const network = ipv4ToNumber(address) - (ipv4ToNumber(address) % span);
   return { first: network + 1, last: network + span - 2, size: span - 2 };
+}
+
+/** A record's limits line; one no one can read is no limit, as the record it is in would be held by no one. */
+function parseLimits(line: string): PodLimits | undefined {
+  try {
+    return JSON.parse(line) as PodLimits;
+  } catch {
+    return undefined;
+  }
 }
 
 export class Ipam {
@@ -57,16 +68,22 @@ export class Ipam {
     }
   }
 
-  /** The attachment's address: the one it already holds (a retried ADD), or a free one. */
-  allocate(attachment: Attachment): string {
+  /**
+   * The attachment's address: the one it already holds (a retried ADD, whose limits
+   * replace the earlier ones), or a free one.
+   */
+  allocate(attachment: Attachment, limits?: PodLimits): string {
     const held = this.find(attachment);
-    if (held) return held.ip;
+    if (held) {
+      if (JSON.stringify(held.limits) !== JSON.stringify(limits)) this.#write({ ...held, ...(limits ? { limits } : { limits: undefined }) });
+      return held.ip;
+    }
     const { first, size } = this.#range;
     for (let step = 1; step <= size; step++) {
       const candidate = first + ((this.#cursor - first + step) % size);
       const ip = ipv4FromNumber(candidate);
       if (this.#byIp.has(ip)) continue;
-      this.#write({ ...attachment, ip });
+      this.#write({ ...attachment, ip, ...(limits ? { limits } : {}) });
       this.#cursor = candidate;
       return ip;
     }
@@ -104,20 +121,23 @@ export class Ipam {
 
   #write(allocation: Allocation): void {
     const file = path.join(this.directory, allocation.ip);
-    fs.writeFileSync(`${file}.tmp`, `${allocation.containerID}\n${allocation.ifname}\n`, { mode: 0o600 });
+    const limits = allocation.limits ? `${JSON.stringify(allocation.limits)}\n` : '';
+    fs.writeFileSync(`${file}.tmp`, `${allocation.containerID}\n${allocation.ifname}\n${limits}`, { mode: 0o600 });
     fs.renameSync(`${file}.tmp`, file);
     this.#remember(allocation);
   }
 
   #remember(allocation: Allocation): void {
+    const previous = this.#byIp.get(allocation.ip);
+    if (previous && this.#byAttachment.get(attachmentKey(previous)) === previous) this.#byAttachment.delete(attachmentKey(previous));
     this.#byIp.set(allocation.ip, allocation);
     // Two records of one attachment only come from a crash between writes: the first found answers.
     if (allocation.containerID && !this.#byAttachment.has(attachmentKey(allocation))) this.#byAttachment.set(attachmentKey(allocation), allocation);
   }
 
   #readRecord(ip: string): Allocation {
-    const [containerID = '', ifname = ''] = fs.readFileSync(path.join(this.directory, ip), 'utf8').split('\n');
-    return { ip, containerID, ifname };
+    const [containerID = '', ifname = '', limits = ''] = fs.readFileSync(path.join(this.directory, ip), 'utf8').split('\n');
+    return { ip, containerID, ifname, ...(limits ? { limits: parseLimits(limits) } : {}) };
   }
 
   #readCursor(): number {

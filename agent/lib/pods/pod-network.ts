@@ -4,7 +4,7 @@
 // under RTNL anyway, and a burst of 128 at once would overflow the host netlink
 // socket's receive buffer with replies. IPAM changes are synchronous, so the event
 // loop itself keeps any two requests from taking one address.
-import { Code, type AgentAnswer, type Attachment, type PodRequest } from '../../api/cni';
+import { Code, type AgentAnswer, type Attachment, type PodLimits, type PodRequest } from '../../api/cni';
 import { Rtnl } from '../../netlink';
 import type { Ipam } from './ipam';
 import { attachmentKey, sameAttachment } from './naming';
@@ -40,7 +40,7 @@ export class PodNetwork {
     try {
       switch (request.command) {
         case 'ADD':
-          return { ok: true, pod: await this.#inOrder(request.attachment, () => this.#add(request.attachment, request.netns, request.mtu)) };
+          return { ok: true, pod: await this.#inOrder(request.attachment, () => this.#add(request.attachment, request.netns, request.mtu, request.limits)) };
         case 'DEL':
           await this.#inOrder(request.attachment, () => this.release(request.attachment));
           return { ok: true };
@@ -96,15 +96,15 @@ export class PodNetwork {
     }
   }
 
-  async #add(attachment: Attachment, netns: string, mtu: number | undefined) {
+  async #add(attachment: Attachment, netns: string, mtu: number | undefined, limits: PodLimits | undefined) {
     const { host, ipam } = this.#options;
     // Opened first, so a CNI_NETNS that is no network namespace fails before anything is taken.
     const pod = Rtnl.open(netns);
     try {
       await checkPodNamespace(host, pod, netns, attachment);
-      const ip = ipam.allocate(attachment);
+      const ip = ipam.allocate(attachment, limits);
       try {
-        return await wirePod(host, pod, netns, attachment, ip, mtu ?? this.#options.podMtu());
+        return await wirePod(host, pod, netns, attachment, ip, mtu ?? this.#options.podMtu(), limits);
       } catch (error) {
         await unwirePod(host, attachment, ip).catch(() => undefined);
         ipam.release(attachment);
@@ -121,7 +121,7 @@ export class PodNetwork {
     if (!addresses.includes(`${allocation.ip}/32`)) throw new PodError(Code.CheckFailed, `prevResult does not list ${allocation.ip}/32, the address allocated to this pod`);
     const pod = Rtnl.open(netns);
     try {
-      await checkPod(this.#options.host, pod, netns, attachment, allocation.ip);
+      await checkPod(this.#options.host, pod, netns, attachment, allocation.ip, allocation.limits);
     } finally {
       pod.close();
     }

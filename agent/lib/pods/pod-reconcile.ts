@@ -9,20 +9,22 @@
 //   after an ADD killed before its veth existed, and for pods deleted while nobody
 //   ran DEL. Records no one can read are freed too.
 // - A live pod gets back any part of its wiring the node lost (its from_pod link after
-//   bpffs was cleared, its endpoint entry), and the host veth settings that keep a pod
-//   from reconfiguring its node (so an upgrade fixes pods an older release wired).
-// - Host veths, link pins and endpoint entries that no record names are removed.
+//   bpffs was cleared, its endpoint entry, its bandwidth limits and their queue), and
+//   the host veth settings that keep a pod from reconfiguring its node (so an upgrade
+//   fixes pods an older release wired).
+// - Host veths, link pins, endpoint entries and limits that no record names are removed.
 import fs from 'node:fs';
 
 import type { Logger } from 'pino';
 
-import { clearSlot, inOwnSlot, inPodCidr, occupiedSlots, readEndpoint, writeEndpoint } from '../../../bpf/endpoints';
+import { clearSlot, endpointKey, inOwnSlot, inPodCidr, occupiedSlots, readEndpoint, writeEndpoint } from '../../../bpf/endpoints';
+import { clearLimitsSlot, holdsPodLimits, limitedSlots } from '../../../bpf/pod-limits';
 import { hardenHostVeth } from '../../netlink';
 import type { Attachment } from '../../api/cni';
 import type { Allocation, Ipam } from './ipam';
 import { HOST_VETH_NAME, hostVethName, podMac } from './naming';
 import { donePendingRelease, pendingReleases } from './pending-releases';
-import { attachFromPod, unwirePod, type PodHost } from './pod-wiring';
+import { applyLimits, attachFromPod, podEndpoint, unwirePod, type PodHost } from './pod-wiring';
 
 export interface ReconcileSummary {
   pendingReleases: number;
@@ -33,7 +35,7 @@ export interface ReconcileSummary {
   strays: number;
 }
 
-/** Deletes host veths, link pins and endpoint entries that none of `kept` names. */
+/** Deletes host veths, link pins, endpoint entries and limits that none of `kept` names. */
 export async function removeStrays(host: PodHost, kept: Allocation[]): Promise<number> {
   const keptNames = new Set(kept.filter((a) => a.containerID).map(hostVethName));
   const keptAddresses = new Set(kept.map((a) => a.ip));
@@ -44,16 +46,23 @@ export async function removeStrays(host: PodHost, kept: Allocation[]): Promise<n
       removed++;
     }
   }
-  if (fs.existsSync(host.pins.podLinks)) {
-    for (const name of fs.readdirSync(host.pins.podLinks)) {
+  for (const directory of [host.pins.podLinks, host.pins.podIngressLinks]) {
+    if (!fs.existsSync(directory)) continue;
+    for (const name of fs.readdirSync(directory)) {
       if (keptNames.has(name)) continue;
-      fs.rmSync(host.pins.podLink(name), { force: true });
+      fs.rmSync(`${directory}/${name}`, { force: true });
       removed++;
     }
   }
   for (const slot of occupiedSlots(host.endpoints)) {
     if (keptAddresses.has(slot.endpoint.ip) && inOwnSlot(host.podCIDR, slot)) continue;
     clearSlot(host.endpoints, slot.key);
+    removed++;
+  }
+  const limitedKeys = new Set(kept.filter((a) => a.limits && inPodCidr(host.podCIDR, a.ip)).map((a) => endpointKey(host.podCIDR, a.ip).toString('hex')));
+  for (const key of limitedSlots(host.podLimits)) {
+    if (limitedKeys.has(key.toString('hex'))) continue;
+    clearLimitsSlot(host.podLimits, key);
     removed++;
   }
   return removed;
@@ -87,10 +96,17 @@ export async function reconcilePods(host: PodHost, ipam: Ipam, stateDir: string,
       attachFromPod(host, veth);
       repaired.push(`${allocation.ip}: from_pod attached to ${veth.name}`);
     }
-    const entry = readEndpoint(host.endpoints, host.podCIDR, allocation.ip);
     // A pod keeps an address outside a pod CIDR changed under it, but has no slot for it.
-    if (inPodCidr(host.podCIDR, allocation.ip) && (!entry || entry.ifindex !== veth.index || entry.hostMac !== veth.mac)) {
-      writeEndpoint(host.endpoints, host.podCIDR, { ip: allocation.ip, ifindex: veth.index, podMac: podMac(allocation.ip), hostMac: veth.mac });
+    if (!inPodCidr(host.podCIDR, allocation.ip)) continue;
+    const limits = allocation.limits ?? {};
+    if (!holdsPodLimits(host.podLimits, host.podCIDR, allocation.ip, limits) || (limits.ingress && !fs.existsSync(host.pins.podIngressLink(veth.name)))) {
+      applyLimits(host, veth, allocation.ip, limits);
+      repaired.push(`${allocation.ip}: bandwidth limits`);
+    }
+    const entry = readEndpoint(host.endpoints, host.podCIDR, allocation.ip);
+    const expected = podEndpoint(allocation.ip, veth, podMac(allocation.ip), limits);
+    if (!entry || entry.ifindex !== veth.index || entry.hostMac !== veth.mac || entry.egressLimited !== expected.egressLimited || entry.ingressLimited !== expected.ingressLimited) {
+      writeEndpoint(host.endpoints, host.podCIDR, { ...expected, usesStack: entry?.usesStack });
       repaired.push(`${allocation.ip}: endpoint entry`);
     }
   }

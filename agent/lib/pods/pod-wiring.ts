@@ -1,13 +1,16 @@
 // Wiring one pod: a veth with its peer born inside the pod as CNI_IFNAME, a /32, the
 // onlink default route via 169.254.1.1 with a permanent neighbour entry for it, and on
-// the host the /32 route and neighbour; then from_pod on the host veth and the pod's
-// endpoint entry. unwirePod undoes all of it and tolerates any part being gone;
-// checkPod says which part is missing.
+// the host the /32 route and neighbour; then from_pod on the host veth, the pod's
+// bandwidth limits (if it has any) and its endpoint entry. A pod with an ingress limit
+// also gets to_pod on the veth's egress, for what the host stack routes to it.
+// unwirePod undoes all of it and tolerates any part being gone; checkPod says which
+// part is missing.
 import fs from 'node:fs';
 
-import { Code, type Attachment, type PodInterfaces } from '../../api/cni';
+import { Code, type Attachment, type PodInterfaces, type PodLimits } from '../../api/cni';
 import type { PinPaths } from '../../../bpf/datapath';
-import { clearEndpoint, readEndpoint, writeEndpoint } from '../../../bpf/endpoints';
+import { clearEndpoint, readEndpoint, writeEndpoint, type Endpoint } from '../../../bpf/endpoints';
+import { clearPodLimits, holdsPodLimits, writePodLimits } from '../../../bpf/pod-limits';
 import { attachTcx, queryAttached, type BpfMap, type BpfProgram } from '../../../bpf/tsbpf';
 import { hardenHostVeth, type Link, type Rtnl } from '../../netlink';
 import { POD_GATEWAY, hostVethName, podMac } from './naming';
@@ -18,7 +21,9 @@ export interface PodHost {
   rtnl: Rtnl;
   pins: PinPaths;
   fromPod: BpfProgram;
+  toPod: BpfProgram;
   endpoints: BpfMap;
+  podLimits: BpfMap;
   podCIDR: string;
   procSysNet: string;
 }
@@ -32,7 +37,7 @@ export async function checkPodNamespace(host: PodHost, pod: Rtnl, netns: string,
   throw new PodError(Code.InvalidEnvironment, `CNI_IFNAME ${attachment.ifname} already exists in CNI_NETNS ${netns}`);
 }
 
-export async function wirePod(host: PodHost, pod: Rtnl, netns: string, attachment: Attachment, ip: string, mtu: number): Promise<PodInterfaces> {
+export async function wirePod(host: PodHost, pod: Rtnl, netns: string, attachment: Attachment, ip: string, mtu: number, limits: PodLimits = {}): Promise<PodInterfaces> {
   const name = hostVethName(attachment);
   // A veth by this name can only be left from an earlier ADD of this attachment.
   const stale = await host.rtnl.link(name);
@@ -53,19 +58,41 @@ export async function wirePod(host: PodHost, pod: Rtnl, netns: string, attachmen
   await host.rtnl.addRoute({ destination: `${ip}/32`, ifindex: hostVeth.index });
   await host.rtnl.addPermanentNeighbour(hostVeth.index, ip, podInterface.mac);
   attachFromPod(host, hostVeth);
-  writeEndpoint(host.endpoints, host.podCIDR, { ip, ifindex: hostVeth.index, podMac: podInterface.mac, hostMac: hostVeth.mac });
+  applyLimits(host, hostVeth, ip, limits);
+  writeEndpoint(host.endpoints, host.podCIDR, podEndpoint(ip, hostVeth, podInterface.mac, limits));
   return { ip, gateway: POD_GATEWAY, hostVeth: { name: hostVeth.name, mac: hostVeth.mac }, podInterface: { name: podInterface.name, mac: podInterface.mac } };
 }
 
-/** Attaches from_pod to the host veth's ingress through a pinned TCX link that outlives the agent. */
-export function attachFromPod(host: PodHost, hostVeth: Link): void {
-  const link = attachTcx(host.fromPod, hostVeth.index, 'ingress');
+/** The pod's endpoint entry: its flags say which of its limits the datapath applies. */
+export function podEndpoint(ip: string, hostVeth: Link, podMac: string, limits: PodLimits | undefined): Endpoint {
+  return { ip, ifindex: hostVeth.index, podMac, hostMac: hostVeth.mac, egressLimited: Boolean(limits?.egress), ingressLimited: Boolean(limits?.ingress) };
+}
+
+/** Runs `program` on a hook of the host veth through a pinned TCX link that outlives the agent. */
+function attachPinnedToVeth(program: BpfProgram, hostVeth: Link, direction: 'ingress' | 'egress', pin: string): void {
+  const link = attachTcx(program, hostVeth.index, direction);
   try {
-    const pin = host.pins.podLink(hostVeth.name);
     fs.rmSync(pin, { force: true });
     link.pin(pin);
   } finally {
     link.close();
+  }
+}
+
+export function attachFromPod(host: PodHost, hostVeth: Link): void {
+  attachPinnedToVeth(host.fromPod, hostVeth, 'ingress', host.pins.podLink(hostVeth.name));
+}
+
+/**
+ * Writes the pod's limits (before its endpoint entry turns them on) and, for an ingress
+ * limit, attaches to_pod to its host veth's egress, which what the host stack routes to
+ * the pod passes. Written again over a live pod, the limits start afresh.
+ */
+export function applyLimits(host: PodHost, hostVeth: Link, ip: string, limits: PodLimits): void {
+  if (limits.ingress || limits.egress) writePodLimits(host.podLimits, host.podCIDR, ip, limits);
+  else clearPodLimits(host.podLimits, host.podCIDR, ip);
+  if (limits.ingress && !queryAttached(hostVeth.index, 'egress').tcx.programIds.includes(host.toPod.info.id)) {
+    attachPinnedToVeth(host.toPod, hostVeth, 'egress', host.pins.podIngressLink(hostVeth.name));
   }
 }
 
@@ -79,7 +106,11 @@ export async function unwirePod(host: PodHost, attachment: Attachment, ip: strin
   const veth = await host.rtnl.link(name);
   if (veth) await host.rtnl.deleteLink(veth.index);
   fs.rmSync(host.pins.podLink(name), { force: true });
-  if (ip) clearEndpoint(host.endpoints, host.podCIDR, ip);
+  fs.rmSync(host.pins.podIngressLink(name), { force: true });
+  if (ip) {
+    clearEndpoint(host.endpoints, host.podCIDR, ip);
+    clearPodLimits(host.podLimits, host.podCIDR, ip);
+  }
 }
 
 function mismatch(problem: string): never {
@@ -87,7 +118,7 @@ function mismatch(problem: string): never {
 }
 
 /** The pod's network is still what ADD made of it; each mismatch names the resource. */
-export async function checkPod(host: PodHost, pod: Rtnl, netns: string, attachment: Attachment, ip: string): Promise<void> {
+export async function checkPod(host: PodHost, pod: Rtnl, netns: string, attachment: Attachment, ip: string, limits: PodLimits = {}): Promise<void> {
   const address = `${ip}/32`;
   const name = hostVethName(attachment);
   const hostVeth = await host.rtnl.link(name);
@@ -108,4 +139,9 @@ export async function checkPod(host: PodHost, pod: Rtnl, netns: string, attachme
   if (!endpoint || endpoint.ifindex !== hostVeth.index || endpoint.podMac !== podInterface.mac || endpoint.hostMac !== hostVeth.mac) {
     mismatch(`the endpoint entry for ${ip} does not match ${name} and ${attachment.ifname}`);
   }
+  const expected = podEndpoint(ip, hostVeth, podInterface.mac, limits);
+  if (!holdsPodLimits(host.podLimits, host.podCIDR, ip, limits) || endpoint.egressLimited !== expected.egressLimited || endpoint.ingressLimited !== expected.ingressLimited) {
+    mismatch(`the bandwidth limits of ${ip} in the datapath are not the ones ADD set`);
+  }
+  if (limits.ingress && !queryAttached(hostVeth.index, 'egress').tcx.programIds.includes(host.toPod.info.id)) mismatch(`to_pod is not attached to ${name} egress`);
 }

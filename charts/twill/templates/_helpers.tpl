@@ -76,7 +76,8 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if or (not (hasSuffix ".conflist" .Values.cni.confFileName)) (contains "/" .Values.cni.confFileName) (hasPrefix "." .Values.cni.confFileName) }}
 {{- fail (printf "cni.confFileName must be a file name ending in .conflist, got %q" .Values.cni.confFileName) }}
 {{- end }}
-{{- $twill := dict "type" "twill" "agentSocket" (printf "%s/cni.sock" .Values.runDir) "stateDir" .Values.stateDir }}
+{{- /* The runtime passes each pod's bandwidth annotations as runtimeConfig.bandwidth; the datapath enforces them. */}}
+{{- $twill := dict "type" "twill" "capabilities" (dict "bandwidth" true) "agentSocket" (printf "%s/cni.sock" .Values.runDir) "stateDir" .Values.stateDir }}
 {{- if .Values.cni.mtu }}
 {{- $_ := set $twill "mtu" (int .Values.cni.mtu) }}
 {{- end }}
