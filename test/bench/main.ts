@@ -3,13 +3,14 @@
 // medians and the ratios within this run. Both are saved under bench-results/ with
 // the machine's description; --update also rewrites BENCHMARKS.md.
 //   --repetitions N  (5)   --seconds S per traffic measure (3)
-//   --only a,b       only these suites (program, paths, cni, bursts, nodes)
+//   --only a,b       only these suites (program, paths, cni, bursts, nodes, bandwidth)
 //   --results-dir D  where the run is saved (bench-results/)
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { repoRoot } from '../helpers/kernel';
+import { bandwidthSuite } from './bandwidth';
 import { cniBurstSuite } from './cni-bursts';
 import { cniLatencySuite } from './cni-latency';
 import { describeEnvironment } from './environment';
@@ -42,6 +43,7 @@ const available: Record<string, () => Suite> = {
   cni: () => cniLatencySuite({ operations: 20 }),
   bursts: () => cniBurstSuite({ pods: 128, churnSeconds: 20, inFlight: 16 }),
   nodes: () => nodeScaleSuite(),
+  bandwidth: () => bandwidthSuite({ seconds }),
 };
 const chosen = values.only ? values.only.split(',') : Object.keys(available);
 const unknown = chosen.filter((name) => !(name in available));

@@ -1,5 +1,6 @@
 // The targets Twill is held to, evaluated on one run's medians. They are reported,
 // not asserted: a noisy machine must not fail a build, and a miss is a finding.
+import { BANDWIDTH_GROUP, LIMITED_RATES, rateLabel } from './bandwidth';
 import { CNI_BURST_GROUP, CNI_CHURN, burstMetric } from './cni-bursts';
 import { CNI_BASELINE, CNI_BRIDGE, CNI_GROUP, CNI_TWILL } from './cni-latency';
 import { NODE_SCALE_GROUP, NODE_SCALE_SUBJECT } from './node-scale';
@@ -42,6 +43,14 @@ function aboveBareNode(metric: string): (results: Result[]) => number | undefine
   };
 }
 
+/** The largest distance from the rate of any goodput through a pod limited to `rate` (each path, direction and stream count). */
+function worstGoodputMiss(rate: number): (results: Result[]) => number | undefined {
+  return (results) => {
+    const ratios = results.filter((r) => r.group === BANDWIDTH_GROUP && r.subject === `${rateLabel(rate)} limit`).map((r) => r.median);
+    return ratios.length === 0 ? undefined : Math.max(...ratios.map((ratio) => Math.abs(ratio - 1)));
+  };
+}
+
 const NS = 'ns per packet';
 const fromPodPaths = ['from_pod: to a pod on this node', 'from_pod: to another node, native', 'from_pod: to the host stack'];
 
@@ -59,6 +68,7 @@ const TARGETS: Target[] = [
   { target: 'CNI ADD burst of 128 vs bridge', unit: '×', limit: 1.5, measure: ratio(CNI_BURST_GROUP, CNI_TWILL, CNI_BRIDGE, burstMetric('ADD', 128)) },
   { target: 'CNI DEL burst of 128 vs bridge', unit: '×', limit: 1.5, measure: ratio(CNI_BURST_GROUP, CNI_TWILL, CNI_BRIDGE, burstMetric('DEL', 128)) },
   { target: 'CNI churn vs bridge', unit: '×', limit: 0.5, atLeast: true, measure: ratio(CNI_BURST_GROUP, CNI_TWILL, CNI_BRIDGE, CNI_CHURN) },
+  ...LIMITED_RATES.map((rate): Target => ({ target: `TCP goodput through a ${rateLabel(rate)} limit, furthest from the rate (×1 and ×4, same node and across, both ways)`, unit: '', limit: 0.1, measure: worstGoodputMiss(rate) })),
   { target: 'node sync of 5,000 nodes', unit: ' s', limit: 2, measure: (results) => lookup(results, NODE_SCALE_GROUP, NODE_SCALE_SUBJECT, 'sync time') },
   { target: 'agent RSS at 5,000 nodes and 110 pods', unit: ' MiB', limit: 150, measure: (results) => lookup(results, NODE_SCALE_GROUP, NODE_SCALE_SUBJECT, 'RSS') },
 ];
