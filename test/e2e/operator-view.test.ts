@@ -249,7 +249,7 @@ describe('the operator view of a two-node lab', needsRoot, () => {
         agent: { ready: boolean; detail: string };
       };
       assert.equal(status.settings.nodeName, 'node1');
-      assert.deepEqual(status.programs.map((p) => p.name), ['from_pod', 'from_netdev', 'to_tunnel']);
+      assert.deepEqual(status.programs.map((p) => p.name), ['from_pod', 'from_netdev', 'to_tunnel', 'to_pod']);
       assert.deepEqual(status.deviceAttachments.map((a) => [a.device, a.direction, a.program]), [['eth0', 'ingress', 'from_netdev']]);
       assert.equal(status.podAttachments, pods.length);
       assert.deepEqual(status.maps.filter((m) => m.name !== 'counters').map((m) => [m.name, m.entries]), [['endpoints', pods.length], ['node_subnets', 1]]);
