@@ -300,7 +300,59 @@ static __always_inline bool nat_reply(struct __sk_buff *skb, struct iphdr *ip, c
 	return natted;
 }
 
-static __always_inline bool within_limit(struct __sk_buff *skb, struct iphdr *ip, __be32 address, bool egress);
+// The bandwidth limits of the pod on this node holding `address` (endpoint_of found
+// it), or NULL: pod_limits has the slots of endpoints.
+static __always_inline struct pod_limits *limits_of(__be32 address)
+{
+	__u32 slot = bpf_ntohl(address) - bpf_ntohl(pod_cidr_first);
+
+	return bpf_map_lookup_elem(&pod_limits, &slot);
+}
+
+// The bytes a packet puts on the wire: a GSO packet leaves as gso_segs frames, each
+// with its own copy of the headers, as a qdisc counts them.
+static __always_inline __u64 wire_bytes(struct __sk_buff *skb, struct iphdr *ip)
+{
+	__u32 headers = sizeof(struct ethhdr) + ip->ihl * 4;
+	__u32 segments = skb->gso_segs;
+	struct tcphdr *tcp = (void *)ip + ip->ihl * 4;
+
+	if (segments <= 1)
+		return skb->len;
+	if (ip->protocol == IPPROTO_TCP && (void *)(tcp + 1) <= (void *)(long)skb->data_end)
+		headers += tcp->doff * 4;
+	else if (ip->protocol == IPPROTO_UDP)
+		headers += sizeof(struct udphdr);
+	return skb->len + (__u64)(segments - 1) * headers;
+}
+
+// Whether the pod holding `address` may send (egress) or receive (ingress) the packet
+// now under its limit in that direction: a token bucket kept as a clock (GCRA). The
+// packet fits when the clock is at most the burst ahead of now; it then moves the
+// clock on by the time the rate takes to send it. A packet that does not fit leaves
+// the clock alone, and is dropped: the sender's TCP backs off, as from a full link.
+static __always_inline bool within_limit(struct __sk_buff *skb, struct iphdr *ip, __be32 address, bool egress)
+{
+	struct pod_limits *limits = limits_of(address);
+	__u64 now = bpf_ktime_get_ns();
+	__u64 bytes = wire_bytes(skb, ip);
+	struct rate_limit *limit;
+	bool fits;
+
+	if (!limits)
+		return true;
+	limit = egress ? &limits->egress : &limits->ingress;
+	if (!limit->rate)
+		return true;
+	bpf_spin_lock(&limits->lock);
+	if (limit->next_ns < now)
+		limit->next_ns = now;
+	fits = limit->next_ns - now <= limit->burst_ns;
+	if (fits)
+		limit->next_ns += bytes * 8 * NSEC_PER_SEC / limit->rate;
+	bpf_spin_unlock(&limits->lock);
+	return fits;
+}
 
 // Rewrites the Ethernet header as the pod's next hop would and hands the packet to
 // the ingress of the pod's eth0, skipping the host stack and the veth's backlog, once
@@ -487,60 +539,6 @@ static __always_inline struct endpoint *endpoint_of(__be32 address)
 	if (!pod || !pod->ifindex)
 		return NULL;
 	return pod;
-}
-
-// The bandwidth limits of the pod on this node holding `address` (endpoint_of found
-// it), or NULL.
-static __always_inline struct pod_limits *limits_of(__be32 address)
-{
-	__u32 slot = bpf_ntohl(address) - bpf_ntohl(pod_cidr_first);
-
-	return bpf_map_lookup_elem(&pod_limits, &slot);
-}
-
-// The bytes a packet puts on the wire: a GSO packet leaves as gso_segs frames, each
-// with its own copy of the headers, as a qdisc counts them.
-static __always_inline __u64 wire_bytes(struct __sk_buff *skb, struct iphdr *ip)
-{
-	__u32 headers = sizeof(struct ethhdr) + ip->ihl * 4;
-	__u32 segments = skb->gso_segs;
-	struct tcphdr *tcp = (void *)ip + ip->ihl * 4;
-
-	if (segments <= 1)
-		return skb->len;
-	if (ip->protocol == IPPROTO_TCP && (void *)(tcp + 1) <= (void *)(long)skb->data_end)
-		headers += tcp->doff * 4;
-	else if (ip->protocol == IPPROTO_UDP)
-		headers += sizeof(struct udphdr);
-	return skb->len + (__u64)(segments - 1) * headers;
-}
-
-// Whether the pod holding `address` may send (egress) or receive (ingress) the packet
-// now under its limit in that direction: a token bucket kept as a clock (GCRA). The
-// packet fits when the clock is at most the burst ahead of now; it then moves the
-// clock on by the time the rate takes to send it. A packet that does not fit leaves
-// the clock alone, and is dropped: the sender's TCP backs off, as from a full link.
-static __always_inline bool within_limit(struct __sk_buff *skb, struct iphdr *ip, __be32 address, bool egress)
-{
-	struct pod_limits *limits = limits_of(address);
-	__u64 now = bpf_ktime_get_ns();
-	__u64 bytes = wire_bytes(skb, ip);
-	struct rate_limit *limit;
-	bool fits;
-
-	if (!limits)
-		return true;
-	limit = egress ? &limits->egress : &limits->ingress;
-	if (!limit->rate)
-		return true;
-	bpf_spin_lock(&limits->lock);
-	if (limit->next_ns < now)
-		limit->next_ns = now;
-	fits = limit->next_ns - now <= limit->burst_ns;
-	if (fits)
-		limit->next_ns += bytes * 8 * NSEC_PER_SEC / limit->rate;
-	bpf_spin_unlock(&limits->lock);
-	return fits;
 }
 
 // The subnet of node_slots that holds `address`, or NULL.

@@ -252,7 +252,7 @@ describe('the operator view of a two-node lab', needsRoot, () => {
       assert.deepEqual(status.programs.map((p) => p.name), ['from_pod', 'from_netdev', 'to_tunnel', 'to_pod']);
       assert.deepEqual(status.deviceAttachments.map((a) => [a.device, a.direction, a.program]), [['eth0', 'ingress', 'from_netdev']]);
       assert.equal(status.podAttachments, pods.length);
-      assert.deepEqual(status.maps.filter((m) => m.name !== 'counters').map((m) => [m.name, m.entries]), [['endpoints', pods.length], ['node_subnets', 1]]);
+      assert.deepEqual(status.maps.filter((m) => m.name !== 'counters').map((m) => [m.name, m.entries]), [['endpoints', pods.length], ['pod_limits', 0], ['node_subnets', 1]]);
       assert.equal(status.agent.ready, false);
       assert.match(status.agent.detail, /not answering on port 9962/);
       assert.match(twill(node1, 'status'), /agent:\s+not answering/);

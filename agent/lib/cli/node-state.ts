@@ -69,7 +69,7 @@ export function readAttachments(directory: string, programs: ProgramState[]): At
 }
 
 export function readMaps(bpffsRoot: string): MapState[] {
-  return (['endpoints', 'node_subnets', 'counters'] as const).map((name) =>
+  return (['endpoints', 'pod_limits', 'node_subnets', 'counters'] as const).map((name) =>
     withPinnedMap(bpffsRoot, name, (map) => ({ name, entries: entryCount(name, map), capacity: map.info.maxEntries })),
   );
 }
