@@ -1,6 +1,6 @@
 // The pod_limits map: each pod's bandwidth limits, in the slots of the endpoints map
-// (the pod's address's offset in the pod CIDR). The datapath keeps each direction as a
-// token bucket kept as a clock (see struct rate_limit); the agent writes the rate, the
+// (the pod's address's offset in the pod CIDR). Each direction is a token bucket that
+// the datapath keeps as a clock (see struct rate_limit); the agent writes the rate, the
 // burst as time at the rate, and a zero clock, which the datapath's first packet sets.
 import type { PodLimits, RateLimit } from '../agent/api/cni';
 import { endpointKey, inPodCidr } from './endpoints';
