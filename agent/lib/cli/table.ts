@@ -19,7 +19,7 @@ const RATE_UNITS: Array<[number, string]> = [
 ];
 
 /** 10000000 → "10Mbit/s", as the Kubernetes annotations write rates (decimal units). */
-export function formatRate(bitsPerSecond: number): string {
+function formatRate(bitsPerSecond: number): string {
   const [scale, unit] = RATE_UNITS.find(([size]) => bitsPerSecond >= size) ?? [1, ''];
   return `${Number((bitsPerSecond / scale).toPrecision(4))}${unit}bit/s`;
 }
