@@ -2,8 +2,7 @@
 import fs from 'node:fs';
 
 import { BpfMap } from './tsbpf';
-import { slotKey } from './layouts';
-import { COUNTER_SLOTS, DIRECTIONS, LAYOUTS, REASONS, type DirectionName, type ReasonName } from './layouts';
+import { COUNTER_SLOTS, DIRECTIONS, LAYOUTS, REASONS, slotKey, type DirectionName, type ReasonName } from './layouts';
 
 export interface Counter {
   reason: ReasonName;

@@ -14,9 +14,9 @@ export interface Endpoint {
   hostMac: string;
   /** Has sent traffic into the host stack, so replies to it are checked against conntrack (the datapath sets it; a new pod starts without). */
   usesStack?: boolean;
-  /** Sends under an egress limit (pod_limits): its packets are paced through the shaper. */
+  /** Sends under an egress limit (pod_limits), which from_pod checks. */
   egressLimited?: boolean;
-  /** Receives under an ingress limit: what is delivered to it goes through its host veth's queue. */
+  /** Receives under an ingress limit, checked where packets are delivered to it and by to_pod. */
   ingressLimited?: boolean;
 }
 

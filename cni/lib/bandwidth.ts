@@ -3,13 +3,13 @@
 // bits per second and bits; containerd capitalises them). Checked here, so that a bad
 // value fails ADD with the field named, before the agent is asked anything.
 import { RATE_LIMIT_BOUNDS, type PodLimits, type RateLimit } from '../../agent/api/cni';
-import { Code, CniError } from './errors';
+import { Code, CniError, invalidConfig } from './errors';
 
 const FIELD = 'runtimeConfig.bandwidth';
 const DIRECTIONS = ['ingress', 'egress'] as const;
 
 function invalid(key: string, problem: string): never {
-  throw new CniError(Code.InvalidConfig, `network config: ${FIELD}.${key} ${problem}`);
+  invalidConfig(`${FIELD}.${key}`, problem);
 }
 
 /** The value under `key` or under its capitalised twin, and the spelling found; both at once is an error. */
@@ -42,7 +42,7 @@ function direction(bandwidth: Record<string, unknown>, name: (typeof DIRECTIONS)
 export function parseBandwidth(runtimeConfig: Record<string, unknown> | undefined): PodLimits | undefined {
   const raw = runtimeConfig?.bandwidth;
   if (raw === undefined || raw === null) return undefined;
-  if (typeof raw !== 'object' || Array.isArray(raw)) throw new CniError(Code.InvalidConfig, `network config: ${FIELD} must be an object`);
+  if (typeof raw !== 'object' || Array.isArray(raw)) invalidConfig(FIELD, 'must be an object');
   const bandwidth = raw as Record<string, unknown>;
   for (const name of ['shapedSubnets', 'unshapedSubnets']) {
     const { key, value } = lookup(bandwidth, name);

@@ -1,7 +1,7 @@
 // The network configuration on stdin: decoded, typed, validated, with Twill's defaults.
 import { DEFAULT_AGENT_SOCKET, DEFAULT_STATE_DIR, type Attachment, type PodLimits } from '../../agent/api/cni';
 import { parseBandwidth } from './bandwidth';
-import { Code, CniError } from './errors';
+import { Code, CniError, invalidConfig as invalid } from './errors';
 import { parseResult, type Result } from './result';
 import { SUPPORTED_VERSIONS, atLeast } from './versions';
 
@@ -27,10 +27,6 @@ export interface NetConf {
 /** stdin larger than this is refused before parsing. */
 export const MAX_STDIN_BYTES = 1 << 20;
 const NETWORK_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
-
-function invalid(field: string, problem: string): never {
-  throw new CniError(Code.InvalidConfig, `network config: ${field} ${problem}`);
-}
 
 function optionalString(raw: Record<string, unknown>, field: string): string | undefined {
   const value = raw[field];

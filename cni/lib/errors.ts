@@ -17,6 +17,11 @@ export class CniError extends Error {
   }
 }
 
+/** Code 7 for a field of the network configuration, named in the message. */
+export function invalidConfig(field: string, problem: string): never {
+  throw new CniError(Code.InvalidConfig, `network config: ${field} ${problem}`);
+}
+
 /** Any thrown value as a CniError; anything but a CniError is a bug of the plugin's. */
 export function asCniError(error: unknown): CniError {
   if (error instanceof CniError) return error;

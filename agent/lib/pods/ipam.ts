@@ -75,7 +75,7 @@ export class Ipam {
   allocate(attachment: Attachment, limits?: PodLimits): string {
     const held = this.find(attachment);
     if (held) {
-      if (JSON.stringify(held.limits) !== JSON.stringify(limits)) this.#write({ ...held, ...(limits ? { limits } : { limits: undefined }) });
+      if (JSON.stringify(held.limits) !== JSON.stringify(limits)) this.#write({ ...held, limits });
       return held.ip;
     }
     const { first, size } = this.#range;
@@ -83,7 +83,7 @@ export class Ipam {
       const candidate = first + ((this.#cursor - first + step) % size);
       const ip = ipv4FromNumber(candidate);
       if (this.#byIp.has(ip)) continue;
-      this.#write({ ...attachment, ip, ...(limits ? { limits } : {}) });
+      this.#write({ ...attachment, ip, limits });
       this.#cursor = candidate;
       return ip;
     }

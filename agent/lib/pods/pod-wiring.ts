@@ -68,6 +68,11 @@ export function podEndpoint(ip: string, hostVeth: Link, podMac: string, limits: 
   return { ip, ifindex: hostVeth.index, podMac, hostMac: hostVeth.mac, egressLimited: Boolean(limits?.egress), ingressLimited: Boolean(limits?.ingress) };
 }
 
+/** Whether `program` runs on the host veth's hook. */
+function runsOn(program: BpfProgram, hostVeth: Link, direction: 'ingress' | 'egress'): boolean {
+  return queryAttached(hostVeth.index, direction).tcx.programIds.includes(program.info.id);
+}
+
 /** Runs `program` on a hook of the host veth through a pinned TCX link that outlives the agent. */
 function attachPinnedToVeth(program: BpfProgram, hostVeth: Link, direction: 'ingress' | 'egress', pin: string): void {
   const link = attachTcx(program, hostVeth.index, direction);
@@ -91,7 +96,7 @@ export function attachFromPod(host: PodHost, hostVeth: Link): void {
 export function applyLimits(host: PodHost, hostVeth: Link, ip: string, limits: PodLimits): void {
   if (limits.ingress || limits.egress) writePodLimits(host.podLimits, host.podCIDR, ip, limits);
   else clearPodLimits(host.podLimits, host.podCIDR, ip);
-  if (limits.ingress && !queryAttached(hostVeth.index, 'egress').tcx.programIds.includes(host.toPod.info.id)) {
+  if (limits.ingress && !runsOn(host.toPod, hostVeth, 'egress')) {
     attachPinnedToVeth(host.toPod, hostVeth, 'egress', host.pins.podIngressLink(hostVeth.name));
   }
 }
@@ -134,7 +139,7 @@ export async function checkPod(host: PodHost, pod: Rtnl, netns: string, attachme
   const gateway = (await pod.neighbours(podInterface.index)).find((n) => n.ip === POD_GATEWAY);
   if (!gateway?.permanent || gateway.mac !== hostVeth.mac) mismatch(`the permanent neighbour ${POD_GATEWAY} -> ${hostVeth.mac} is missing in ${netns}`);
 
-  if (!queryAttached(hostVeth.index, 'ingress').tcx.programIds.includes(host.fromPod.info.id)) mismatch(`from_pod is not attached to ${name} ingress`);
+  if (!runsOn(host.fromPod, hostVeth, 'ingress')) mismatch(`from_pod is not attached to ${name} ingress`);
   const endpoint = readEndpoint(host.endpoints, host.podCIDR, ip);
   if (!endpoint || endpoint.ifindex !== hostVeth.index || endpoint.podMac !== podInterface.mac || endpoint.hostMac !== hostVeth.mac) {
     mismatch(`the endpoint entry for ${ip} does not match ${name} and ${attachment.ifname}`);
@@ -143,5 +148,5 @@ export async function checkPod(host: PodHost, pod: Rtnl, netns: string, attachme
   if (!holdsPodLimits(host.podLimits, host.podCIDR, ip, limits) || endpoint.egressLimited !== expected.egressLimited || endpoint.ingressLimited !== expected.ingressLimited) {
     mismatch(`the bandwidth limits of ${ip} in the datapath are not the ones ADD set`);
   }
-  if (limits.ingress && !queryAttached(hostVeth.index, 'egress').tcx.programIds.includes(host.toPod.info.id)) mismatch(`to_pod is not attached to ${name} egress`);
+  if (limits.ingress && !runsOn(host.toPod, hostVeth, 'egress')) mismatch(`to_pod is not attached to ${name} egress`);
 }
