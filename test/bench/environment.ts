@@ -13,6 +13,8 @@ export interface Environment {
   tools: Record<string, string>;
   repetitions: number;
   seconds: number;
+  /** The commit measured beside this build (`--previous`), if any. */
+  previousBuild?: string;
 }
 
 function firstLine(command: string, args: string[]): string {
@@ -26,7 +28,7 @@ function firstLine(command: string, args: string[]): string {
 
 const debianVersion = (pkg: string): string => firstLine('dpkg-query', ['-W', '-f=${Version}', pkg]);
 
-export function describeEnvironment(repetitions: number, seconds: number): Environment {
+export function describeEnvironment(repetitions: number, seconds: number, previousBuild?: string): Environment {
   const commit = firstLine('git', ['-C', __dirname, 'rev-parse', '--short', 'HEAD']);
   return {
     date: new Date().toISOString(),
@@ -44,5 +46,6 @@ export function describeEnvironment(repetitions: number, seconds: number): Envir
     },
     repetitions,
     seconds,
+    ...(previousBuild ? { previousBuild } : {}),
   };
 }

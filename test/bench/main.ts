@@ -3,7 +3,10 @@
 // medians and the ratios within this run. Both are saved under bench-results/ with
 // the machine's description; --update also rewrites BENCHMARKS.md.
 //   --repetitions N  (5)   --seconds S per traffic measure (3)
-//   --only a,b       only these suites (program, paths, cni, bursts, nodes, bandwidth)
+//   --only a,b       only these suites (program, paths, cni, bursts, nodes, bandwidth,
+//                    previous)
+//   --previous REV   also build the commit REV and measure its unlimited pod paths beside
+//                    this build's (the `previous` suite)
 //   --results-dir D  where the run is saved (bench-results/)
 import fs from 'node:fs';
 import path from 'node:path';
@@ -17,8 +20,10 @@ import { describeEnvironment } from './environment';
 import { markdownReport } from './markdown';
 import { nodeScaleSuite } from './node-scale';
 import { podPathsSuite } from './pod-paths';
+import { previousBuildSuite } from './previous-build';
 import { programCostSuite } from './program-cost';
 import { summarise } from './results';
+import { resolveRevision } from './revision-build';
 import type { Observation, Suite } from './suite';
 import { evaluateTargets } from './targets';
 
@@ -27,6 +32,7 @@ const { values } = parseArgs({
     repetitions: { type: 'string', default: '5' },
     seconds: { type: 'string', default: '3' },
     only: { type: 'string' },
+    previous: { type: 'string' },
     update: { type: 'boolean', default: false },
     'results-dir': { type: 'string', default: path.join(repoRoot, 'bench-results') },
   },
@@ -37,6 +43,9 @@ if (!Number.isInteger(repetitions) || repetitions < 1) throw new Error(`--repeti
 if (!Number.isInteger(seconds) || seconds < 1) throw new Error(`--seconds ${values.seconds}: must be a whole number of seconds from 1`);
 if (process.getuid?.() !== 0) throw new Error('the benchmark builds network namespaces and loads BPF programs: run it as root');
 
+const log = (line: string): void => void process.stderr.write(`bench: ${line}\n`);
+const previousCommit = values.previous === undefined ? undefined : resolveRevision(values.previous);
+
 const available: Record<string, () => Suite> = {
   program: () => programCostSuite({ calls: 400 }),
   paths: () => podPathsSuite({ seconds }),
@@ -44,13 +53,14 @@ const available: Record<string, () => Suite> = {
   bursts: () => cniBurstSuite({ pods: 128, churnSeconds: 20, inFlight: 16 }),
   nodes: () => nodeScaleSuite(),
   bandwidth: () => bandwidthSuite({ seconds }),
+  ...(previousCommit ? { previous: () => previousBuildSuite({ commit: previousCommit, seconds, log }) } : {}),
 };
 const chosen = values.only ? values.only.split(',') : Object.keys(available);
+if (chosen.includes('previous') && !previousCommit) throw new Error('--only previous: name the build to compare with, --previous REV');
 const unknown = chosen.filter((name) => !(name in available));
 if (unknown.length > 0) throw new Error(`--only ${unknown.join(',')}: the suites are ${Object.keys(available).join(', ')}`);
 const suites = chosen.map((name) => available[name]());
 
-const log = (line: string): void => void process.stderr.write(`bench: ${line}\n`);
 let tornDown = false;
 function tearDownAll(): void {
   if (tornDown) return;
@@ -72,7 +82,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 async function main(): Promise<void> {
-  const environment = describeEnvironment(repetitions, seconds);
+  const environment = describeEnvironment(repetitions, seconds, previousCommit);
   const observations: Observation[] = [];
   try {
     for (const suite of suites) {

@@ -34,6 +34,7 @@ export function markdownReport(environment: Environment, results: Result[], base
     `${environment.date}, ${environment.repetitions} repetitions (medians), ${environment.seconds} s per traffic measure`,
     `Linux ${environment.kernel}, ${environment.cpus} × ${environment.cpuModel}`,
     `Twill ${environment.twill}; ${Object.entries(environment.tools).map(([tool, version]) => `${tool} ${version}`).join(', ')}`,
+    ...(environment.previousBuild ? [`the previous build measured beside it: ${environment.previousBuild}`] : []),
   ];
   const targetRows = targets.map((t) => [t.target, t.measured === undefined ? 'not measured' : `${figure(t.measured)}${t.unit}`, `${t.comparison} ${t.limit}${t.unit}`, t.met === undefined ? '' : t.met ? 'met' : '**missed**']);
   return [

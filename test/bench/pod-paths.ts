@@ -2,14 +2,14 @@
 // Twill) and across two nodes (the wire, Flannel host-gw and vxlan styles, Twill
 // native and vxlan). Twill's paths are checked against its counters after each run,
 // so a number never comes from traffic that went around the eBPF datapath.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import { packetsFor } from '../../bpf/counters';
+import { counterLabel } from '../../bpf/counters';
 import type { DirectionName, ReasonName } from '../../bpf/layouts';
-import { pinnedCounters } from '../../bpf/pinned-maps';
-import { labDown, labUp, type Lab, type LabMode } from '../lab/cluster';
+import { labDown, labExecutables, labUp, type Lab, type LabMode } from '../lab/cluster';
 import { TEST_NETNS_PREFIX } from '../helpers/netns';
 import { directVeth, flannelNodes, type Topology } from './peers';
 import type { Observation, Suite } from './suite';
@@ -30,12 +30,14 @@ export const SUBJECTS = {
 
 /** A counter of a Twill node that must move by at least one packet per round trip measured. */
 interface DatapathEvidence {
+  /** The twill CLI of the build the node runs: each build reads its own counters' layout. */
+  cli: string;
   bpffsRoot: string;
   reason: ReasonName;
   direction: DirectionName;
 }
 
-interface PodPath {
+export interface PodPath {
   group: string;
   subject: string;
   from: Host;
@@ -43,45 +45,68 @@ interface PodPath {
   evidence: DatapathEvidence[];
 }
 
-function twillLab(mode: LabMode): Promise<Lab> {
-  return labUp({ nodes: 2, podsPerNode: 2, mode, prefix: `${TEST_NETNS_PREFIX}${process.pid}-b${mode[0]}`, directory: fs.mkdtempSync(path.join(os.tmpdir(), 'twill-bench-lab-')) });
+/** Where a path's figures go in the report. */
+export interface PathLabel {
+  group: string;
+  subject: string;
 }
 
-/** node1-pod1 to node1-pod2 and node1-pod1 to node2-pod1 of a Twill lab, with the counters that prove each. */
-function twillPaths(lab: Lab, crossSubject: string, sameNodeSubject?: string): PodPath[] {
+/** A two-node lab with two pods a node; `tag` keeps its namespaces apart from the other labs of the run. */
+export function twillLab(mode: LabMode, tag: string = mode[0], buildRoot?: string): Promise<Lab> {
+  return labUp({ nodes: 2, podsPerNode: 2, mode, prefix: `${TEST_NETNS_PREFIX}${process.pid}-b${tag}`, directory: fs.mkdtempSync(path.join(os.tmpdir(), 'twill-bench-lab-')), buildRoot });
+}
+
+/** node1-pod1 to node2-pod1 (`cross`) and to node1-pod2 (`same`) of a Twill lab, with the counters that prove each. */
+export function twillPaths(lab: Lab, cross: PathLabel, same?: PathLabel): PodPath[] {
   const [node1, node2] = lab.nodes;
+  const { cli } = labExecutables(lab);
   const pod = (name: string): Host => {
     const found = lab.pods.find((p) => p.name === name);
     if (!found) throw new Error(`the lab has no pod ${name}`);
     return { ns: found.ns, ip: found.ip };
   };
-  const cross: PodPath = {
-    group: CROSS_NODE,
-    subject: crossSubject,
+  const crossPath: PodPath = {
+    ...cross,
     from: pod('node1-pod1'),
     to: pod('node2-pod1'),
     evidence: [
-      { bpffsRoot: node1.bpffsRoot, reason: 'TWILL_FORWARDED_REMOTE', direction: 'TWILL_FROM_POD' },
-      { bpffsRoot: node2.bpffsRoot, reason: 'TWILL_DELIVERED_LOCAL', direction: 'TWILL_FROM_NETDEV' },
+      { cli, bpffsRoot: node1.bpffsRoot, reason: 'TWILL_FORWARDED_REMOTE', direction: 'TWILL_FROM_POD' },
+      { cli, bpffsRoot: node2.bpffsRoot, reason: 'TWILL_DELIVERED_LOCAL', direction: 'TWILL_FROM_NETDEV' },
     ],
   };
-  if (!sameNodeSubject) return [cross];
-  const same: PodPath = { group: SAME_NODE, subject: sameNodeSubject, from: pod('node1-pod1'), to: pod('node1-pod2'), evidence: [{ bpffsRoot: node1.bpffsRoot, reason: 'TWILL_DELIVERED_LOCAL', direction: 'TWILL_FROM_POD' }] };
-  return [same, cross];
+  if (!same) return [crossPath];
+  const samePath: PodPath = { ...same, from: pod('node1-pod1'), to: pod('node1-pod2'), evidence: [{ cli, bpffsRoot: node1.bpffsRoot, reason: 'TWILL_DELIVERED_LOCAL', direction: 'TWILL_FROM_POD' }] };
+  return [samePath, crossPath];
 }
 
-const packets = (evidence: DatapathEvidence): bigint => packetsFor(pinnedCounters(evidence.bpffsRoot), evidence.reason, evidence.direction);
+function packets(evidence: DatapathEvidence): bigint {
+  const rows = JSON.parse(execFileSync(process.execPath, [evidence.cli, 'counters', '--json', '--bpffs-root', evidence.bpffsRoot], { encoding: 'utf8' })) as Array<{ reason: string; direction: string; packets: number }>;
+  const row = rows.find((r) => r.reason === counterLabel(evidence.reason) && r.direction === counterLabel(evidence.direction));
+  return BigInt(row?.packets ?? 0);
+}
 
-function measurePath(podPath: PodPath, seconds: number): Observation[] {
-  const before = podPath.evidence.map(packets);
-  const measures = measureTraffic(podPath.from, podPath.to, seconds);
-  // sockperf alone makes tens of thousands of round trips; a path that moved fewer
-  // packets through the programs than that went around them.
-  const roundTrips = BigInt(Math.floor((seconds * 0.5e6) / measures['round trip, average']));
-  podPath.evidence.forEach((evidence, i) => {
-    const moved = packets(evidence) - before[i];
-    if (moved < roundTrips) throw new Error(`${podPath.subject}: ${evidence.reason}/${evidence.direction} moved by ${moved} packets, fewer than the ${roundTrips} round trips measured: the traffic did not take the eBPF datapath`);
+/**
+ * Runs `measure` on `paths` and refuses its figures when a path's counters moved by
+ * fewer packets than the round trips `roundTrips` says it made on that path: those
+ * figures came from traffic that went around the eBPF datapath.
+ */
+export async function throughDatapath<T>(paths: PodPath[], measure: () => T | Promise<T>, roundTrips: (figures: T, pathIndex: number) => number): Promise<T> {
+  const before = paths.map((podPath) => podPath.evidence.map(packets));
+  const figures = await measure();
+  paths.forEach((podPath, i) => {
+    const expected = BigInt(Math.floor(roundTrips(figures, i)));
+    podPath.evidence.forEach((evidence, j) => {
+      const moved = packets(evidence) - before[i][j];
+      if (moved < expected) throw new Error(`${podPath.subject}: ${evidence.reason}/${evidence.direction} moved by ${moved} packets, fewer than the ${expected} round trips measured: the traffic did not take the eBPF datapath`);
+    });
   });
+  return figures;
+}
+
+/** Every traffic measure of one path, checked against its counters. */
+async function measurePath(podPath: PodPath, seconds: number): Promise<Observation[]> {
+  // sockperf alone makes tens of thousands of round trips, in half the measure's time at least.
+  const measures = await throughDatapath([podPath], () => measureTraffic(podPath.from, podPath.to, seconds), (figures) => (seconds * 0.5e6) / figures['round trip, average']);
   return (Object.keys(measures) as Array<keyof TrafficMeasures>).map((metric) => ({ group: podPath.group, subject: podPath.subject, metric, unit: MEASURE_UNITS[metric], value: measures[metric] }));
 }
 
@@ -111,8 +136,8 @@ export function podPathsSuite(options: { seconds: number }): Suite {
         { group: CROSS_NODE, subject: SUBJECTS.wire, from: hostGw.hosts.node1, to: hostGw.hosts.node2, evidence: [] },
         { group: CROSS_NODE, subject: SUBJECTS.hostGw, from: hostGw.hosts.pod1, to: hostGw.hosts.remote, evidence: [] },
         { group: CROSS_NODE, subject: SUBJECTS.flannelVxlan, from: flannelVxlan.hosts.pod1, to: flannelVxlan.hosts.remote, evidence: [] },
-        ...twillPaths(native, SUBJECTS.twillNative, SUBJECTS.twill),
-        ...twillPaths(vxlan, SUBJECTS.twillVxlan),
+        ...twillPaths(native, { group: CROSS_NODE, subject: SUBJECTS.twillNative }, { group: SAME_NODE, subject: SUBJECTS.twill }),
+        ...twillPaths(vxlan, { group: CROSS_NODE, subject: SUBJECTS.twillVxlan }),
       ];
       const serverHosts = new Map(paths.map((p) => [p.to.ns, p.to]));
       for (const host of serverHosts.values()) servers.push(await startServers(host));
@@ -121,7 +146,9 @@ export function podPathsSuite(options: { seconds: number }): Suite {
       // Each repetition starts one path later, so no path always runs first or last.
       const order = paths.map((_, i) => paths[(i + repetition) % paths.length]);
       repetition++;
-      return order.flatMap((podPath) => measurePath(podPath, options.seconds));
+      const observations: Observation[] = [];
+      for (const podPath of order) observations.push(...(await measurePath(podPath, options.seconds)));
+      return observations;
     },
     tearDown() {
       servers.splice(0).forEach((server) => server.stop());

@@ -6,8 +6,12 @@ import path from 'node:path';
 
 import { repoRoot } from './kernel';
 
-export const CNI_PLUGIN = path.join(repoRoot, 'dist', 'twill-cni');
-export const AGENT = path.join(repoRoot, 'dist', 'agent', 'main.js');
+/** The executables of a built tree: this checkout's, or an earlier revision's the benchmark built to compare with. */
+export function executablesOf(buildRoot: string): { agent: string; plugin: string; cli: string } {
+  return { agent: path.join(buildRoot, 'dist', 'agent', 'main.js'), plugin: path.join(buildRoot, 'dist', 'twill-cni'), cli: path.join(buildRoot, 'dist', 'agent', 'cli.js') };
+}
+
+export const { plugin: CNI_PLUGIN, agent: AGENT } = executablesOf(repoRoot);
 const READY_TIMEOUT_MS = 15_000;
 const PLUGIN_TIMEOUT_MS = 30_000;
 
@@ -36,13 +40,15 @@ export interface AgentOptions {
   env?: NodeJS.ProcessEnv;
   /** Only these capabilities (setpriv's bounding set), as a container would grant them. */
   capabilities?: string[];
+  /** Another build's agent (default: this checkout's). */
+  agent?: string;
 }
 
 /** Starts twill-agent in `netns` and resolves once it has published node.json in `stateDir`. */
 export async function startAgent(netns: string, stateDir: string, args: string[], options: AgentOptions = {}): Promise<ChildProcess> {
   fs.rmSync(path.join(stateDir, 'node.json'), { force: true });
   const limited = options.capabilities ? ['setpriv', '--bounding-set', ['-all', ...options.capabilities.map((c) => `+${c.toLowerCase()}`)].join(','), '--inh-caps', '-all', '--'] : [];
-  const agent = spawn('ip', ['netns', 'exec', netns, ...limited, process.execPath, AGENT, '--state-dir', stateDir, '--run-dir', path.dirname(agentSocketIn(stateDir)), ...args], {
+  const agent = spawn('ip', ['netns', 'exec', netns, ...limited, process.execPath, options.agent ?? AGENT, '--state-dir', stateDir, '--run-dir', path.dirname(agentSocketIn(stateDir)), ...args], {
     stdio: options.detached ? 'ignore' : ['ignore', 'pipe', 'pipe'],
     detached: options.detached ?? false,
     env: { ...process.env, ...options.env },
@@ -75,8 +81,8 @@ export function pluginEnv(command: string, pod: PodSpec | undefined): Record<str
 }
 
 /** Starts the built plugin inside `netns`, as a runtime does, and hands back the process (to kill it mid-way). */
-export function spawnPlugin(netns: string, env: Record<string, string>, stdin: Buffer): ChildProcessWithoutNullStreams {
-  const child = spawn('ip', ['netns', 'exec', netns, CNI_PLUGIN], { env, stdio: ['pipe', 'pipe', 'pipe'], timeout: PLUGIN_TIMEOUT_MS });
+export function spawnPlugin(netns: string, env: Record<string, string>, stdin: Buffer, plugin = CNI_PLUGIN): ChildProcessWithoutNullStreams {
+  const child = spawn('ip', ['netns', 'exec', netns, plugin], { env, stdio: ['pipe', 'pipe', 'pipe'], timeout: PLUGIN_TIMEOUT_MS });
   child.stdin.end(stdin);
   return child;
 }
@@ -92,9 +98,9 @@ export async function pluginOutcome(child: ChildProcessWithoutNullStreams): Prom
   return { exitCode, stderr, ...(stdout ? { output: JSON.parse(stdout) as Record<string, unknown> } : {}) };
 }
 
-/** Runs the built plugin inside `netns` with containerd's environment and `config` on stdin. */
-export function runPlugin(netns: string, command: string, pod: PodSpec | undefined, config: Record<string, unknown>): Promise<PluginRun> {
-  return pluginOutcome(spawnPlugin(netns, pluginEnv(command, pod), Buffer.from(JSON.stringify(config))));
+/** Runs the built plugin (this checkout's unless another is given) inside `netns` with containerd's environment and `config` on stdin. */
+export function runPlugin(netns: string, command: string, pod: PodSpec | undefined, config: Record<string, unknown>, plugin = CNI_PLUGIN): Promise<PluginRun> {
+  return pluginOutcome(spawnPlugin(netns, pluginEnv(command, pod), Buffer.from(JSON.stringify(config)), plugin));
 }
 
 /** The pod's address from a successful ADD, or an error saying why it failed. */

@@ -7,8 +7,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { inNetns, run } from '../helpers/kernel';
-import { addedIp, agentSocketIn, runPlugin, startAgent } from '../helpers/processes';
+import { inNetns, repoRoot, run } from '../helpers/kernel';
+import { addedIp, agentSocketIn, executablesOf, runPlugin, startAgent } from '../helpers/processes';
 
 export type LabMode = 'native' | 'vxlan';
 
@@ -24,6 +24,8 @@ export interface LabOptions {
   outside?: boolean;
   /** Agents outlive this process (the lab command); tests keep them as children. */
   detached?: boolean;
+  /** The root of the built tree whose agent and plugin the lab runs (default: this checkout; the benchmark compares with an earlier revision's). */
+  buildRoot?: string;
 }
 
 export interface LabNode {
@@ -79,13 +81,16 @@ export function netConf(node: LabNode): Record<string, unknown> {
   return { cniVersion: '1.0.0', name: 'twill', type: 'twill-cni', agentSocket: agentSocketIn(node.stateDir), stateDir: node.stateDir };
 }
 
+/** The agent, plugin and CLI the lab runs. */
+export const labExecutables = (lab: Lab): ReturnType<typeof executablesOf> => executablesOf(lab.options.buildRoot ?? repoRoot);
+
 /**
  * Starts (or restarts) a node's agent as a node would run it: nodes from the shared
  * file, the uplink found from the node's address.
  */
 export async function startNodeAgent(lab: Lab, node: LabNode): Promise<void> {
   const args = ['--node-name', node.name, '--nodes-file', lab.nodesFile, '--mode', lab.options.mode, '--cluster-cidr', CLUSTER_CIDR, '--bpffs-root', node.bpffsRoot];
-  const agent = await startAgent(node.ns, node.stateDir, args, { detached: lab.options.detached ?? false });
+  const agent = await startAgent(node.ns, node.stateDir, args, { detached: lab.options.detached ?? false, agent: labExecutables(lab).agent });
   node.agentPid = agent.pid ?? 0;
 }
 
@@ -152,7 +157,7 @@ export async function addPod(lab: Lab, node: LabNode, name: string, runtimeConfi
   const pod = { name, ns, node: node.name, containerID, ip: '' };
   lab.pods.push(pod);
   const config = runtimeConfig ? { ...netConf(node), runtimeConfig } : netConf(node);
-  pod.ip = addedIp(await runPlugin(node.ns, 'ADD', { containerID, netns: `/run/netns/${ns}`, podName: name }, config));
+  pod.ip = addedIp(await runPlugin(node.ns, 'ADD', { containerID, netns: `/run/netns/${ns}`, podName: name }, config, labExecutables(lab).plugin));
   return pod;
 }
 
