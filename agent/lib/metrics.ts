@@ -7,14 +7,27 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 import { counterLabel, readCounters } from '../../bpf/counters';
+import { DIRECTIONS, REASONS, type DirectionName, type ReasonName } from '../../bpf/layouts';
 import { entryCount } from '../../bpf/map-entries';
-import { POD_COMMANDS } from '../api/cni';
+import type { BpfMap } from '../../bpf/tsbpf';
+import { POD_COMMANDS, RESULT_OF_CODE } from '../api/cni';
 import type { NodeSource, NodeSourceEvent, NodeSourceObserver } from './cluster-nodes';
 import type { DatapathMaps } from './datapath';
 import { REFUSALS } from './http-endpoints';
 import { REFUSAL_REASONS, type RefusedNode } from './node-claims';
 
 const SOURCE_EVENTS: Record<NodeSource['kind'], NodeSourceEvent[]> = { static: ['list', 'reload'], kubernetes: ['list', 'add', 'update', 'delete'] };
+export const NODE_SOURCE_KINDS = Object.keys(SOURCE_EVENTS) as Array<NodeSource['kind']>;
+
+/** What a CNI command can end in: success, or one of the error codes by name. */
+const CNI_RESULTS = ['success', ...RESULT_OF_CODE.values()];
+
+/** Every reason under every hook, as the counters are labelled. */
+const COUNTER_LABELS = (Object.keys(REASONS) as ReasonName[]).flatMap((reason) => (Object.keys(DIRECTIONS) as DirectionName[]).map((direction) => ({ reason: counterLabel(reason), direction: counterLabel(direction) })));
+
+/** The maps whose occupancy is exported, by their pinned names. */
+const OCCUPANCY = { endpoints: (maps: DatapathMaps): BpfMap => maps.endpoints, node_subnets: (maps: DatapathMaps): BpfMap => maps.nodeSubnets };
+const OCCUPANCY_MAPS = Object.keys(OCCUPANCY) as Array<keyof typeof OCCUPANCY>;
 
 // Node changes apply in milliseconds; a slow API server or a large cluster shows up
 // in the upper buckets.
@@ -99,15 +112,25 @@ export class AgentMetrics {
     registers: [this.registry],
   });
 
+  // Exported once the datapath is loaded: before, there is no capacity to tell.
+  private readonly mapCapacity = new Gauge({ name: 'twill_bpf_map_capacity', help: 'Maximum entries of a datapath map.', labelNames: ['map'] as const, registers: [this.registry] });
+
+  /** Set once the datapath is loaded: its counters and maps are read at each scrape. */
+  private datapath?: DatapathMaps;
+  private isReady: () => boolean = () => false;
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
-    // Series exist from the start at 0, so rate() and alerts see a zero, not a gap.
+    // Every closed label set is exported from the start, at 0: a panel or an alert
+    // on a drop reason or an error that has not happened yet shows a zero, not a gap
+    // an operator would read as broken.
     for (const command of POD_COMMANDS) {
-      this.cniOperations.inc({ command, result: 'success' }, 0);
+      for (const result of CNI_RESULTS) this.cniOperations.inc({ command, result }, 0);
       this.cniDuration.zero({ command });
     }
     for (const cap of REFUSALS) this.httpConnectionsRefused.inc({ cap }, 0);
     this.recordRefusals([]);
+    this.registerScrapeTimeMetrics();
   }
 
   /** Sets the refused-node gauge from a judgement, every reason included. */
@@ -125,20 +148,28 @@ export class AgentMetrics {
     };
   }
 
-  /** Exports readiness as a gauge, evaluated at each scrape as /readyz would be. */
+  /** Exports readiness as /readyz would answer it at each scrape. */
   watchReadiness(isReady: () => boolean): void {
+    this.isReady = isReady;
+  }
+
+  /** Exports the datapath counters and map occupancy from `maps`, read at each scrape. */
+  watchDatapath(maps: DatapathMaps): void {
+    this.datapath = maps;
+    for (const name of OCCUPANCY_MAPS) this.mapCapacity.set({ map: name }, OCCUPANCY[name](maps).info.maxEntries);
+  }
+
+  /** The metrics whose values are read when Prometheus scrapes: readiness, the datapath's counters and maps. */
+  private registerScrapeTimeMetrics(): void {
+    const metrics = this;
     new Gauge({
       name: 'twill_agent_ready',
       help: '1 when /readyz passes: datapath loaded and attached, node source listed and synced.',
       registers: [this.registry],
       collect() {
-        this.set(isReady() ? 1 : 0);
+        this.set(metrics.isReady() ? 1 : 0);
       },
     });
-  }
-
-  /** Exports the datapath counters and map occupancy, read at each scrape. */
-  watchDatapath(maps: DatapathMaps): void {
     // One read of the per-CPU map per scrape fills both counters. The registry runs
     // each metric's collect just before exporting it, in registration order, so bytes
     // (registered after packets) is exported after packets' collect has filled it.
@@ -150,7 +181,12 @@ export class AgentMetrics {
       collect() {
         packets.reset();
         bytes.reset();
-        for (const counter of readCounters(maps.counters)) {
+        for (const labels of COUNTER_LABELS) {
+          packets.inc(labels, 0);
+          bytes.inc(labels, 0);
+        }
+        if (!metrics.datapath) return;
+        for (const counter of readCounters(metrics.datapath.counters)) {
           const labels = { reason: counterLabel(counter.reason), direction: counterLabel(counter.direction) };
           packets.inc(labels, Number(counter.packets));
           bytes.inc(labels, Number(counter.bytes));
@@ -163,17 +199,14 @@ export class AgentMetrics {
       labelNames: ['reason', 'direction'] as const,
       registers: [this.registry],
     });
-
-    const occupancy = [['endpoints', maps.endpoints], ['node_subnets', maps.nodeSubnets]] as const;
-    const capacity = new Gauge({ name: 'twill_bpf_map_capacity', help: 'Maximum entries of a datapath map.', labelNames: ['map'] as const, registers: [this.registry] });
-    for (const [name, map] of occupancy) capacity.set({ map: name }, map.info.maxEntries);
     new Gauge({
       name: 'twill_bpf_map_entries',
       help: 'Entries in a datapath map: endpoints are this node\'s pods, node_subnets the other nodes.',
       labelNames: ['map'] as const,
       registers: [this.registry],
       collect() {
-        for (const [name, map] of occupancy) this.set({ map: name }, entryCount(name, map));
+        const { datapath } = metrics;
+        for (const name of OCCUPANCY_MAPS) this.set({ map: name }, datapath ? entryCount(name, OCCUPANCY[name](datapath)) : 0);
       },
     });
   }

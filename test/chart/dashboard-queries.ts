@@ -1,67 +1,51 @@
 // The PromQL queries of the chart's Grafana dashboards, what each references, and the
-// metrics the agent exports. Tests use it two ways: offline (every query names only
-// exported metrics and labels: test/unit/chart.test.ts) and against a live agent (every
-// metric a dashboard needs appears in a real /metrics scrape).
+// metrics the agent exports, from its own registry. Tests use it two ways: offline
+// (every query names only exported metrics, labels and label values:
+// test/unit/chart.test.ts) and against live agents (every query returns series from a
+// real Prometheus scraping a lab: test/e2e/dashboards.test.ts).
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { REFUSALS } from '../../agent/lib/http-endpoints';
-import { counterLabel } from '../../bpf/counters';
-import { DIRECTIONS, REASONS, type DirectionName, type ReasonName } from '../../bpf/layouts';
+import { Histogram } from 'prom-client';
+
+import { AgentMetrics, NODE_SOURCE_KINDS } from '../../agent/lib/metrics';
 
 const repoRoot = path.resolve(__dirname, '..', '..', '..');
 export const DASHBOARDS_DIR = path.join(repoRoot, 'charts', 'twill', 'dashboards');
 
-/**
- * Every series the agent exports, as it appears in /metrics (histograms as their
- * _bucket, _sum and _count series), with its label names. Prometheus adds the target
- * labels (TARGET_LABELS) to each.
- */
-export const EXPORTED_METRICS: Readonly<Record<string, readonly string[]>> = {
-  twill_datapath_packets_total: ['reason', 'direction'],
-  twill_datapath_bytes_total: ['reason', 'direction'],
-  twill_bpf_map_entries: ['map'],
-  twill_bpf_map_capacity: ['map'],
-  twill_node_source_events_total: ['source', 'event'],
-  twill_node_source_errors_total: ['source'],
-  twill_nodes: [],
-  twill_nodes_refused: ['reason'],
-  twill_node_sync_duration_seconds_bucket: ['le'],
-  twill_node_sync_duration_seconds_sum: [],
-  twill_node_sync_duration_seconds_count: [],
-  twill_node_sync_lag_seconds_bucket: ['le'],
-  twill_node_sync_lag_seconds_sum: [],
-  twill_node_sync_lag_seconds_count: [],
-  twill_node_sync_errors_total: [],
-  twill_node_sync_last_success_timestamp_seconds: [],
-  twill_cni_operations_total: ['command', 'result'],
-  twill_cni_operation_duration_seconds_bucket: ['command', 'le'],
-  twill_cni_operation_duration_seconds_sum: ['command'],
-  twill_cni_operation_duration_seconds_count: ['command'],
-  twill_http_connections_refused_total: ['cap'],
-  twill_agent_ready: [],
-  twill_agent_info: ['version', 'mode'],
-  // prom-client's default metrics (the ones the dashboards use)
-  process_start_time_seconds: [],
-  process_resident_memory_bytes: [],
-  process_cpu_seconds_total: [],
-  nodejs_eventloop_lag_p99_seconds: [],
-  nodejs_heap_size_used_bytes: [],
-};
-
 /** Labels Prometheus attaches to every scraped series. */
 export const TARGET_LABELS: readonly string[] = ['instance', 'job'];
 
-/** The values of the labels with a closed set (result is open: error names); the datapath's from its enums. */
-export const LABEL_VALUES: Readonly<Record<string, readonly string[]>> = {
-  reason: Object.keys(REASONS).map((name) => counterLabel(name as ReasonName)),
-  direction: Object.keys(DIRECTIONS).map((name) => counterLabel(name as DirectionName)),
-  map: ['endpoints', 'node_subnets'],
-  source: ['static', 'kubernetes'],
-  event: ['add', 'update', 'delete', 'reload', 'relist'],
-  command: ['ADD', 'DEL', 'CHECK', 'GC', 'STATUS'],
-  cap: REFUSALS,
-};
+export interface ExportedMetrics {
+  /** Every series name the agent exports (histograms as their _bucket, _sum and _count series) with its label names. */
+  series: Record<string, string[]>;
+  /** Every value a label takes in a fresh agent's export: the closed sets, all exported from the start. */
+  labelValues: Record<string, string[]>;
+}
+
+/**
+ * What the agent exports, read from its own registry (prom-client's defaults included)
+ * as a fresh agent has it once each kind of node source has been observed: the names
+ * and labels of every series, and the values of every label whose set is closed.
+ */
+export async function exportedMetrics(): Promise<ExportedMetrics> {
+  const agent = new AgentMetrics();
+  for (const kind of NODE_SOURCE_KINDS) agent.nodeSourceObserver(kind);
+  const series: Record<string, string[]> = {};
+  for (const metric of agent.registry.getMetricsAsArray()) {
+    // prom-client keeps each metric's configuration on it; its types leave labelNames out.
+    const labels = [...((metric as { labelNames?: readonly string[] }).labelNames ?? [])];
+    if (metric instanceof Histogram) Object.assign(series, { [`${metric.name}_bucket`]: [...labels, 'le'], [`${metric.name}_sum`]: labels, [`${metric.name}_count`]: labels });
+    else series[metric.name] = labels;
+  }
+  const values = new Map<string, Set<string>>();
+  for (const metric of await agent.registry.getMetricsAsJSON()) {
+    for (const [label, value] of metric.values.flatMap((v) => Object.entries(v.labels))) {
+      if (label !== 'le') values.set(label, (values.get(label) ?? new Set()).add(String(value)));
+    }
+  }
+  return { series, labelValues: Object.fromEntries([...values].map(([label, set]) => [label, [...set].sort()])) };
+}
 
 export interface DashboardQuery {
   /** "<dashboard title> / <panel title> (<refId>)", or "... / variable <name>". */

@@ -19,7 +19,7 @@ import YAML from 'yaml';
 import { readConfigFile, resolveConfig } from '../../agent/lib/config';
 import { parseNetConf } from '../../cni/lib/config';
 import {
-  DASHBOARDS_DIR, EXPORTED_METRICS, LABEL_VALUES, TARGET_LABELS, dashboardFiles, dashboardQueries, metricSelectorsOf, substituteVariables,
+  DASHBOARDS_DIR, TARGET_LABELS, exportedMetrics, dashboardFiles, dashboardQueries, metricSelectorsOf, substituteVariables,
 } from '../chart/dashboard-queries';
 import { type KubeObject, type Manifest, RenderError, buildRenderer, parseManifests, renderChart } from '../chart/render';
 import { crossReferenceProblems, unknownFields, validateWithModel } from '../chart/validate';
@@ -425,7 +425,8 @@ describe('dashboard queries', () => {
     assert.equal(substituteVariables('rate(x{instance=~"$instance"}[$__rate_interval])'), 'rate(x{instance=~".*"}[1m])');
   });
 
-  test('every query references only metrics, labels and label values the agent exports', () => {
+  test('every query references only metrics, labels and label values the agent exports', async () => {
+    const { series, labelValues } = await exportedMetrics();
     const queries = dashboardQueries();
     assert.ok(queries.length > 20);
     for (const { title, expr } of queries) {
@@ -433,12 +434,12 @@ describe('dashboard queries', () => {
       assert.ok(refs.metrics.length > 0, `${title}: no metric in ${expr}`);
       const known = new Set<string>(TARGET_LABELS);
       for (const selector of refs.selectors) {
-        const labels = EXPORTED_METRICS[selector.metric];
+        const labels = series[selector.metric];
         assert.ok(labels, `${title}: ${selector.metric} is not exported by the agent`);
         labels.forEach((l) => known.add(l));
         for (const matcher of selector.matchers) {
           assert.ok(labels.includes(matcher.label) || TARGET_LABELS.includes(matcher.label), `${title}: ${selector.metric} has no label ${matcher.label}`);
-          const values = LABEL_VALUES[matcher.label];
+          const values = labelValues[matcher.label];
           if (!values || matcher.value.includes('$') || matcher.op.startsWith('!')) continue;
           const pattern = matcher.op === '=~' ? new RegExp(`^(?:${matcher.value})$`) : undefined;
           const matching = values.filter((v) => (pattern ? pattern.test(v) : v === matcher.value));
@@ -450,10 +451,11 @@ describe('dashboard queries', () => {
     }
   });
 
-  test('every exported metric is on a dashboard, CNI latency as p50 and p99 by command', () => {
+  test('every Twill metric is on a dashboard, CNI latency as p50 and p99 by command', async () => {
+    const twillSeries = Object.keys((await exportedMetrics()).series).filter((name) => name.startsWith('twill_'));
     const used = new Set(dashboardQueries().flatMap(({ expr }) => metricSelectorsOf(expr).metrics));
     const family = (name: string): string => name.replace(/_(bucket|sum|count)$/, '');
-    const families = new Set(Object.keys(EXPORTED_METRICS).map(family));
+    const families = new Set(twillSeries.map(family));
     assert.deepEqual([...families].filter((f) => ![...used].some((u) => family(u) === f)), []);
     const exprs = dashboardQueries().map((q) => q.expr);
     for (const quantile of ['0.5', '0.99']) {

@@ -13,7 +13,7 @@ import { after, describe, test } from 'node:test';
 
 import pino from 'pino';
 
-import { PENDING_RELEASES_DIRECTORY, type AgentAnswer, type PodInterfaces, type PodRequest } from '../../agent/api/cni';
+import { PENDING_RELEASES_DIRECTORY, POD_COMMANDS, type AgentAnswer, type PodInterfaces, type PodRequest } from '../../agent/api/cni';
 import { AgentMetrics } from '../../agent/lib/metrics';
 import { serveCni } from '../../agent/lib/pods/cni-server';
 import { dispatch } from '../../cni/lib/dispatch';
@@ -270,8 +270,8 @@ describe('serveCni', () => {
         assert.match(String(answer.msg), /^request to the agent: /, line);
       }
       assert.deepEqual(agent.requests, []);
-      const text = await agent.metrics.registry.metrics();
-      assert.doesNotMatch(text, /FROB|decode_failure/);
+      assert.doesNotMatch(await agent.metrics.registry.metrics(), /FROB/);
+      for (const command of POD_COMMANDS) assert.equal(await sample(agent.metrics, 'twill_cni_operations_total', { command, result: 'decode_failure' }), 0, command);
     } finally {
       await agent.close();
     }
