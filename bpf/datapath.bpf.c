@@ -127,13 +127,15 @@ struct {
 _Static_assert(TWILL_REASON_COUNT <= TWILL_REASON_SLOTS && TWILL_DIRECTION_COUNT <= TWILL_DIRECTION_SLOTS,
 	       "the counters map has no slot for some reason or direction");
 
-// Keyed by a flat index, the counters map names neither enum, and the endpoint flags are
-// a plain __u32; these keep the enums in the object's BTF, for bpftool and for the
-// layouts check (test/unit/layouts.test.ts).
+// Keyed by a flat index, the counters map names neither enum, flags are plain __u32s and
+// the limit sizes an array; these keep the enums in the object's BTF, for bpftool and
+// for the TypeScript generated from it (bpf/generate-layouts.mjs).
 const enum twill_reason *const counter_reason_type __attribute__((unused));
 const enum twill_direction *const counter_direction_type __attribute__((unused));
 const enum twill_counter_slots *const counter_slots_type __attribute__((unused));
 const enum twill_endpoint_flag *const endpoint_flag_type __attribute__((unused));
+const enum twill_subnet_flag *const subnet_flag_type __attribute__((unused));
+const enum twill_node_subnet_limits *const node_subnet_limits_type __attribute__((unused));
 
 // The counters slot of a reason and direction (bpf/counters.ts has its twin).
 static __always_inline __u32 counter_index(enum twill_reason reason, enum twill_direction direction)

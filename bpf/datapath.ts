@@ -3,11 +3,14 @@
 import path from 'node:path';
 
 import type { MapName } from './layouts';
+import { PROGRAMS } from './layouts.generated';
+
+/** The programs, as the compiled object names them. */
+export { PROGRAMS };
 
 /** bpf/build.sh compiles bpf/datapath.bpf.c to this file, next to the compiled TypeScript. */
 export const DATAPATH_OBJECT = path.join(__dirname, 'datapath.bpf.o');
 
-export const PROGRAMS = ['from_pod', 'from_netdev', 'to_tunnel', 'to_pod'] as const;
 export type ProgramName = (typeof PROGRAMS)[number];
 
 export const DEFAULT_BPFFS_ROOT = '/sys/fs/bpf/twill';

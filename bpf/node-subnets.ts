@@ -3,7 +3,7 @@
 // longest first (see struct node_subnet_lengths); and what is derived from it:
 // node_slots, the same entries of this node's prefix length in an array over the
 // cluster CIDR, and node_addresses, the set of the nodes' addresses.
-import { LAYOUTS, PREFIX_LENGTHS_MAX, slotKey } from './layouts';
+import { LAYOUTS, PREFIX_LENGTHS_MAX, SUBNET_FLAGS, slotKey } from './layouts';
 import { ipv4FromBytes, ipv4ToBytes, ipv4ToNumber, macFromBytes, parseIpv4Prefix, type Ipv4Prefix } from './addresses';
 import type { BpfMap, BpfObject } from './tsbpf';
 
@@ -14,7 +14,6 @@ export interface NodeSubnet {
 
 const KEY = LAYOUTS.node_subnet_key;
 const VALUE = LAYOUTS.node_subnet;
-const TWILL_SUBNET_TUNNEL = 1;
 
 const LENGTHS = LAYOUTS.node_subnet_lengths;
 
@@ -140,14 +139,14 @@ export function nodeSubnetCidr(key: Buffer): string {
 export function encodeNodeSubnet(subnet: NodeSubnet): Buffer {
   const value = Buffer.alloc(VALUE.size);
   ipv4ToBytes(subnet.nodeIp).copy(value, VALUE.members.node_ip);
-  value.writeUInt32LE(subnet.tunnel ? TWILL_SUBNET_TUNNEL : 0, VALUE.members.flags);
+  value.writeUInt32LE(subnet.tunnel ? SUBNET_FLAGS.TWILL_SUBNET_TUNNEL : 0, VALUE.members.flags);
   return value;
 }
 
 export function decodeNodeSubnet(value: Buffer): NodeSubnet {
   return {
     nodeIp: ipv4FromBytes(value.subarray(VALUE.members.node_ip, VALUE.members.node_ip + 4)),
-    tunnel: (value.readUInt32LE(VALUE.members.flags) & TWILL_SUBNET_TUNNEL) !== 0,
+    tunnel: (value.readUInt32LE(VALUE.members.flags) & SUBNET_FLAGS.TWILL_SUBNET_TUNNEL) !== 0,
   };
 }
 

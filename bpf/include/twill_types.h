@@ -122,7 +122,10 @@ struct node_subnet_key {
 	__u8 addr[4];
 };
 
-#define TWILL_PREFIX_LENGTHS_MAX 8
+enum twill_node_subnet_limits {
+	/* How many different node subnet prefix lengths the datapath searches. */
+	TWILL_PREFIX_LENGTHS_MAX = 8,
+};
 
 /*
  * The prefix lengths the node_subnets map holds, longest first (the only entry of the
@@ -140,11 +143,13 @@ struct node_subnet_lengths {
 	__u32 slotted_length;
 };
 
-#define TWILL_SUBNET_TUNNEL 1 /* reach the node in VXLAN (see forward_remote) */
+enum twill_subnet_flag {
+	TWILL_SUBNET_TUNNEL = 1, /* reach the node in VXLAN (see forward_remote) */
+};
 
 struct node_subnet {
 	__u8 node_ip[4];
-	__u32 flags;
+	__u32 flags; /* enum twill_subnet_flag */
 };
 
 /*

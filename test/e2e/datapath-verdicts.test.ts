@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { readCounters, type Counter } from '../../bpf/counters';
 import { DATAPATH_OBJECT, PROGRAMS, type ProgramName } from '../../bpf/datapath';
 import { setPodCidr, writeEndpoint, type Endpoint } from '../../bpf/endpoints';
-import type { DirectionName, ReasonName } from '../../bpf/layouts';
+import { SUBNET_FLAGS, type DirectionName, type ReasonName } from '../../bpf/layouts';
 import { BpfObject, type BpfMap, type BpfProgram } from '../../bpf/tsbpf';
 import { needsRoot } from '../helpers/kernel';
 import { encodeNodeSubnet, nodeSlotLayout, nodeSubnetKey, rebuildFromNodeSubnets, setNodeSlotLayout } from '../../bpf/node-subnets';
@@ -18,7 +18,6 @@ import { arpFrame, ethernetFrame, icmpEchoRequest, icmpRedirect, icmpv6Redirect,
 const TC_ACT_OK = 0;
 const TC_ACT_SHOT = 2;
 const TC_ACT_REDIRECT = 7;
-const TWILL_SUBNET_TUNNEL = 1;
 
 // This node's pods are in 10.244.0.0/24. Under BPF_PROG_TEST_RUN the packet arrives on
 // lo (ifindex 1): pod A "sits behind" it.
@@ -46,9 +45,9 @@ interface Row {
 const NODE_IP = '192.168.60.1';
 const subnets: Array<[string, number, string, number]> = [
   ['10.244.1.0', 24, '192.168.60.2', 0],
-  ['10.244.2.0', 24, '192.168.60.3', TWILL_SUBNET_TUNNEL],
-  ['10.250.0.0', 16, '192.168.60.4', TWILL_SUBNET_TUNNEL],
-  ['10.250.3.0', 24, '192.168.60.5', TWILL_SUBNET_TUNNEL],
+  ['10.244.2.0', 24, '192.168.60.3', SUBNET_FLAGS.TWILL_SUBNET_TUNNEL],
+  ['10.250.0.0', 16, '192.168.60.4', SUBNET_FLAGS.TWILL_SUBNET_TUNNEL],
+  ['10.250.3.0', 24, '192.168.60.5', SUBNET_FLAGS.TWILL_SUBNET_TUNNEL],
 ];
 
 /** A UDP datagram from pod A, from port 40000, in an IPv4 frame with `fields`. */
@@ -132,7 +131,7 @@ function loadNode(rodata: Record<string, number | Buffer>, slotLayout = SLOT_LAY
   const object = setNodeSlotLayout(loading, slotLayout).load();
   const maps = { endpoints: object.map('endpoints'), nodeSubnets: object.map('node_subnets'), nodeSlots: object.map('node_slots'), nodeSubnetLengths: object.map('node_subnet_lengths'), nodeAddresses: object.map('node_addresses') };
   for (const pod of [podA, podB, podC]) writeEndpoint(maps.endpoints, POD_CIDR, pod);
-  for (const [address, prefixLength, nodeIp, flags] of subnets) maps.nodeSubnets.update(nodeSubnetKey(`${address}/${prefixLength}`), encodeNodeSubnet({ nodeIp, tunnel: flags === TWILL_SUBNET_TUNNEL }));
+  for (const [address, prefixLength, nodeIp, flags] of subnets) maps.nodeSubnets.update(nodeSubnetKey(`${address}/${prefixLength}`), encodeNodeSubnet({ nodeIp, tunnel: flags === SUBNET_FLAGS.TWILL_SUBNET_TUNNEL }));
   rebuildFromNodeSubnets(maps, slotLayout);
   Object.values(maps).forEach((map) => map.close());
   return { object, counters: object.map('counters'), programs: new Map(PROGRAMS.map((name) => [name, object.program(name)])) };
