@@ -136,6 +136,7 @@ const enum twill_counter_slots *const counter_slots_type __attribute__((unused))
 const enum twill_endpoint_flag *const endpoint_flag_type __attribute__((unused));
 const enum twill_subnet_flag *const subnet_flag_type __attribute__((unused));
 const enum twill_node_subnet_limits *const node_subnet_limits_type __attribute__((unused));
+const enum twill_tunnel_mac *const tunnel_mac_type __attribute__((unused));
 
 // The counters slot of a reason and direction (bpf/counters.ts has its twin).
 static __always_inline __u32 counter_index(enum twill_reason reason, enum twill_direction direction)
@@ -260,12 +261,11 @@ static __always_inline void decrease_ttl(struct iphdr *ip)
 	ip->ttl--;
 }
 
-// The MAC of a node's VXLAN device: 02:76 and the node's address. The agent gives each
-// device this MAC, so a tunnelled frame arrives addressed to its receiver.
+// The MAC of a node's VXLAN device (enum twill_tunnel_mac).
 static __always_inline void tunnel_mac(__u8 mac[ETH_ALEN], const void *node_ip)
 {
-	mac[0] = 0x02;
-	mac[1] = 0x76;
+	mac[0] = TWILL_TUNNEL_MAC_FIRST;
+	mac[1] = TWILL_TUNNEL_MAC_SECOND;
 	__builtin_memcpy(&mac[2], node_ip, 4);
 }
 

@@ -114,6 +114,10 @@ export const ENUMS = {
   twill_node_subnet_limits: {
     TWILL_PREFIX_LENGTHS_MAX: 8,
   },
+  twill_tunnel_mac: {
+    TWILL_TUNNEL_MAC_FIRST: 2,
+    TWILL_TUNNEL_MAC_SECOND: 118,
+  },
 } as const;
 
 /** Each map with the type names of its key and value, and its size as declared (the agent sizes some before load). */

@@ -1,7 +1,7 @@
 // The structs and enums of bpf/include/twill_types.h as TypeScript uses them, all read
 // from layouts.generated.ts, which the build generates from the compiled datapath's BTF
 // (bpf/generate-layouts.mjs): nothing of the C is typed again here.
-import { ENUMS, LAYOUTS, MAPS } from './layouts.generated';
+import { ENUMS, LAYOUTS, MAPS, RODATA } from './layouts.generated';
 
 export { LAYOUTS, MAPS };
 
@@ -22,6 +22,8 @@ export const COUNTER_SLOTS = ENUMS.twill_counter_slots;
 export const ENDPOINT_FLAGS = ENUMS.twill_endpoint_flag;
 /** enum twill_subnet_flag: the bits of struct node_subnet's flags. */
 export const SUBNET_FLAGS = ENUMS.twill_subnet_flag;
+/** enum twill_tunnel_mac: the first two bytes of a node's VXLAN device MAC, before its address. */
+export const TUNNEL_MAC = ENUMS.twill_tunnel_mac;
 /** How many different node subnet prefix lengths the datapath searches. */
 export const PREFIX_LENGTHS_MAX = ENUMS.twill_node_subnet_limits.TWILL_PREFIX_LENGTHS_MAX;
 
@@ -36,6 +38,8 @@ export function slotKey(slot: number): Buffer {
 }
 
 export type MapName = keyof typeof MAPS;
+/** The settings compiled into the programs before load (`const volatile` in the C). */
+export type RodataName = (typeof RODATA)[number];
 
 /**
  * Maps rebuilt from node_subnets at every load instead of pinned: node_slots, sized by

@@ -3,7 +3,7 @@
 // longest first (see struct node_subnet_lengths); and what is derived from it:
 // node_slots, the same entries of this node's prefix length in an array over the
 // cluster CIDR, and node_addresses, the set of the nodes' addresses.
-import { LAYOUTS, PREFIX_LENGTHS_MAX, SUBNET_FLAGS, slotKey } from './layouts';
+import { LAYOUTS, PREFIX_LENGTHS_MAX, SUBNET_FLAGS, TUNNEL_MAC, slotKey } from './layouts';
 import { ipv4FromBytes, ipv4ToBytes, ipv4ToNumber, macFromBytes, parseIpv4Prefix, type Ipv4Prefix } from './addresses';
 import type { BpfMap, BpfObject } from './tsbpf';
 
@@ -150,7 +150,7 @@ export function decodeNodeSubnet(value: Buffer): NodeSubnet {
   };
 }
 
-/** The MAC Twill gives a node's VXLAN device, 02:76 + its address; the C side computes the same. */
+/** The MAC Twill gives a node's VXLAN device: enum twill_tunnel_mac's two bytes, then its address (tunnel_mac in the C). */
 export function tunnelMac(nodeIp: string): string {
-  return macFromBytes(Buffer.concat([Buffer.from([0x02, 0x76]), ipv4ToBytes(nodeIp)]));
+  return macFromBytes(Buffer.concat([Buffer.from([TUNNEL_MAC.TWILL_TUNNEL_MAC_FIRST, TUNNEL_MAC.TWILL_TUNNEL_MAC_SECOND]), ipv4ToBytes(nodeIp)]));
 }

@@ -7,26 +7,12 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 
 import { takeResizedCounters } from '../../bpf/counters';
-import { DATAPATH_OBJECT, PROGRAMS, pinPaths, type PinPaths, type ProgramName } from '../../bpf/datapath';
-import { setPodCidr } from '../../bpf/endpoints';
+import { PROGRAMS, pinPaths, type PinPaths, type ProgramName } from '../../bpf/datapath';
 import { MAPS, UNPINNED_MAPS, type MapName } from '../../bpf/layouts';
-import { ipv4ToBytes, parseIpv4Prefix } from '../netlink';
-import { nodeSlotLayout, rebuildFromNodeSubnets, setNodeSlotLayout, type NodeSlotLayout, type NodeSubnetMaps } from '../../bpf/node-subnets';
+import { rebuildFromNodeSubnets, type NodeSlotLayout, type NodeSubnetMaps } from '../../bpf/node-subnets';
+import { openDatapath, type DatapathSettings } from '../../bpf/open-datapath';
 import { ensurePrivateDirectory } from './private-dir';
-import { BpfObject, TcxLink, attachTcx, type BpfMap, type BpfProgram, type Direction } from '../../bpf/tsbpf';
-
-/** The per-node constants compiled into the programs at load (.rodata). */
-export interface DatapathSettings {
-  uplinkIfindex: number;
-  tunnelIfindex: number;
-  vni: number;
-  vxlanPort: number;
-  nodeIp?: string;
-  /** This node's pod CIDR: the endpoints map has a slot for each of its addresses. */
-  podCIDR: string;
-  /** The cluster's pod CIDR, over which node_slots lays out the other nodes' subnets. */
-  clusterCIDR?: string;
-}
+import { TcxLink, attachTcx, type BpfMap, type BpfProgram, type Direction } from '../../bpf/tsbpf';
 
 /** The maps the agent itself reads and writes: node subnets (and what is derived from them), and the two it exports. */
 export interface DatapathMaps extends NodeSubnetMaps {
@@ -42,13 +28,6 @@ export interface Datapath {
   program(name: ProgramName): BpfProgram;
   maps: DatapathMaps;
   close(): void;
-}
-
-/** A UDP port as the datapath compares it with packets' (tunnel_port): two bytes in network order. */
-export function udpPortBytes(port: number): Buffer {
-  const bytes = Buffer.alloc(2);
-  bytes.writeUInt16BE(port);
-  return bytes;
 }
 
 // bpffs names may not contain dots; pin beside the old program, then rename over it.
@@ -91,14 +70,8 @@ export function loadDatapath(bpffsRoot: string, settings: DatapathSettings, log:
   }
   const resizedCounters = takeResizedCounters(pins.map('counters'));
   const adopted = (Object.keys(MAPS) as MapName[]).filter((name) => fs.existsSync(pins.map(name)));
-  const slotLayout = nodeSlotLayout(settings.clusterCIDR, parseIpv4Prefix(settings.podCIDR).prefixLength);
-  const object = setPodCidr(BpfObject.open(DATAPATH_OBJECT), settings.podCIDR)
-    .setRodata('uplink_ifindex', settings.uplinkIfindex)
-    .setRodata('tunnel_ifindex', settings.tunnelIfindex)
-    .setRodata('tunnel_vni', settings.vni)
-    .setRodata('tunnel_port', udpPortBytes(settings.vxlanPort))
-    .setRodata('node_ip', settings.nodeIp ? ipv4ToBytes(settings.nodeIp) : 0);
-  setNodeSlotLayout(object, slotLayout).pinMapsUnder(pins.maps, UNPINNED_MAPS).load();
+  const { object, slotLayout } = openDatapath(settings);
+  object.pinMapsUnder(pins.maps, UNPINNED_MAPS).load();
   const programs = new Map<ProgramName, BpfProgram>();
   let maps: DatapathMaps;
   try {

@@ -153,6 +153,15 @@ struct node_subnet {
 };
 
 /*
+ * The MAC of a node's VXLAN device: these two bytes, then the node's address. The agent
+ * gives each device this MAC, so a tunnelled frame arrives addressed to its receiver.
+ */
+enum twill_tunnel_mac {
+	TWILL_TUNNEL_MAC_FIRST = 0x02,  /* locally administered, unicast */
+	TWILL_TUNNEL_MAC_SECOND = 0x76, /* 'v' */
+};
+
+/*
  * Another node's address: the key of node_addresses, the set of outer sources VXLAN is
  * accepted from (its value is always 1).
  */

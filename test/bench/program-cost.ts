@@ -9,12 +9,10 @@
 // compare only within their group.
 import path from 'node:path';
 
-import { DATAPATH_OBJECT } from '../../bpf/datapath';
-import { setPodCidr, writeEndpoint, type Endpoint } from '../../bpf/endpoints';
-import { ipv4ToBytes } from '../../agent/netlink';
-import { encodeNodeSubnet, nodeSlotLayout, nodeSubnetKey, rebuildFromNodeSubnets, setNodeSlotLayout } from '../../bpf/node-subnets';
+import { writeEndpoint, type Endpoint } from '../../bpf/endpoints';
+import { encodeNodeSubnet, nodeSubnetKey, rebuildFromNodeSubnets } from '../../bpf/node-subnets';
+import { openDatapath } from '../../bpf/open-datapath';
 import { BpfObject, type BpfProgram } from '../../bpf/tsbpf';
-import { udpPortBytes } from '../../agent/lib/datapath';
 import { testObjects } from '../helpers/kernel';
 import { ipv4Packet, vxlanPacket } from '../helpers/packets';
 import { median } from './results';
@@ -35,7 +33,7 @@ const TTL = 255;
 const NODE_IP = '192.168.60.1';
 const POD_CIDR = '10.244.0.0/24';
 // As the lab's agents run: node subnets laid out over the cluster CIDR (node_slots).
-const SLOT_LAYOUT = nodeSlotLayout('10.0.0.0/8', 24);
+const CLUSTER_CIDR = '10.0.0.0/8';
 const TUNNEL_FLAG_NODE = 3;
 const VXLAN_PORT = 8472;
 // BPF_PROG_TEST_RUN delivers the packet as arriving on lo (ifindex 1): the sender sits
@@ -84,8 +82,8 @@ const oneRunPaths: Path[] = [
 
 /** The datapath loaded with `count` other nodes' subnets, and its programs. */
 function loadDatapath(count: number): { object: BpfObject; programs: Map<Path['program'], BpfProgram> } {
-  const opened = setPodCidr(BpfObject.open(DATAPATH_OBJECT), POD_CIDR).setRodata('node_ip', ipv4ToBytes(NODE_IP)).setRodata('uplink_ifindex', 1).setRodata('tunnel_ifindex', 2).setRodata('tunnel_port', udpPortBytes(VXLAN_PORT));
-  const object = setNodeSlotLayout(opened, SLOT_LAYOUT).load();
+  const opened = openDatapath({ podCIDR: POD_CIDR, nodeIp: NODE_IP, clusterCIDR: CLUSTER_CIDR, uplinkIfindex: 1, tunnelIfindex: 2, vxlanPort: VXLAN_PORT });
+  const object = opened.object.load();
   const programs = new Map<Path['program'], BpfProgram>();
   try {
     const endpoints = object.map('endpoints');
@@ -93,7 +91,7 @@ function loadDatapath(count: number): { object: BpfObject; programs: Map<Path['p
     endpoints.close();
     const maps = { nodeSubnets: object.map('node_subnets'), nodeSlots: object.map('node_slots'), nodeSubnetLengths: object.map('node_subnet_lengths'), nodeAddresses: object.map('node_addresses') };
     for (let n = 1; n <= count; n++) maps.nodeSubnets.update(nodeSubnetKey(node(n).cidr), encodeNodeSubnet({ nodeIp: node(n).ip, tunnel: n === TUNNEL_FLAG_NODE }));
-    rebuildFromNodeSubnets(maps, SLOT_LAYOUT);
+    rebuildFromNodeSubnets(maps, opened.slotLayout);
     Object.values(maps).forEach((map) => map.close());
     for (const name of ['from_pod', 'from_netdev', 'to_tunnel'] as const) programs.set(name, object.program(name));
     return { object, programs };

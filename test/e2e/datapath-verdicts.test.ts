@@ -5,14 +5,14 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
 import { readCounters, type Counter } from '../../bpf/counters';
-import { DATAPATH_OBJECT, PROGRAMS, type ProgramName } from '../../bpf/datapath';
-import { setPodCidr, writeEndpoint, type Endpoint } from '../../bpf/endpoints';
+import { PROGRAMS, type ProgramName } from '../../bpf/datapath';
+import { writeEndpoint, type Endpoint } from '../../bpf/endpoints';
 import { SUBNET_FLAGS, type DirectionName, type ReasonName } from '../../bpf/layouts';
-import { BpfObject, type BpfMap, type BpfProgram } from '../../bpf/tsbpf';
+import { encodeNodeSubnet, nodeSubnetKey, rebuildFromNodeSubnets } from '../../bpf/node-subnets';
+import { openDatapath, type DatapathSettings } from '../../bpf/open-datapath';
+import type { BpfMap, BpfObject, BpfProgram } from '../../bpf/tsbpf';
 import { needsRoot } from '../helpers/kernel';
-import { encodeNodeSubnet, nodeSlotLayout, nodeSubnetKey, rebuildFromNodeSubnets, setNodeSlotLayout } from '../../bpf/node-subnets';
-import { ipv4FromBytes, ipv4ToBytes } from '../../agent/netlink';
-import { udpPortBytes } from '../../agent/lib/datapath';
+import { ipv4FromBytes } from '../../agent/netlink';
 import { arpFrame, ethernetFrame, icmpEchoRequest, icmpRedirect, icmpv6Redirect, ipv4ChecksumValid, ipv4Frame, ipv4Packet, neighbourSolicitation, routerAdvertisement, udpDatagram, vxlanPacket, type Ipv4Fields, type VxlanOptions } from '../helpers/packets';
 
 const TC_ACT_OK = 0;
@@ -122,13 +122,13 @@ const macOf = (packet: Buffer, offset: number): string => Array.from(packet.suba
 
 // Node subnets of this node's prefix length (/24) in the cluster CIDR are looked up in
 // node_slots, an array, when the agent has a cluster CIDR; the /16 stays in the hash.
-const SLOT_LAYOUT = nodeSlotLayout('10.0.0.0/8', 24);
+const CLUSTER_CIDR = '10.0.0.0/8';
 
 /** The datapath loaded for this node, with its two pods and the other nodes' subnets. */
-function loadNode(rodata: Record<string, number | Buffer>, slotLayout = SLOT_LAYOUT): { object: BpfObject; counters: BpfMap; programs: Map<ProgramName, BpfProgram> } {
-  const loading = setPodCidr(BpfObject.open(DATAPATH_OBJECT), POD_CIDR).setRodata('node_ip', ipv4ToBytes(NODE_IP));
-  for (const [name, value] of Object.entries(rodata)) loading.setRodata(name, value);
-  const object = setNodeSlotLayout(loading, slotLayout).load();
+function loadNode(settings: Omit<DatapathSettings, 'podCIDR' | 'nodeIp'>): { object: BpfObject; counters: BpfMap; programs: Map<ProgramName, BpfProgram> } {
+  const opened = openDatapath({ podCIDR: POD_CIDR, nodeIp: NODE_IP, clusterCIDR: CLUSTER_CIDR, ...settings });
+  const object = opened.object.load();
+  const { slotLayout } = opened;
   const maps = { endpoints: object.map('endpoints'), nodeSubnets: object.map('node_subnets'), nodeSlots: object.map('node_slots'), nodeSubnetLengths: object.map('node_subnet_lengths'), nodeAddresses: object.map('node_addresses') };
   for (const pod of [podA, podB, podC]) writeEndpoint(maps.endpoints, POD_CIDR, pod);
   for (const [address, prefixLength, nodeIp, flags] of subnets) maps.nodeSubnets.update(nodeSubnetKey(`${address}/${prefixLength}`), encodeNodeSubnet({ nodeIp, tunnel: flags === SUBNET_FLAGS.TWILL_SUBNET_TUNNEL }));
@@ -154,11 +154,11 @@ function runCounted(node: ReturnType<typeof loadNode>, program: ProgramName, pac
   return result;
 }
 
-for (const [where, slotLayout] of [['node_slots and the hash', SLOT_LAYOUT], ['the hash alone (no cluster CIDR)', undefined]] as const) {
+for (const [where, clusterCIDR] of [['node_slots and the hash', CLUSTER_CIDR], ['the hash alone (no cluster CIDR)', undefined]] as const) {
   describe(`datapath verdicts under BPF_PROG_TEST_RUN, node subnets in ${where}`, needsRoot, () => {
     let node: ReturnType<typeof loadNode>;
     before(() => {
-      node = loadNode({}, slotLayout);
+      node = loadNode({ clusterCIDR });
     });
     after(() => unload(node));
 
@@ -185,7 +185,7 @@ describe('VXLAN wrapped and unwrapped by the programs', needsRoot, () => {
   const NODE3 = '192.168.60.3';
   let node: ReturnType<typeof loadNode>;
   before(() => {
-    node = loadNode({ uplink_ifindex: 1, tunnel_ifindex: 2, tunnel_vni: VNI, tunnel_port: udpPortBytes(VXLAN_PORT) });
+    node = loadNode({ uplinkIfindex: 1, tunnelIfindex: 2, vni: VNI, vxlanPort: VXLAN_PORT });
   });
   after(() => unload(node));
 
@@ -288,7 +288,7 @@ function withUdpChecksum(frame: Buffer): Buffer {
 describe('frames on the VXLAN device without a node as their sender', needsRoot, () => {
   let node: ReturnType<typeof loadNode>;
   before(() => {
-    node = loadNode({ uplink_ifindex: 3, tunnel_ifindex: 1, tunnel_port: udpPortBytes(VXLAN_PORT) });
+    node = loadNode({ uplinkIfindex: 3, tunnelIfindex: 1, vxlanPort: VXLAN_PORT });
   });
   after(() => unload(node));
 

@@ -1,0 +1,49 @@
+// The datapath object opened for one node: its settings compiled into the programs
+// (.rodata), its maps sized for the node's pod CIDR and for the other nodes' subnets
+// laid out over the cluster CIDR, ready to load. The agent pins its maps before it
+// loads it; the verdict tests and the benchmark load it as it is.
+import { ipv4ToBytes, parseIpv4Prefix } from './addresses';
+import { DATAPATH_OBJECT } from './datapath';
+import { setPodCidr } from './endpoints';
+import type { RodataName } from './layouts';
+import { nodeSlotLayout, setNodeSlotLayout, type NodeSlotLayout } from './node-subnets';
+import { BpfObject } from './tsbpf';
+
+/** The per-node constants compiled into the programs at load; what is left out keeps the C's default. */
+export interface DatapathSettings {
+  /** Native routing: the device towards the other nodes. */
+  uplinkIfindex?: number;
+  /** The overlay: the collect-metadata VXLAN device. */
+  tunnelIfindex?: number;
+  vni?: number;
+  vxlanPort?: number;
+  nodeIp?: string;
+  /** This node's pod CIDR: the endpoints map has a slot for each of its addresses. */
+  podCIDR: string;
+  /** The cluster's pod CIDR, over which node_slots lays out the other nodes' subnets. */
+  clusterCIDR?: string;
+}
+
+/** A UDP port as the datapath compares it with packets' (tunnel_port): two bytes in network order. */
+function udpPortBytes(port: number): Buffer {
+  const bytes = Buffer.alloc(2);
+  bytes.writeUInt16BE(port);
+  return bytes;
+}
+
+export function openDatapath(settings: DatapathSettings): { object: BpfObject; slotLayout?: NodeSlotLayout } {
+  const object = setPodCidr(BpfObject.open(DATAPATH_OBJECT), settings.podCIDR);
+  const values: Partial<Record<RodataName, number | Buffer | undefined>> = {
+    uplink_ifindex: settings.uplinkIfindex,
+    tunnel_ifindex: settings.tunnelIfindex,
+    tunnel_vni: settings.vni,
+    tunnel_port: settings.vxlanPort === undefined ? undefined : udpPortBytes(settings.vxlanPort),
+    node_ip: settings.nodeIp === undefined ? undefined : ipv4ToBytes(settings.nodeIp),
+  };
+  for (const [name, value] of Object.entries(values)) {
+    if (value !== undefined) object.setRodata(name, value);
+  }
+  const slotLayout = nodeSlotLayout(settings.clusterCIDR, parseIpv4Prefix(settings.podCIDR).prefixLength);
+  setNodeSlotLayout(object, slotLayout);
+  return { object, slotLayout };
+}
