@@ -18,13 +18,13 @@ import { TcxLink } from '../../bpf/tsbpf';
 import { inNetns, needsRoot, repoRoot } from '../helpers/kernel';
 import { TEST_NETNS_PREFIX } from '../helpers/netns';
 import { newContainerID } from '../helpers/node';
-import { runPlugin } from '../helpers/processes';
+import { executablesOf, runPlugin } from '../helpers/processes';
 import { agentGet, scrape, valueOf, type Sample } from '../helpers/prometheus';
 import { ping } from '../helpers/traffic';
 import { waitFor } from '../helpers/wait';
 import { addPod, labDown, labUp, netConf, startNodeAgent, writeNodesFile, type Lab, type LabNode } from '../lab/cluster';
 
-const CLI = path.join(repoRoot, 'dist', 'agent', 'cli.js');
+const CLI = executablesOf(repoRoot).cli;
 /** An ICMP echo of ping's default 56 bytes, as the hooks see it: Ethernet 14 + IPv4 20 + ICMP 8 + 56. */
 const PING_FRAME_BYTES = 98;
 const PINGS = 10;

@@ -19,13 +19,14 @@ import { readNodeSettings } from '../../agent/lib/node-settings';
 import { pinnedCounters, pinnedRemoteSubnets } from '../../bpf/pinned-maps';
 import type { RefusalReason } from '../../agent/lib/node-claims';
 import { inNetns, needsRoot, repoRoot } from '../helpers/kernel';
+import { executablesOf } from '../helpers/processes';
 import { TEST_NETNS_PREFIX } from '../helpers/netns';
 import { agentGet, scrape, valueOf } from '../helpers/prometheus';
 import { ping, startTcpServer, tcpEchoBulk } from '../helpers/traffic';
 import { waitFor } from '../helpers/wait';
 import { OUTSIDE_IP, addPod, labDown, labUp, type Lab, type LabNode } from '../lab/cluster';
 
-const CLI = path.join(repoRoot, 'dist', 'agent', 'cli.js');
+const CLI = executablesOf(repoRoot).cli;
 const APPLIED_WITHIN_MS = 5_000;
 const ROGUE_IP = '192.168.60.50';
 

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { inNetns, repoRoot } from '../helpers/kernel';
+import { executablesOf } from '../helpers/processes';
 import { connectivityMatrix, labDown, labUp, type Lab, type LabMode } from './cluster';
 
 const LAB_DIRECTORY = '/run/twill-lab';
@@ -68,7 +69,7 @@ async function iperf(lab: Lab): Promise<void> {
   }
 }
 
-const CLI = path.join(repoRoot, 'dist', 'agent', 'cli.js');
+const CLI = executablesOf(repoRoot).cli;
 
 async function up(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { nodes: { type: 'string', default: '2' }, pods: { type: 'string', default: '2' }, mode: { type: 'string', default: 'native' }, 'no-iperf': { type: 'boolean', default: false } } });
