@@ -393,13 +393,19 @@ describe('Helm chart charts/twill', () => {
     assert.notEqual(annotations(defaults)['checksum/cni-config'], annotations(render(['cni.mtu=1450']))['checksum/cni-config']);
   });
 
-  test('bad values fail the render with a message naming them', () => {
-    for (const unset of ['clusterCIDR=', 'clusterCIDR=null']) {
-      assert.throws(() => renderChart({ set: [unset] }), (error: unknown) => error instanceof RenderError && /clusterCIDR is required/.test(error.message), unset);
-    }
-    assert.throws(() => renderChart({ set: ['mode=gre'] }), /mode must be native or vxlan, got "gre"/);
-    assert.throws(() => renderChart({ set: ['bpffsRoot=/var/run/twill'] }), /bpffsRoot must be under \/sys\/fs\/bpf\//);
-    assert.throws(() => renderChart({ set: ['cni.confFileName=twill.conf'] }), /cni.confFileName must be a file name ending in .conflist/);
+  test('bad values fail the render with Helm\'s schema message naming them (values.schema.json)', () => {
+    const refused = (set: string[], message: RegExp): void => {
+      assert.throws(() => renderChart({ set }), (error: unknown) => error instanceof RenderError && /values don't meet the specifications of the schema/.test(error.message) && message.test(error.message), set.join(' '));
+    };
+    refused(['clusterCIDR=null'], /clusterCIDR is required/);
+    refused(['clusterCIDR='], /clusterCIDR: Does not match pattern/);
+    refused(['mode=gre'], /mode: mode must be one of the following: "native", "vxlan"/);
+    refused(['bpffsRoot=/var/run/twill'], /bpffsRoot: Does not match pattern '\^\/sys\/fs\/bpf\/'/);
+    refused(['cni.confFileName=twill.conf'], /cni.confFileName: Does not match pattern/);
+    refused(['cni.confFileName=../10-twill.conflist'], /cni.confFileName: Does not match pattern/);
+    refused(['clusterCidr=10.0.0.0/8'], /Additional property clusterCidr is not allowed/);
+    refused(['mtu=100'], /mtu: Must validate at least one schema/);
+    refused(['vxlan.port=0'], /vxlan.port: Must be greater than or equal to 1/);
     assert.throws(() => renderChart({ set: ['apiServer.host=10.0.0.1'] }), /apiServer.port is required with apiServer.host/);
     assert.throws(() => renderChart({ kubeVersion: 'v1.22.0' }), /chart requires kubeVersion/);
   });

@@ -43,17 +43,14 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion | toString) }}
 {{- end }}
 
-{{/* The agent's configuration file: only settings the agent knows (agent/lib/config.ts). */}}
+{{/*
+The agent's configuration file: only settings the agent knows (agent/lib/config.ts).
+values.schema.json has already checked each value (mode, clusterCIDR, bpffsRoot, ...).
+*/}}
 {{- define "twill.agentConfig" -}}
-{{- if not (has .Values.mode (list "native" "vxlan")) }}
-{{- fail (printf "mode must be native or vxlan, got %q" (toString .Values.mode)) }}
-{{- end }}
-{{- if not (hasPrefix "/sys/fs/bpf/" .Values.bpffsRoot) }}
-{{- fail (printf "bpffsRoot must be under /sys/fs/bpf/ (the host bpffs the agent mounts), got %q" .Values.bpffsRoot) }}
-{{- end }}
 {{- $config := dict
   "mode" .Values.mode
-  "clusterCIDR" (required "clusterCIDR is required: the cluster's pod range, e.g. --set clusterCIDR=10.244.0.0/16" .Values.clusterCIDR)
+  "clusterCIDR" .Values.clusterCIDR
   "vni" (int .Values.vxlan.vni)
   "vxlanPort" (int .Values.vxlan.port)
   "metricsPort" (int .Values.metrics.port)
@@ -73,9 +70,6 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 
 {{/* The CNI network configuration list installed on every node. */}}
 {{- define "twill.conflist" -}}
-{{- if or (not (hasSuffix ".conflist" .Values.cni.confFileName)) (contains "/" .Values.cni.confFileName) (hasPrefix "." .Values.cni.confFileName) }}
-{{- fail (printf "cni.confFileName must be a file name ending in .conflist, got %q" .Values.cni.confFileName) }}
-{{- end }}
 {{- /* The runtime passes each pod's bandwidth annotations as runtimeConfig.bandwidth; the datapath enforces them. */}}
 {{- $twill := dict "type" "twill" "capabilities" (dict "bandwidth" true) "agentSocket" (printf "%s/cni.sock" .Values.runDir) "stateDir" .Values.stateDir }}
 {{- if .Values.cni.mtu }}
