@@ -294,7 +294,9 @@ static __always_inline bool nat_reply(struct __sk_buff *skb, struct iphdr *ip, c
 	tuple.ipv4.sport = ports[0];
 	tuple.ipv4.dport = ports[1];
 	opts.l4proto = ip->protocol;
-	ct = bpf_skb_ct_lookup(skb, &tuple, sizeof(tuple.ipv4), &opts, sizeof(opts));
+	// The options' first 12 bytes, their size since Linux 5.18: later kernels grew the
+	// struct (conntrack zones) and still take 12, earlier ones refuse any other size.
+	ct = bpf_skb_ct_lookup(skb, &tuple, sizeof(tuple.ipv4), &opts, 12);
 	if (!ct)
 		return false;
 	natted = ct->status & (IPS_SRC_NAT | IPS_DST_NAT);
