@@ -7,9 +7,10 @@
 import { parseArgs } from 'node:util';
 
 import { DEFAULT_BPFFS_ROOT, pinPaths } from '../bpf/datapath';
+import { TC_HANDLE, TC_PRIORITY, listAttachments } from '../bpf/device-hooks';
 import { DEFAULT_STATE_DIR } from './api/cni';
 import { pinnedEndpoints, pinnedRemoteSubnets } from '../bpf/pinned-maps';
-import { readAttachments, readCounterRows, readNodeState, requireDatapath } from './lib/cli/node-state';
+import { readCounterRows, readNodeState, requireDatapath } from './lib/cli/node-state';
 import { formatLimit, formatTable } from './lib/cli/table';
 import { readRefusedNodes } from './lib/refused-nodes';
 
@@ -56,7 +57,7 @@ async function status(options: Options): Promise<unknown> {
     '',
     formatTable(['PROGRAM', 'ID', 'TAG'], state.programs.map((p) => [p.name, p.id, p.tag])),
     '',
-    formatTable(['DEVICE', 'HOOK', 'PROGRAM', 'LINK'], state.deviceAttachments.map((a) => [a.device, a.direction, a.program, a.linkId])),
+    formatTable(['DEVICE', 'HOOK', 'PROGRAM', 'ATTACHED AS'], state.deviceAttachments.map((a) => [a.device, a.direction, a.program, a.linkId ? `tcx link ${a.linkId}` : `tc filter handle 0x${TC_HANDLE.toString(16)} pref ${TC_PRIORITY}`])),
     '',
     formatTable(['MAP', 'ENTRIES', 'CAPACITY'], state.maps.map((m) => [m.name, m.entries, m.capacity])),
   ];
@@ -65,7 +66,7 @@ async function status(options: Options): Promise<unknown> {
 
 function endpoints(options: Options): unknown {
   requireDatapath(options.bpffsRoot);
-  const veths = new Map(readAttachments(pinPaths(options.bpffsRoot).podLinks, []).map((a) => [a.ifindex, a.device]));
+  const veths = new Map(listAttachments(pinPaths(options.bpffsRoot)).filter((a) => a.program === 'from_pod').map((a) => [a.ifindex, a.device]));
   const rows = pinnedEndpoints(options.bpffsRoot).map((e) => ({ ...e, hostVeth: veths.get(e.ifindex) ?? '', usesStack: e.usesStack ?? false }));
   if (options.json) return rows;
   return formatTable(

@@ -25,10 +25,11 @@ import { podCidrProblem } from '../bpf/endpoints';
 import { entryCount } from '../bpf/map-entries';
 import { Rtnl, type Link } from './netlink';
 import { writeNodeSettings } from './lib/node-settings';
-import { queryAttached, type BpfProgram, type Direction } from '../bpf/tsbpf';
+import { HOOK_OF, chooseAttachMode } from '../bpf/device-hooks';
+import type { ProgramName } from '../bpf/datapath';
 import type { ClusterNode } from './lib/cluster-nodes';
 import { ConfigError, readConfigFile, resolveConfig } from './lib/config';
-import { attachPinned, loadDatapath } from './lib/datapath';
+import { loadDatapath } from './lib/datapath';
 import { USAGE, parseFlags } from './lib/flags';
 import { Health } from './lib/health';
 import { VXLAN_OVERHEAD, enableForwarding, ensureMasquerade, ensurePodCidrUnreachable, ensureTunnelDevice, findUplink } from './lib/host-network';
@@ -49,13 +50,7 @@ const SYNC_RETRY_MS = 5000;
 /** A program this agent attached to a device hook, which readiness checks is still there. */
 interface DeviceHook {
   device: Link;
-  direction: Direction;
-  program: BpfProgram;
-}
-
-function attachedProblem({ device, direction, program }: DeviceHook): string | undefined {
-  const attached = queryAttached(device.index, direction).tcx.programIds;
-  return attached.includes(program.info.id) ? undefined : `${program.info.name} is not attached to ${device.name} ${direction}`;
+  name: ProgramName;
 }
 
 async function main(): Promise<void> {
@@ -66,11 +61,13 @@ async function main(): Promise<void> {
   }
   const config = resolveConfig(flags.configFile ? readConfigFile(flags.configFile) : {}, flags.overrides);
   const log = pino({ level: config.logLevel, base: { node: config.nodeName } });
+  const attachMode = chooseAttachMode(config.attach);
+  log.info({ attach: attachMode.mode }, `programs attach to devices with ${attachMode.mode}: ${attachMode.why}`);
 
   // Probes and metrics answer from the start, so a slow start-up reads as not ready
   // rather than dead.
   const metrics = new AgentMetrics();
-  metrics.info.set({ version: VERSION, mode: config.mode }, 1);
+  metrics.info.set({ version: VERSION, mode: config.mode, attach: attachMode.mode }, 1);
   const health = new Health();
   let started = false;
   health.ready('startup', () => (started ? undefined : 'loading the datapath and listing nodes'));
@@ -143,23 +140,19 @@ async function main(): Promise<void> {
     throw new ConfigError(`mtu ${config.mtu} is too large for vxlan: the uplink${uplink ? ` ${uplink.name}` : ''} carries ${uplinkMtu} bytes, so pods get at most ${tunnel.mtu} after the ${VXLAN_OVERHEAD} bytes of VXLAN headers`);
   }
 
-  const datapath = loadDatapath(config.bpffsRoot, { uplinkIfindex: uplink?.index ?? 0, tunnelIfindex: tunnel?.index ?? 0, vni: config.vni, vxlanPort: config.vxlanPort, nodeIp, podCIDR, clusterCIDR: config.clusterCIDR }, log);
-  const { program, pins } = datapath;
-  const hooks: DeviceHook[] = [];
-  const attach = (hook: DeviceHook, pin: string): void => {
-    attachPinned(hook.program, hook.device.index, hook.direction, pin);
-    hooks.push(hook);
-  };
-  if (uplink) attach({ device: uplink, direction: 'ingress', program: program('from_netdev') }, pins.netdevLink(uplink.name));
-  if (tunnel) {
-    attach({ device: tunnel, direction: 'ingress', program: program('from_netdev') }, pins.netdevLink(tunnel.name));
-    attach({ device: tunnel, direction: 'egress', program: program('to_tunnel') }, pins.tunnelLink(tunnel.name));
-  }
+  const datapath = loadDatapath(config.bpffsRoot, { uplinkIfindex: uplink?.index ?? 0, tunnelIfindex: tunnel?.index ?? 0, vni: config.vni, vxlanPort: config.vxlanPort, nodeIp, podCIDR, clusterCIDR: config.clusterCIDR }, attachMode.mode, log);
+  const { program, pins, hooks } = datapath;
+  const deviceHooks: DeviceHook[] = [];
+  if (uplink) deviceHooks.push({ device: uplink, name: 'from_netdev' });
+  if (tunnel) deviceHooks.push({ device: tunnel, name: 'from_netdev' }, { device: tunnel, name: 'to_tunnel' });
+  for (const { device, name } of deviceHooks) hooks.attach(name, program(name), device);
+  const attachedProblem = ({ device, name }: DeviceHook): string | undefined =>
+    hooks.runs(name, program(name), device) ? undefined : `${name} is not attached to ${device.name} ${HOOK_OF[name].direction} (${hooks.mode})`;
   let podMtu = config.mtu ?? podMtuFor(uplinkMtu, tunnel !== undefined);
   const pods = await startPodService({
     runDir: config.runDir,
     stateDir: config.stateDir,
-    pins,
+    hooks,
     fromPod: program('from_pod'),
     toPod: program('to_pod'),
     endpoints: datapath.maps.endpoints,
@@ -177,7 +170,7 @@ async function main(): Promise<void> {
     const missing = pinned.filter((pin) => !fs.existsSync(pin));
     return missing.length ? `${missing.join(', ')} no longer pinned (bpffs unmounted or cleared?): a restart pins them again` : undefined;
   });
-  health.ready('datapath', () => hooks.map(attachedProblem).find((problem) => problem !== undefined));
+  health.ready('datapath', () => deviceHooks.map(attachedProblem).find((problem) => problem !== undefined));
   health.ready('node sync', () => syncProblem);
   health.ready('node source', () => source?.problem());
 

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import YAML from 'yaml';
 
 import { DEFAULT_BPFFS_ROOT } from '../../bpf/datapath';
+import { ATTACH_CHOICES, type AttachChoice } from '../../bpf/device-hooks';
 import { isIpv4, parseIpv4Prefix } from '../netlink';
 import { DEFAULT_STATE_DIR } from '../api/cni';
 
@@ -27,6 +28,8 @@ export interface AgentConfig {
   /** A static list of nodes and their pod CIDRs (cross-node issue). */
   nodesFile?: string;
   mode: Mode;
+  /** How programs attach to devices: TCX links (Linux 6.6+), clsact filters (tc), or TCX where the kernel has it (auto). */
+  attach: AttachChoice;
   /** VXLAN network identifier in overlay mode. */
   vni: number;
   /** UDP port of the VXLAN overlay; the same on every node. */
@@ -62,6 +65,7 @@ const KEYS: Record<keyof AgentConfig, 'string' | 'number'> = {
   runDir: 'string',
   nodesFile: 'string',
   mode: 'string',
+  attach: 'string',
   mtu: 'number',
   metricsPort: 'number',
   logLevel: 'string',
@@ -73,6 +77,7 @@ const DEFAULTS = {
   stateDir: DEFAULT_STATE_DIR,
   runDir: '/run/twill',
   mode: 'native',
+  attach: 'auto',
   vni: 1,
   vxlanPort: 8472,
   metricsPort: 9962,
@@ -110,7 +115,7 @@ export function readConfigFile(file: string): Partial<AgentConfig> {
 /** Merges file and flags (flags win) over the defaults and validates the result. */
 export function resolveConfig(file: Partial<AgentConfig>, flags: Partial<AgentConfig>): AgentConfig {
   const merged = { ...DEFAULTS, ...file, ...flags };
-  const { nodeName, podCIDR, clusterCIDR, nodeIP, mode, mtu, metricsPort, vni, vxlanPort } = merged;
+  const { nodeName, podCIDR, clusterCIDR, nodeIP, mode, attach, mtu, metricsPort, vni, vxlanPort } = merged;
   if (!nodeName) throw new ConfigError('nodeName is required (--node-name, or NODE_NAME from the downward API)');
   if (podCIDR !== undefined) {
     requireCidr('podCIDR', podCIDR);
@@ -120,11 +125,12 @@ export function resolveConfig(file: Partial<AgentConfig>, flags: Partial<AgentCo
   if (!Number.isInteger(vni) || vni < 1 || vni > 0xffffff) throw new ConfigError(`vni ${vni} must be an integer from 1 to 16777215`);
   if (nodeIP !== undefined && !isIpv4(nodeIP)) throw new ConfigError(`nodeIP ${JSON.stringify(nodeIP)} is not an IPv4 address`);
   if (mode !== 'native' && mode !== 'vxlan') throw new ConfigError(`mode ${JSON.stringify(mode)} must be native or vxlan`);
+  if (!(ATTACH_CHOICES as readonly string[]).includes(attach)) throw new ConfigError(`attach ${JSON.stringify(attach)} must be one of ${ATTACH_CHOICES.join(', ')}`);
   // Pod traffic for other nodes' own addresses leaves unwrapped, and the receiver refuses
   // pod sources that do not arrive in the tunnel: it must leave masqueraded.
   if (mode === 'vxlan' && clusterCIDR === undefined) throw new ConfigError('mode vxlan needs clusterCIDR: pod traffic to other nodes\' own addresses must be masqueraded, since a node refuses pod sources that do not arrive through the tunnel');
   if (mtu !== undefined && (!Number.isInteger(mtu) || mtu < 576 || mtu > 65535)) throw new ConfigError(`mtu ${mtu} must be an integer from 576 to 65535`);
   if (!Number.isInteger(metricsPort) || metricsPort < 1 || metricsPort > 65535) throw new ConfigError(`metricsPort ${metricsPort} must be a TCP port`);
   if (!Number.isInteger(vxlanPort) || vxlanPort < 1 || vxlanPort > 65535) throw new ConfigError(`vxlanPort ${vxlanPort} must be a UDP port`);
-  return { ...merged, nodeName, mode };
+  return { ...merged, nodeName, mode, attach };
 }

@@ -1,6 +1,7 @@
 // Loading the datapath and leaving it pinned: maps re-adopted with their contents,
-// programs replaced by this build, and links that earlier runs pinned moved onto it
-// atomically, so a restart or upgrade never leaves a pod's traffic unhandled.
+// programs replaced by this build, and the hooks earlier runs attached moved onto it
+// atomically (bpf/device-hooks.ts), so a restart or upgrade never leaves a pod's
+// traffic unhandled.
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -12,7 +13,8 @@ import { MAPS, UNPINNED_MAPS, type MapName } from '../../bpf/layouts';
 import { rebuildFromNodeSubnets, type NodeSlotLayout, type NodeSubnetMaps } from '../../bpf/node-subnets';
 import { openDatapath, type DatapathSettings } from '../../bpf/open-datapath';
 import { ensurePrivateDirectory } from './private-dir';
-import { TcxLink, attachTcx, type BpfMap, type BpfProgram, type Direction } from '../../bpf/tsbpf';
+import { DeviceHooks, type AttachMode } from '../../bpf/device-hooks';
+import type { BpfMap, BpfProgram } from '../../bpf/tsbpf';
 
 /** The maps the agent itself reads and writes: node subnets (and what is derived from them), and the two it exports. */
 export interface DatapathMaps extends NodeSubnetMaps {
@@ -23,6 +25,8 @@ export interface DatapathMaps extends NodeSubnetMaps {
 
 export interface Datapath {
   pins: PinPaths;
+  /** The programs' hooks on devices, by the mechanism chosen at start-up. */
+  hooks: DeviceHooks;
   /** Where node_slots keeps node subnets; none without a cluster CIDR. */
   slotLayout?: NodeSlotLayout;
   program(name: ProgramName): BpfProgram;
@@ -38,32 +42,7 @@ function replacePin(program: BpfProgram, path: string): void {
   fs.renameSync(next, path);
 }
 
-/**
- * Moves every pinned link in `directory` onto `program`; returns how many. A link whose
- * device is gone (or that someone detached) cannot be moved: its pin is removed, so the
- * hook is attached afresh (devices) or the pod's DEL finds nothing left to undo.
- */
-function moveLinks(directory: string, program: BpfProgram): { moved: number; defunct: number } {
-  const counts = { moved: 0, defunct: 0 };
-  for (const name of fs.readdirSync(directory)) {
-    const pin = `${directory}/${name}`;
-    const link = TcxLink.openPinned(pin);
-    try {
-      if (link.info().ifindex === 0) {
-        fs.rmSync(pin);
-        counts.defunct++;
-      } else {
-        link.update(program);
-        counts.moved++;
-      }
-    } finally {
-      link.close();
-    }
-  }
-  return counts;
-}
-
-export function loadDatapath(bpffsRoot: string, settings: DatapathSettings, log: Logger): Datapath {
+export function loadDatapath(bpffsRoot: string, settings: DatapathSettings, attachMode: AttachMode, log: Logger): Datapath {
   const pins = pinPaths(bpffsRoot);
   for (const directory of [pins.root, pins.maps, pins.programs, path.dirname(pins.podLinks), pins.podLinks, pins.podIngressLinks, pins.netdevLinks, pins.tunnelLinks]) {
     ensurePrivateDirectory(directory);
@@ -92,18 +71,14 @@ export function loadDatapath(bpffsRoot: string, settings: DatapathSettings, log:
   // VXLAN senders in node_addresses.
   rebuildFromNodeSubnets(maps, slotLayout);
   const program = (name: ProgramName): BpfProgram => programs.get(name) as BpfProgram;
-  const moved = {
-    podLinks: moveLinks(pins.podLinks, program('from_pod')),
-    podIngressLinks: moveLinks(pins.podIngressLinks, program('to_pod')),
-    netdevLinks: moveLinks(pins.netdevLinks, program('from_netdev')),
-    tunnelLinks: moveLinks(pins.tunnelLinks, program('to_tunnel')),
-  };
-  const defunct = Object.values(moved).reduce((sum, counts) => sum + counts.defunct, 0);
+  const hooks = new DeviceHooks(attachMode, pins);
+  const { moved, converted, defunct } = hooks.adopt(program);
   if (defunct > 0) log.warn({ defunct }, 'removed pins of links whose device is gone or which were detached');
-  const linksMoved = Object.fromEntries(Object.entries(moved).map(([name, counts]) => [name, counts.moved]));
-  log.info({ bpffsRoot, adoptedMaps: adopted, ...linksMoved }, adopted.length ? 'datapath loaded; re-adopted pinned maps and links' : 'datapath loaded');
+  if (converted > 0) log.warn({ converted, attach: attachMode }, `took over ${converted} hooks an earlier run attached the other way: ${attachMode} now`);
+  log.info({ bpffsRoot, adoptedMaps: adopted, hooksMoved: moved }, adopted.length ? 'datapath loaded; re-adopted pinned maps and hooks' : 'datapath loaded');
   return {
     pins,
+    hooks,
     slotLayout,
     program,
     maps,
@@ -112,18 +87,4 @@ export function loadDatapath(bpffsRoot: string, settings: DatapathSettings, log:
       Object.values(maps).forEach((m) => m.close());
     },
   };
-}
-
-/**
- * Runs `program` on a device hook through a pinned TCX link that outlives the agent;
- * a link pinned by an earlier run was already moved onto this build by loadDatapath.
- */
-export function attachPinned(program: BpfProgram, ifindex: number, direction: Direction, pin: string): void {
-  if (fs.existsSync(pin)) return;
-  const link = attachTcx(program, ifindex, direction);
-  try {
-    link.pin(pin);
-  } finally {
-    link.close();
-  }
 }

@@ -16,6 +16,8 @@ export const USAGE = `usage: twill-agent [--config FILE] [flags]
   --nodes-file FILE    static list of nodes {name, podCIDR, internalIP}, reloaded on change
   --kubeconfig FILE    watch Node objects with this kubeconfig (in a pod: the service account)
   --mode MODE          native (default) or vxlan
+  --attach MODE        how programs attach to devices: auto (default: tcx where the
+                       kernel has it, Linux 6.6+), tcx, or tc (clsact filters)
   --vni N              VXLAN network identifier (default 1)
   --vxlan-port PORT    VXLAN UDP port (default 8472, as Flannel and the Linux default use)
   --mtu N              pod MTU (default: the uplink's, or 1500)
@@ -50,6 +52,7 @@ export function parseFlags(argv: string[], env: NodeJS.ProcessEnv): ParsedFlags 
         'run-dir': { type: 'string' },
         'nodes-file': { type: 'string' },
         mode: { type: 'string' },
+        attach: { type: 'string' },
         mtu: { type: 'string' },
         'metrics-port': { type: 'string' },
         'log-level': { type: 'string' },
@@ -79,6 +82,7 @@ export function parseFlags(argv: string[], env: NodeJS.ProcessEnv): ParsedFlags 
     runDir: values['run-dir'],
     nodesFile: values['nodes-file'],
     mode: values.mode as AgentConfig['mode'] | undefined,
+    attach: values.attach as AgentConfig['attach'] | undefined,
     mtu: number('mtu', values.mtu),
     metricsPort: number('metrics-port', values['metrics-port']),
     logLevel: values['log-level'],

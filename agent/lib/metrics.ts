@@ -107,8 +107,8 @@ export class AgentMetrics {
 
   readonly info = new Gauge({
     name: 'twill_agent_info',
-    help: 'Always 1; the labels say which build runs in which mode.',
-    labelNames: ['version', 'mode'] as const,
+    help: 'Always 1; the labels say which build runs in which mode, attaching its programs how (tcx or tc).',
+    labelNames: ['version', 'mode', 'attach'] as const,
     registers: [this.registry],
   });
 

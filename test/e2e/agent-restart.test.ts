@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { COUNTER_SLOT_COUNT, packetsFor } from '../../bpf/counters';
@@ -14,11 +15,13 @@ import { COUNTER_SLOTS, slotKey } from '../../bpf/layouts';
 
 import { pinPaths } from '../../bpf/datapath';
 import { encodeEndpoint, endpointKey, occupiedSlots, writeEndpoint } from '../../bpf/endpoints';
-import { BpfMap, BpfProgram, TcxLink } from '../../bpf/tsbpf';
+import { BpfMap, BpfObject, BpfProgram, attachClsact, clsactFilters, detach, queryAttached, withNetns } from '../../bpf/tsbpf';
 import { hostVethName } from '../../agent/lib/pods/naming';
-import { needsRoot } from '../helpers/kernel';
+import { hookOn, hooksIn } from '../helpers/hooks';
+import { needsRoot, testObjects } from '../helpers/kernel';
 import { TestNetns } from '../helpers/netns';
 import { TestNode, newContainerID } from '../helpers/node';
+import { TEST_ATTACH } from '../helpers/processes';
 import { pinnedCounters, withPinnedMap } from '../../bpf/pinned-maps';
 import { ping } from '../helpers/traffic';
 
@@ -61,9 +64,9 @@ describe('agent restarts', needsRoot, () => {
     fromPod.close();
     assert.notEqual(newProgramId, oldProgramId, 'a freshly loaded program');
     for (const pod of pods) {
-      const link = TcxLink.openPinned(pinPaths(node.bpffsRoot).podLink(hostVethName({ containerID: pod.containerID, ifname: 'eth0' })));
-      assert.equal(link.info().programId, newProgramId, 'pod link runs the new program');
-      link.close();
+      const hook = hookOn(node.ns.name, node.bpffsRoot, 'from_pod', hostVethName({ containerID: pod.containerID, ifname: 'eth0' }));
+      assert.equal(hook?.programId, newProgramId, 'the pod\'s hook runs the new program');
+      assert.equal(hook?.mode, TEST_ATTACH === 'tc' ? 'tc' : 'tcx');
     }
     assert.ok(podsTalk(), 'traffic flows after the restart');
   });
@@ -75,6 +78,39 @@ describe('agent restarts', needsRoot, () => {
     await node.startAgent();
     assert.equal(mapId(), before);
     assert.ok(podsTalk());
+  });
+
+  test('an agent started with the other --attach takes every hook over, and back, leaving another tool\'s filter alone', async () => {
+    const veths = pods.map((pod) => hostVethName({ containerID: pod.containerID, ifname: 'eth0' })).sort();
+    const ifindex = (veth: string): number => Number(node.ns.exec('cat', [`/sys/class/net/${veth}/ifindex`]).trim());
+    // Another tool's filter on a pod's veth, at its own handle: it must stay as it is.
+    const object = BpfObject.open(path.join(testObjects, 'counter.bpf.o')).load();
+    const foreign = object.program('count_first');
+    const theirs = withNetns(node.ns.path, () => attachClsact(foreign, ifindex(veths[0]), 'egress', { handle: 7, priority: 2 }));
+    try {
+      const mode = TEST_ATTACH === 'tc' ? 'tc' : 'tcx';
+      const other = mode === 'tc' ? 'tcx' : 'tc';
+      for (const next of [other, mode]) {
+        await node.stopAgent();
+        await node.startAgent(['--attach', next]);
+        const fromPod = BpfProgram.openPinned(pinPaths(node.bpffsRoot).program('from_pod'));
+        const current = fromPod.info.id;
+        fromPod.close();
+        const hooks = hooksIn(node.ns.name, node.bpffsRoot).sort((a, b) => a.device.localeCompare(b.device));
+        assert.deepEqual(hooks.map((h) => [h.device, h.program, h.mode, h.programId]), veths.map((v) => [v, 'from_pod', next, current]), `${next}: every pod hook, this way only`);
+        // The kernel's own view: nothing of the other way left on the hooks.
+        for (const veth of veths) {
+          const { tcx, clsact } = withNetns(node.ns.path, () => queryAttached(ifindex(veth), 'ingress'));
+          assert.deepEqual([tcx.programIds, clsact.map((f) => f.programId)], next === 'tc' ? [[], [current]] : [[current], []], `${next}: ${veth} ingress`);
+        }
+        assert.deepEqual(withNetns(node.ns.path, () => clsactFilters(ifindex(veths[0]), 'egress')).map((f) => [f.handle, f.priority, f.programId]), [[7, 2, foreign.info.id]], 'the other tool\'s filter is untouched');
+        assert.ok(podsTalk(), `${next}: traffic flows`);
+      }
+    } finally {
+      withNetns(node.ns.path, () => detach(theirs));
+      foreign.close();
+      object.close();
+    }
   });
 
   test('an upgrade over a counters map pinned before its shape was fixed (3 directions a reason) loads, and keeps the counts', async () => {

@@ -16,6 +16,7 @@ import { packetsFor } from '../../bpf/counters';
 import { pinPaths } from '../../bpf/datapath';
 import { pinnedCounters, pinnedEndpoints } from '../../bpf/pinned-maps';
 import { hostVethName } from '../../agent/lib/pods/naming';
+import { hookOn, hooksIn } from '../helpers/hooks';
 import { needsRoot } from '../helpers/kernel';
 import { TEST_NETNS_PREFIX } from '../helpers/netns';
 import { runPlugin } from '../helpers/processes';
@@ -101,11 +102,12 @@ describe('pod bandwidth limits, native routing', needsRoot, () => {
     const node1 = lab().nodes[0];
     const pod = limited();
     const veth = hostVethName({ containerID: pod.containerID, ifname: 'eth0' });
-    assert.ok(fs.existsSync(pinPaths(node1.bpffsRoot).podIngressLink(veth)));
+    assert.ok(hookOn(node1.ns, node1.bpffsRoot, 'to_pod', veth));
     const del = await runPlugin(node1.ns, 'DEL', { containerID: pod.containerID, netns: `/run/netns/${pod.ns}` }, netConf(node1));
     assert.equal(del.exitCode, 0);
     assert.equal(pinnedEndpoints(node1.bpffsRoot).find((e) => e.ip === pod.ip), undefined);
     assert.ok(!fs.existsSync(pinPaths(node1.bpffsRoot).podIngressLink(veth)), 'to_pod link pin removed');
+    assert.equal(hooksIn(node1.ns, node1.bpffsRoot).filter((hook) => hook.device === veth).length, 0, 'no hook left on the veth');
     assert.ok(!fs.existsSync(path.join(node1.stateDir, 'ipam', pod.ip)), 'IPAM record removed');
     // The slot is free: a pod that takes the address later starts without limits.
     const next = await addPod(lab(), node1, 'after');

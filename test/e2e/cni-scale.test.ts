@@ -25,7 +25,7 @@ function percentile(values: number[], fraction: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(fraction * sorted.length))];
 }
 
-const EMPTY = { veths: 0, routes: 0, linkPins: 0, endpoints: 0, addresses: 0 };
+const EMPTY = { veths: 0, routes: 0, podHooks: 0, endpoints: 0, addresses: 0 };
 
 describe('CNI under concurrency and churn', needsRoot, () => {
   const nodes: TestNode[] = [];
@@ -60,7 +60,7 @@ describe('CNI under concurrency and churn', needsRoot, () => {
       assert.deepEqual(failedAdds, [], `burst ${burst}: every ADD succeeds`);
       const ips = added.map(addedIp);
       assert.equal(new Set(ips).size, BURST, `burst ${burst}: distinct addresses: ${ips.join(' ')}`);
-      assert.deepEqual(podCounts(node), { veths: BURST, routes: BURST, linkPins: BURST, endpoints: BURST, addresses: BURST });
+      assert.deepEqual(podCounts(node), { veths: BURST, routes: BURST, podHooks: BURST, endpoints: BURST, addresses: BURST });
       started = performance.now();
       const deleted = await Promise.all(pods.map((pod) => node.plugin('DEL', pod)));
       const delSeconds = (performance.now() - started) / 1000;

@@ -13,12 +13,14 @@ import { after, before, describe, test } from 'node:test';
 import { counterLabel } from '../../bpf/counters';
 import { DIRECTIONS, REASONS } from '../../bpf/layouts';
 import { pinPaths } from '../../bpf/datapath';
+import { TC_HANDLE, TC_PRIORITY } from '../../bpf/device-hooks';
 import { pinnedCounters } from '../../bpf/pinned-maps';
 import { TcxLink } from '../../bpf/tsbpf';
+import { hookOn } from '../helpers/hooks';
 import { inNetns, needsRoot, repoRoot } from '../helpers/kernel';
 import { TEST_NETNS_PREFIX } from '../helpers/netns';
 import { newContainerID } from '../helpers/node';
-import { executablesOf, runPlugin } from '../helpers/processes';
+import { TEST_ATTACH, executablesOf, runPlugin } from '../helpers/processes';
 import { agentGet, scrape, valueOf, type Sample } from '../helpers/prometheus';
 import { ping } from '../helpers/traffic';
 import { waitFor } from '../helpers/wait';
@@ -69,6 +71,7 @@ describe('the operator view of a two-node lab', needsRoot, () => {
     assert.equal(valueOf(samples, 'twill_agent_ready'), 1);
     const info = samples.find((s) => s.name === 'twill_agent_info');
     assert.equal(info?.labels.mode, 'native');
+    assert.equal(info?.labels.attach, TEST_ATTACH === 'tc' ? 'tc' : 'tcx');
     assert.match(info?.labels.version ?? '', /^\d+\.\d+\.\d+/);
     assert.equal(agentGet(node1.ns, '/nothing').status, 404);
   });
@@ -169,16 +172,21 @@ describe('the operator view of a two-node lab', needsRoot, () => {
   });
 
   test('readyz fails while a device hook is detached, healthz does not, and a restart repairs the hook', async () => {
-    const uplinkPin = pinPaths(node1.bpffsRoot).netdevLink('eth0');
-    const link = TcxLink.openPinned(uplinkPin);
-    try {
-      link.detach();
-    } finally {
-      link.close();
+    const hook = hookOn(node1.ns, node1.bpffsRoot, 'from_netdev', 'eth0');
+    assert.ok(hook, 'from_netdev on eth0');
+    if (hook.mode === 'tcx') {
+      const link = TcxLink.openPinned(pinPaths(node1.bpffsRoot).netdevLink('eth0'));
+      try {
+        link.detach();
+      } finally {
+        link.close();
+      }
+    } else {
+      inNetns(node1.ns, 'tc', ['filter', 'del', 'dev', 'eth0', 'ingress', 'pref', String(TC_PRIORITY), 'handle', `0x${TC_HANDLE.toString(16)}`, 'bpf']);
     }
     const ready = agentGet(node1.ns, '/readyz');
     assert.equal(ready.status, 503);
-    assert.equal(ready.body, 'datapath: from_netdev is not attached to eth0 ingress\n');
+    assert.equal(ready.body, `datapath: from_netdev is not attached to eth0 ingress (${hook.mode})\n`);
     assert.equal(agentGet(node1.ns, '/healthz').status, 200, 'a restart is not needed for the agent to answer');
     assert.equal(valueOf(scrape(node1.ns), 'twill_agent_ready'), 0);
 
@@ -230,14 +238,16 @@ describe('the operator view of a two-node lab', needsRoot, () => {
       const status = JSON.parse(twill(node1, 'status', '--json')) as {
         settings: { nodeName: string; podCIDR: string };
         programs: Array<{ name: string }>;
-        deviceAttachments: Array<{ device: string; direction: string; program: string }>;
+        deviceAttachments: Array<{ device: string; direction: string; program: string; mode: string }>;
         podAttachments: number;
         maps: Array<{ name: string; entries: number }>;
         agent: { ready: boolean; detail: string };
       };
       assert.equal(status.settings.nodeName, 'node1');
       assert.deepEqual(status.programs.map((p) => p.name), ['from_pod', 'from_netdev', 'to_tunnel', 'to_pod']);
-      assert.deepEqual(status.deviceAttachments.map((a) => [a.device, a.direction, a.program]), [['eth0', 'ingress', 'from_netdev']]);
+      const mode = TEST_ATTACH === 'tc' ? 'tc' : 'tcx';
+      assert.deepEqual(status.deviceAttachments.map((a) => [a.device, a.direction, a.program, a.mode]), [['eth0', 'ingress', 'from_netdev', mode]]);
+      assert.match(twill(node1, 'status'), mode === 'tc' ? /eth0\s+ingress\s+from_netdev\s+tc filter handle 0x7477 pref 1\n/ : /eth0\s+ingress\s+from_netdev\s+tcx link \d+\n/);
       assert.equal(status.podAttachments, pods.length);
       assert.deepEqual(status.maps.filter((m) => m.name !== 'counters').map((m) => [m.name, m.entries]), [['endpoints', pods.length], ['pod_limits', 0], ['node_subnets', 1]]);
       assert.equal(status.agent.ready, false);

@@ -17,7 +17,7 @@ import { podCounts, podState } from '../helpers/node-state';
 import { addedIp } from '../helpers/processes';
 import { ping } from '../helpers/traffic';
 
-const EMPTY = { veths: 0, routes: 0, linkPins: 0, endpoints: 0, addresses: 0 };
+const EMPTY = { veths: 0, routes: 0, podHooks: 0, endpoints: 0, addresses: 0 };
 const IN_FLIGHT = 32;
 
 describe('the agent owns the pod network', needsRoot, () => {
@@ -86,7 +86,7 @@ describe('the agent owns the pod network', needsRoot, () => {
         assert.ok(!fs.existsSync(pinPaths(node.bpffsRoot).podLink(vethOf(pod))), 'a failed ADD left no link pin');
       }
     }
-    assert.deepEqual(podCounts(node), { veths: wired, routes: wired, linkPins: wired, endpoints: wired, addresses: wired }, 'nothing held but the wired pods');
+    assert.deepEqual(podCounts(node), { veths: wired, routes: wired, podHooks: wired, endpoints: wired, addresses: wired }, 'nothing held but the wired pods');
     assert.deepEqual(fs.readdirSync(path.join(node.stateDir, 'pending-release')), [], 'every recorded release is done');
     t.diagnostic(`${wired} of ${fresh.length} ADDs finished before the kill, ${deleted.length} DELs answered or recorded`);
   });

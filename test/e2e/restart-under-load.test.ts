@@ -14,7 +14,8 @@ import { type Counter } from '../../bpf/counters';
 import { pinPaths } from '../../bpf/datapath';
 import { pinnedCounters } from '../../bpf/pinned-maps';
 import { hostVethName } from '../../agent/lib/pods/naming';
-import { BpfProgram, TcxLink } from '../../bpf/tsbpf';
+import { BpfProgram } from '../../bpf/tsbpf';
+import { hookOn } from '../helpers/hooks';
 import { inNetns, needsRoot } from '../helpers/kernel';
 import { TEST_NETNS_PREFIX } from '../helpers/netns';
 import { labDown, labUp, startNodeAgent, type Lab, type LabNode } from '../lab/cluster';
@@ -117,12 +118,7 @@ for (const mode of ['native', 'vxlan'] as const) {
 
         // Every start loaded new programs, and the pod's link runs the last of them.
         lab.nodes.forEach((node, i) => assert.notEqual(upgraded[i], before[i], `${node.name} runs a freshly loaded from_pod`));
-        const link = TcxLink.openPinned(pinPaths(lab.nodes[0].bpffsRoot).podLink(hostVethName({ containerID: client.containerID, ifname: 'eth0' })));
-        try {
-          assert.equal(link.info().programId, upgraded[0]);
-        } finally {
-          link.close();
-        }
+        assert.equal(hookOn(lab.nodes[0].ns, lab.nodes[0].bpffsRoot, 'from_pod', hostVethName({ containerID: client.containerID, ifname: 'eth0' }))?.programId, upgraded[0]);
         assert.ok(inNetns(client.ns, 'ping', ['-c', '1', '-W', '1', server.ip]).includes('1 received'));
       } finally {
         daemon.kill('SIGKILL');

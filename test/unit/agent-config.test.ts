@@ -7,6 +7,7 @@ import path from 'node:path';
 import { after, describe, test } from 'node:test';
 
 import { ConfigError, readConfigFile, resolveConfig } from '../../agent/lib/config';
+import { chooseAttachMode } from '../../bpf/device-hooks';
 import { parseFlags } from '../../agent/lib/flags';
 
 const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'twill-config-'));
@@ -34,6 +35,17 @@ describe('agent configuration', () => {
     assert.equal(config.bpffsRoot, '/sys/fs/bpf/twill');
     assert.equal(config.stateDir, '/var/lib/twill');
     assert.equal(config.procSysNet, '/proc/sys/net');
+    assert.equal(config.attach, 'auto');
+    assert.equal(resolveConfig(yaml, parseFlags(['--attach', 'tc'], {}).overrides).attach, 'tc');
+    assert.equal(resolveConfig(readConfigFile(writeTemp('agent.yaml', 'nodeName: n1\nattach: tcx\n')), {}).attach, 'tcx');
+  });
+
+  test('--attach: auto takes TCX where the kernel has it and clsact filters where not; tcx is refused without it', () => {
+    assert.deepEqual(chooseAttachMode('auto', true), { mode: 'tcx', why: 'the kernel has TCX (Linux 6.6+)' });
+    assert.deepEqual(chooseAttachMode('auto', false), { mode: 'tc', why: 'the kernel has no TCX (before Linux 6.6): clsact filters' });
+    assert.deepEqual(chooseAttachMode('tc', true), { mode: 'tc', why: 'asked for (--attach tc)' });
+    assert.deepEqual(chooseAttachMode('tcx', true), { mode: 'tcx', why: 'asked for (--attach tcx)' });
+    assert.throws(() => chooseAttachMode('tcx', false), /--attach tcx: this kernel has no TCX \(it came in Linux 6\.6\); use --attach auto or tc/);
   });
 
   test('NODE_NAME from the downward API names the node when no flag does', () => {
@@ -48,6 +60,7 @@ describe('agent configuration', () => {
     ['bad pod CIDR', () => resolveConfig({ nodeName: 'n', podCIDR: '10.0.0.0/40' }, {}), /podCIDR "10.0.0.0\/40" is not an IPv4 CIDR/],
     ['tiny pod CIDR', () => resolveConfig({ nodeName: 'n', podCIDR: '10.0.0.0/31' }, {}), /too small/],
     ['vxlan without a cluster CIDR', () => resolveConfig({ nodeName: 'n', podCIDR: '10.0.0.0/24', mode: 'vxlan' }, {}), /mode vxlan needs clusterCIDR/],
+    ['bad attach', () => resolveConfig({ nodeName: 'n' }, { attach: 'clsact' as 'tc' }), /attach "clsact" must be one of auto, tcx, tc/],
     ['bad mode', () => resolveConfig({ nodeName: 'n', podCIDR: '10.0.0.0/24', mode: 'gre' as 'native' }, {}), /mode "gre" must be native or vxlan/],
     ['bad node IP', () => resolveConfig({ nodeName: 'n', podCIDR: '10.0.0.0/24', nodeIP: '1.2.3' }, {}), /nodeIP "1.2.3"/],
     ['unknown file setting', () => readConfigFile(writeTemp('a.yaml', 'podCidr: 10.0.0.0/24\n')), /unknown setting "podCidr"/],

@@ -26,7 +26,7 @@ import { repoRoot } from '../helpers/kernel';
 
 const NAMESPACE = 'kube-system';
 const OVERRIDES = ['mode=vxlan', 'serviceMonitor.enabled=true', 'mtu=1400'];
-const AGENT_KEYS = ['mode', 'clusterCIDR', 'mtu', 'vni', 'vxlanPort', 'metricsPort', 'logLevel', 'bpffsRoot', 'stateDir', 'runDir', 'procSysNet'];
+const AGENT_KEYS = ['mode', 'attach', 'clusterCIDR', 'mtu', 'vni', 'vxlanPort', 'metricsPort', 'logLevel', 'bpffsRoot', 'stateDir', 'runDir', 'procSysNet'];
 const PLUGIN_KEYS = ['cniVersion', 'name', 'type', 'capabilities', 'agentSocket', 'stateDir', 'mtu'];
 
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'twill-chart-'));
@@ -220,7 +220,7 @@ describe('Helm chart charts/twill', () => {
   test('agent.yaml carries the values, only settings the agent knows, and the agent accepts it', () => {
     const config = agentConfig(defaults);
     assert.deepEqual(config, {
-      mode: 'native', clusterCIDR: '10.244.0.0/16', vni: 1, vxlanPort: 8472, metricsPort: 9962, logLevel: 'info',
+      mode: 'native', attach: 'auto', clusterCIDR: '10.244.0.0/16', vni: 1, vxlanPort: 8472, metricsPort: 9962, logLevel: 'info',
       bpffsRoot: '/sys/fs/bpf/twill', stateDir: '/var/lib/twill', runDir: '/run/twill', procSysNet: '/host/proc/sys/net',
     });
     const vxlan = agentConfig(overridden);
@@ -230,6 +230,7 @@ describe('Helm chart charts/twill', () => {
     assert.equal('nodeName' in vxlan, false, 'the node name comes from NODE_NAME');
     assert.equal(agentConfig(render(['mtu=0'])).mtu, undefined);
     assert.equal(agentConfig(render(['uplink=eth1'])).uplink, 'eth1');
+    assert.equal(agentConfig(render(['attach=tc'])).attach, 'tc');
     const custom = agentConfig(render(['vxlan.vni=42', 'vxlan.port=4789', 'logLevel=debug', 'clusterCIDR=10.32.0.0/12']));
     assert.deepEqual([custom.vni, custom.vxlanPort, custom.logLevel, custom.clusterCIDR], [42, 4789, 'debug', '10.32.0.0/12']);
 
@@ -348,6 +349,7 @@ describe('Helm chart charts/twill', () => {
     refused(['clusterCIDR=null'], /clusterCIDR is required/);
     refused(['clusterCIDR='], /clusterCIDR: Does not match pattern/);
     refused(['mode=gre'], /mode: mode must be one of the following: "native", "vxlan"/);
+    refused(['attach=clsact'], /attach: attach must be one of the following: "auto", "tcx", "tc"/);
     refused(['bpffsRoot=/var/run/twill'], /bpffsRoot: Does not match pattern '\^\/sys\/fs\/bpf\/'/);
     refused(['cni.confFileName=twill.conf'], /cni.confFileName: Does not match pattern/);
     refused(['cni.confFileName=../10-twill.conflist'], /cni.confFileName: Does not match pattern/);

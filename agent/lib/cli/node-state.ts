@@ -4,25 +4,17 @@ import fs from 'node:fs';
 
 import { counterLabel } from '../../../bpf/counters';
 import { PROGRAMS, pinPaths } from '../../../bpf/datapath';
+import { listAttachments, type HookAttachment } from '../../../bpf/device-hooks';
 import type { MapName } from '../../../bpf/layouts';
 import { entryCount } from '../../../bpf/map-entries';
 import { readNodeSettings, type NodeSettings } from '../node-settings';
 import { pinnedCounters, withPinnedMap } from '../../../bpf/pinned-maps';
-import { BpfProgram, TCX_ATTACH_TYPE, TcxLink } from '../../../bpf/tsbpf';
+import { BpfProgram } from '../../../bpf/tsbpf';
 
 export interface ProgramState {
   name: string;
   id: number;
   tag: string;
-}
-
-/** A TCX link the agent or plugin pinned: which program runs on which device hook. */
-export interface AttachmentState {
-  device: string;
-  ifindex: number;
-  direction: 'ingress' | 'egress';
-  program: string;
-  linkId: number;
 }
 
 export interface MapState {
@@ -35,7 +27,7 @@ export interface NodeState {
   settings?: NodeSettings;
   programs: ProgramState[];
   /** Uplink and tunnel hooks; one pod hook per pod is only counted. */
-  deviceAttachments: AttachmentState[];
+  deviceAttachments: HookAttachment[];
   podAttachments: number;
   maps: MapState[];
 }
@@ -49,21 +41,6 @@ export function readPrograms(bpffsRoot: string): ProgramState[] {
       return { name, id, tag };
     } finally {
       program.close();
-    }
-  });
-}
-
-/** The links pinned in `directory`, each named after its device (or host veth). */
-export function readAttachments(directory: string, programs: ProgramState[]): AttachmentState[] {
-  if (!fs.existsSync(directory)) return [];
-  return fs.readdirSync(directory).sort().map((device) => {
-    const link = TcxLink.openPinned(`${directory}/${device}`);
-    try {
-      const { id, programId, ifindex, attachType } = link.info();
-      const program = programs.find((p) => p.id === programId)?.name ?? `id ${programId} (not Twill's pinned program)`;
-      return { device, ifindex, direction: attachType === TCX_ATTACH_TYPE.egress ? 'egress' : 'ingress', program, linkId: id };
-    } finally {
-      link.close();
     }
   });
 }
@@ -83,12 +60,12 @@ export function requireDatapath(bpffsRoot: string): void {
 export function readNodeState(bpffsRoot: string, stateDir: string): NodeState {
   requireDatapath(bpffsRoot);
   const pins = pinPaths(bpffsRoot);
-  const programs = readPrograms(bpffsRoot);
+  const hooks = listAttachments(pins);
   return {
     settings: readNodeSettings(stateDir),
-    programs,
-    deviceAttachments: [...readAttachments(pins.netdevLinks, programs), ...readAttachments(pins.tunnelLinks, programs)],
-    podAttachments: fs.existsSync(pins.podLinks) ? fs.readdirSync(pins.podLinks).length : 0,
+    programs: readPrograms(bpffsRoot),
+    deviceAttachments: hooks.filter((h) => h.program === 'from_netdev' || h.program === 'to_tunnel'),
+    podAttachments: hooks.filter((h) => h.program === 'from_pod').length,
     maps: readMaps(bpffsRoot),
   };
 }

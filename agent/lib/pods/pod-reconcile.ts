@@ -13,10 +13,9 @@
 //   the host veth settings that keep a pod from reconfiguring its node (so an upgrade
 //   fixes pods an older release wired).
 // - Host veths, link pins, endpoint entries and limits that no record names are removed.
-import fs from 'node:fs';
-
 import type { Logger } from 'pino';
 
+import { listAttachments } from '../../../bpf/device-hooks';
 import { clearSlot, endpointKey, inOwnSlot, inPodCidr, occupiedSlots, readEndpoint, writeEndpoint } from '../../../bpf/endpoints';
 import { clearLimitsSlot, holdsPodLimits, limitedSlots } from '../../../bpf/pod-limits';
 import { hardenHostVeth } from '../../netlink';
@@ -46,13 +45,10 @@ export async function removeStrays(host: PodHost, kept: Allocation[]): Promise<n
       removed++;
     }
   }
-  for (const directory of [host.pins.podLinks, host.pins.podIngressLinks]) {
-    if (!fs.existsSync(directory)) continue;
-    for (const name of fs.readdirSync(directory)) {
-      if (keptNames.has(name)) continue;
-      fs.rmSync(`${directory}/${name}`, { force: true });
-      removed++;
-    }
+  for (const hook of listAttachments(host.hooks.pins)) {
+    if ((hook.program !== 'from_pod' && hook.program !== 'to_pod') || keptNames.has(hook.device)) continue;
+    host.hooks.release(hook.program, hook.device);
+    removed++;
   }
   for (const slot of occupiedSlots(host.endpoints)) {
     if (keptAddresses.has(slot.endpoint.ip) && inOwnSlot(host.podCIDR, slot)) continue;
@@ -92,14 +88,14 @@ export async function reconcilePods(host: PodHost, ipam: Ipam, stateDir: string,
     } catch (error) {
       unhardened.push((error as Error).message);
     }
-    if (!fs.existsSync(host.pins.podLink(veth.name))) {
+    if (!host.hooks.holds('from_pod', veth)) {
       attachFromPod(host, veth);
       repaired.push(`${allocation.ip}: from_pod attached to ${veth.name}`);
     }
     // A pod keeps an address outside a pod CIDR changed under it, but has no slot for it.
     if (!inPodCidr(host.podCIDR, allocation.ip)) continue;
     const limits = allocation.limits ?? {};
-    if (!holdsPodLimits(host.podLimits, host.podCIDR, allocation.ip, limits) || (limits.ingress && !fs.existsSync(host.pins.podIngressLink(veth.name)))) {
+    if (!holdsPodLimits(host.podLimits, host.podCIDR, allocation.ip, limits) || (limits.ingress && !host.hooks.holds('to_pod', veth))) {
       applyLimits(host, veth, allocation.ip, limits);
       repaired.push(`${allocation.ip}: bandwidth limits`);
     }

@@ -5,13 +5,11 @@
 // also gets to_pod on the veth's egress, for what the host stack routes to it.
 // unwirePod undoes all of it and tolerates any part being gone; checkPod says which
 // part is missing.
-import fs from 'node:fs';
-
 import { Code, type Attachment, type PodInterfaces, type PodLimits } from '../../api/cni';
-import type { PinPaths } from '../../../bpf/datapath';
+import type { DeviceHooks } from '../../../bpf/device-hooks';
 import { clearEndpoint, readEndpoint, writeEndpoint, type Endpoint } from '../../../bpf/endpoints';
 import { clearPodLimits, holdsPodLimits, writePodLimits } from '../../../bpf/pod-limits';
-import { attachTcx, queryAttached, type BpfMap, type BpfProgram } from '../../../bpf/tsbpf';
+import type { BpfMap, BpfProgram } from '../../../bpf/tsbpf';
 import { hardenHostVeth, type Link, type Rtnl } from '../../netlink';
 import { POD_GATEWAY, hostVethName, podMac } from './naming';
 import { PodError } from './pod-error';
@@ -19,7 +17,7 @@ import { PodError } from './pod-error';
 /** What the agent's pod work runs on: its host socket, the loaded datapath, the node's pod CIDR. */
 export interface PodHost {
   rtnl: Rtnl;
-  pins: PinPaths;
+  hooks: DeviceHooks;
   fromPod: BpfProgram;
   toPod: BpfProgram;
   endpoints: BpfMap;
@@ -68,24 +66,8 @@ export function podEndpoint(ip: string, hostVeth: Link, podMac: string, limits: 
   return { ip, ifindex: hostVeth.index, podMac, hostMac: hostVeth.mac, egressLimited: Boolean(limits?.egress), ingressLimited: Boolean(limits?.ingress) };
 }
 
-/** Whether `program` runs on the host veth's hook. */
-function runsOn(program: BpfProgram, hostVeth: Link, direction: 'ingress' | 'egress'): boolean {
-  return queryAttached(hostVeth.index, direction).tcx.programIds.includes(program.info.id);
-}
-
-/** Runs `program` on a hook of the host veth through a pinned TCX link that outlives the agent. */
-function attachPinnedToVeth(program: BpfProgram, hostVeth: Link, direction: 'ingress' | 'egress', pin: string): void {
-  const link = attachTcx(program, hostVeth.index, direction);
-  try {
-    fs.rmSync(pin, { force: true });
-    link.pin(pin);
-  } finally {
-    link.close();
-  }
-}
-
 export function attachFromPod(host: PodHost, hostVeth: Link): void {
-  attachPinnedToVeth(host.fromPod, hostVeth, 'ingress', host.pins.podLink(hostVeth.name));
+  host.hooks.attach('from_pod', host.fromPod, hostVeth);
 }
 
 /**
@@ -96,13 +78,11 @@ export function attachFromPod(host: PodHost, hostVeth: Link): void {
 export function applyLimits(host: PodHost, hostVeth: Link, ip: string, limits: PodLimits): void {
   if (limits.ingress || limits.egress) writePodLimits(host.podLimits, host.podCIDR, ip, limits);
   else clearPodLimits(host.podLimits, host.podCIDR, ip);
-  if (limits.ingress && !runsOn(host.toPod, hostVeth, 'egress')) {
-    attachPinnedToVeth(host.toPod, hostVeth, 'egress', host.pins.podIngressLink(hostVeth.name));
-  }
+  if (limits.ingress && !host.hooks.runs('to_pod', host.toPod, hostVeth)) host.hooks.attach('to_pod', host.toPod, hostVeth);
 }
 
 /**
- * Removes the pod's veth (its routes and neighbours go with it), its link pin and the
+ * Removes the pod's veth (its routes, neighbours and hooks go with it), its link pins and the
  * endpoint entry of `ip`, the address IPAM says it holds. Anything already gone is
  * fine: the netns may be gone, the veth deleted by hand.
  */
@@ -110,8 +90,8 @@ export async function unwirePod(host: PodHost, attachment: Attachment, ip: strin
   const name = hostVethName(attachment);
   const veth = await host.rtnl.link(name);
   if (veth) await host.rtnl.deleteLink(veth.index);
-  fs.rmSync(host.pins.podLink(name), { force: true });
-  fs.rmSync(host.pins.podIngressLink(name), { force: true });
+  host.hooks.release('from_pod', name);
+  host.hooks.release('to_pod', name);
   if (ip) {
     clearEndpoint(host.endpoints, host.podCIDR, ip);
     clearPodLimits(host.podLimits, host.podCIDR, ip);
@@ -139,7 +119,7 @@ export async function checkPod(host: PodHost, pod: Rtnl, netns: string, attachme
   const gateway = (await pod.neighbours(podInterface.index)).find((n) => n.ip === POD_GATEWAY);
   if (!gateway?.permanent || gateway.mac !== hostVeth.mac) mismatch(`the permanent neighbour ${POD_GATEWAY} -> ${hostVeth.mac} is missing in ${netns}`);
 
-  if (!runsOn(host.fromPod, hostVeth, 'ingress')) mismatch(`from_pod is not attached to ${name} ingress`);
+  if (!host.hooks.runs('from_pod', host.fromPod, hostVeth)) mismatch(`from_pod is not attached to ${name} ingress`);
   const endpoint = readEndpoint(host.endpoints, host.podCIDR, ip);
   if (!endpoint || endpoint.ifindex !== hostVeth.index || endpoint.podMac !== podInterface.mac || endpoint.hostMac !== hostVeth.mac) {
     mismatch(`the endpoint entry for ${ip} does not match ${name} and ${attachment.ifname}`);
@@ -148,5 +128,5 @@ export async function checkPod(host: PodHost, pod: Rtnl, netns: string, attachme
   if (!holdsPodLimits(host.podLimits, host.podCIDR, ip, limits) || endpoint.egressLimited !== expected.egressLimited || endpoint.ingressLimited !== expected.ingressLimited) {
     mismatch(`the bandwidth limits of ${ip} in the datapath are not the ones ADD set`);
   }
-  if (limits.ingress && !runsOn(host.toPod, hostVeth, 'egress')) mismatch(`to_pod is not attached to ${name} egress`);
+  if (limits.ingress && !host.hooks.runs('to_pod', host.toPod, hostVeth)) mismatch(`to_pod is not attached to ${name} egress`);
 }

@@ -76,6 +76,7 @@ interface NativeBinding {
   programInfo(fd: number): NativeProgramInfo;
   programTestRun(fd: number, packet: Buffer, repeat: number, outputCapacity: number, context: Buffer | null): NativeTestRun;
   tcxAttach(programFd: number, ifindex: number, attachType: number): number;
+  netDevices(): Array<{ index: number; name: string }>;
   linkUpdate(linkFd: number, programFd: number, expectedOldProgramFd: number): void;
   linkDetach(linkFd: number): void;
   linkInfo(fd: number): NativeLinkInfo;

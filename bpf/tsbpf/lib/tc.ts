@@ -67,6 +67,22 @@ export function attach(program: BpfProgram, ifindex: number, direction: Directio
   }
 }
 
+/** Whether this kernel has TCX (Linux 6.6+): an older one refuses a TCX query with EINVAL. Loopback is device 1 in every namespace. */
+export function tcxAvailable(): boolean {
+  try {
+    native.tcxQuery(1, TCX_ATTACH_TYPE.ingress);
+    return true;
+  } catch (error) {
+    if (error instanceof BpfError && error.errno === 'EINVAL') return false;
+    throw error;
+  }
+}
+
+/** Every device of the caller's network namespace. */
+export function netDevices(): Array<{ index: number; name: string }> {
+  return native.netDevices();
+}
+
 /** Lists the clsact filters on one hook of a device (none when it has no clsact qdisc). */
 export function clsactFilters(ifindex: number, direction: Direction): NativeTcFilter[] {
   requirePositive('ifindex', ifindex);

@@ -5,6 +5,7 @@
 #include <linux/pkt_cls.h>
 #include <linux/pkt_sched.h>
 #include <linux/rtnetlink.h>
+#include <net/if.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -172,6 +173,23 @@ Napi::Value Filters(const Napi::CallbackInfo& info) {
   return result;
 }
 
+// netDevices() -> [{ index, name }]: every device of the caller's network namespace, to
+// look for filters on when no list of them is at hand.
+Napi::Value NetDevices(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  struct if_nameindex* devices = if_nameindex();
+  if (devices == nullptr) ThrowBpfError(env, "if_nameindex", errno);
+  Napi::Array result = Napi::Array::New(env);
+  for (struct if_nameindex* device = devices; device->if_index != 0; device++) {
+    Napi::Object entry = Napi::Object::New(env);
+    entry.Set("index", device->if_index);
+    entry.Set("name", device->if_name);
+    result.Set(result.Length(), entry);
+  }
+  if_freenameindex(devices);
+  return result;
+}
+
 }  // namespace
 
 void ExportTcFunctions(Napi::Env env, Napi::Object exports) {
@@ -179,6 +197,7 @@ void ExportTcFunctions(Napi::Env env, Napi::Object exports) {
   exports.Set("tcDetach", Napi::Function::New<Detach>(env));
   exports.Set("tcDestroyClsact", Napi::Function::New<DestroyClsact>(env));
   exports.Set("tcFilters", Napi::Function::New<Filters>(env));
+  exports.Set("netDevices", Napi::Function::New<NetDevices>(env));
 }
 
 }  // namespace tsbpf

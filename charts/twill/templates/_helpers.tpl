@@ -50,6 +50,7 @@ values.schema.json has already checked each value (mode, clusterCIDR, bpffsRoot,
 {{- define "twill.agentConfig" -}}
 {{- $config := dict
   "mode" .Values.mode
+  "attach" .Values.attach
   "clusterCIDR" .Values.clusterCIDR
   "vni" (int .Values.vxlan.vni)
   "vxlanPort" (int .Values.vxlan.port)
