@@ -15,7 +15,8 @@ import path from 'node:path';
 import { run } from '../helpers/kernel';
 import { TEST_NETNS_PREFIX } from '../helpers/netns';
 import { CNI_PLUGIN, pluginEnv, pluginOutcome, type PluginRun, type PodSpec } from '../helpers/processes';
-import { labDown, labUp, netConf, type Lab, type LabNode } from '../lab/cluster';
+import { labDown, labUp, type Lab } from '../lab/cluster';
+import type { TestNode } from '../lab/node';
 import { REFERENCE_PLUGINS, flannelBridgeConfig } from './peers';
 import type { Observation, Suite } from './suite';
 
@@ -69,10 +70,10 @@ export interface NodePlugin {
 }
 
 /** The subjects on a lab node: bridge + host-local as Flannel configures it for `bridgeSubnet`, keeping its addresses under `hostLocalDir`, and twill. */
-export function comparedPlugins(node: LabNode, bridgeSubnet: string, hostLocalDir: string): NodePlugin[] {
+export function comparedPlugins(node: TestNode, bridgeSubnet: string, hostLocalDir: string): NodePlugin[] {
   return [
     { name: CNI_BRIDGE, node: node.ns, argv: [path.join(REFERENCE_PLUGINS, 'bridge')], config: flannelBridgeConfig(bridgeSubnet, BRIDGE_CLUSTER_CIDR, 1500, hostLocalDir), cniPath: REFERENCE_PLUGINS },
-    { name: CNI_TWILL, node: node.ns, argv: [CNI_PLUGIN], config: netConf(node), cniPath: '/opt/cni/bin' },
+    { name: CNI_TWILL, node: node.ns, argv: [CNI_PLUGIN], config: node.netConf(), cniPath: '/opt/cni/bin' },
   ];
 }
 
@@ -95,7 +96,7 @@ export function cniLatencySuite(options: { operations: number }): Suite {
   let lab: Lab | undefined;
   let subjects: PluginSubject[] = [];
 
-  function node(): LabNode {
+  function node(): TestNode {
     assert.ok(lab, 'setUp has not run');
     return lab.nodes[0];
   }

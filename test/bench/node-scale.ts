@@ -4,7 +4,6 @@
 // static nodes file changes, how long one changed node takes among 5,000, and how much
 // memory it holds there. Completion is checked from outside the agent: the pinned map
 // is read and the routes are listed with iproute2.
-import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,9 +11,8 @@ import path from 'node:path';
 import { TWILL_ROUTE_PROTOCOL } from '../../agent/lib/node-sync';
 import { decodeNodeSubnet, nodeSubnetKey } from '../../bpf/node-subnets';
 import { pinnedRemoteSubnets, withPinnedMap } from '../../bpf/pinned-maps';
-import { mountTestBpffs, type TestBpffs } from '../helpers/bpffs';
 import { TestNetns } from '../helpers/netns';
-import { addedIp, agentSocketIn, runPlugin, startAgent } from '../helpers/processes';
+import { standaloneNode, type TestNode } from '../lab/node';
 import { scrape, valueOf } from '../helpers/prometheus';
 import { waitFor } from '../helpers/wait';
 import type { Observation, Suite } from './suite';
@@ -35,7 +33,6 @@ const SYNC_TIMEOUT_MS = 120_000;
 const POLL_MS = 10;
 /** Time for the agent's garbage collector to catch up before its RSS is read. */
 const SETTLE_MS = 1000;
-const KILL_TIMEOUT_MS = 5000;
 /** The kubelet's default maxPods: the agent holds every one's address and wiring. */
 const PODS = 110;
 
@@ -87,27 +84,16 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-function processGone(pid: number): boolean {
-  try {
-    // A killed child stays a zombie (state Z) until this process reaps it.
-    return /^State:\s+Z/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-  } catch {
-    return true;
-  }
-}
-
 export function nodeScaleSuite(): Suite {
   let directory: string | undefined;
-  let bpffs: TestBpffs | undefined;
-  let node: TestNetns | undefined;
+  let node: TestNode | undefined;
   let peer: TestNetns | undefined;
-  let agent: ChildProcess | undefined;
   let pods: TestNetns[] = [];
   let repetition = 0;
 
   const nodesFile = (): string => path.join(directory as string, 'nodes.json');
-  const bpffsRoot = (): string => path.join((bpffs as TestBpffs).root, 'twill');
-  const agentPid = (): number => agent?.pid as number;
+  const bpffsRoot = (): string => (node as TestNode).bpffsRoot;
+  const agentPid = (): number => (node as TestNode).agentPid;
 
   /** Writes the whole list next to the file and renames it into place, as a config manager would. */
   const publish = (nodes: Node[]): number => {
@@ -122,7 +108,7 @@ export function nodeScaleSuite(): Suite {
 
   /** Twill's routes to other nodes in the node namespace, as iproute2 lists them: destination -> gateway (its own pod CIDR's unreachable route aside). */
   const twillRoutes = (): Map<string, string> => {
-    const routes = JSON.parse((node as TestNetns).exec('ip', ['-j', 'route', 'show', 'proto', String(TWILL_ROUTE_PROTOCOL)])) as Array<{ dst: string; gateway?: string; type?: string }>;
+    const routes = JSON.parse((node as TestNode).exec('ip', ['-j', 'route', 'show', 'proto', String(TWILL_ROUTE_PROTOCOL)])) as Array<{ dst: string; gateway?: string; type?: string }>;
     return new Map(routes.filter((route) => route.type !== 'unreachable').map((route) => [route.dst, route.gateway ?? '']));
   };
 
@@ -158,7 +144,7 @@ export function nodeScaleSuite(): Suite {
     });
 
   const routeGateway = (cidr: string): string | undefined => {
-    const [route] = JSON.parse((node as TestNetns).exec('ip', ['-j', 'route', 'show', 'exact', cidr, 'proto', String(TWILL_ROUTE_PROTOCOL)])) as Array<{ gateway?: string }>;
+    const [route] = JSON.parse((node as TestNode).exec('ip', ['-j', 'route', 'show', 'exact', cidr, 'proto', String(TWILL_ROUTE_PROTOCOL)])) as Array<{ gateway?: string }>;
     return route?.gateway;
   };
 
@@ -169,7 +155,7 @@ export function nodeScaleSuite(): Suite {
   };
 
   const syncMetric = (): SyncMetric => {
-    const samples = scrape((node as TestNetns).name);
+    const samples = scrape((node as TestNode).ns);
     return { sum: valueOf(samples, 'twill_node_sync_duration_seconds_sum'), count: valueOf(samples, 'twill_node_sync_duration_seconds_count') };
   };
 
@@ -186,8 +172,7 @@ export function nodeScaleSuite(): Suite {
     baselines: {},
     async setUp() {
       directory = fs.mkdtempSync(path.join(os.tmpdir(), 'twill-bench-node-scale-'));
-      bpffs = mountTestBpffs();
-      node = new TestNetns('scale-node');
+      node = standaloneNode('scale-node', clusterNode(0).podCIDR, { name: SELF, agentFlags: ['--nodes-file', nodesFile(), '--mode', 'native', '--cluster-cidr', CLUSTER_CIDR] });
       peer = new TestNetns('scale-peer');
       const self = clusterNode(0);
       node.exec('ip', ['link', 'add', UPLINK, 'type', 'veth', 'peer', 'name', UPLINK, 'netns', peer.name]);
@@ -198,20 +183,16 @@ export function nodeScaleSuite(): Suite {
 
       const small = cluster(FEW_NODES);
       publish(small);
-      const stateDir = path.join(directory, 'state');
-      fs.mkdirSync(stateDir, { mode: 0o700 });
-      const args = ['--node-name', SELF, '--nodes-file', nodesFile(), '--mode', 'native', '--cluster-cidr', CLUSTER_CIDR, '--bpffs-root', bpffsRoot()];
-      agent = await startAgent(node.name, stateDir, args);
+      await node.startAgent();
       // `ip netns exec` execs the agent, so the child's PID is the agent's own.
       const executable = fs.readlinkSync(`/proc/${agentPid()}/exe`);
       if (executable !== fs.realpathSync(process.execPath)) throw new Error(`PID ${agentPid()} runs ${executable}, not the agent's node`);
       await synced('small cluster at start', small);
 
-      const netConf = { cniVersion: '1.0.0', name: 'twill', type: 'twill-cni', agentSocket: agentSocketIn(stateDir), stateDir };
       for (let i = 0; i < PODS; i++) {
         const pod = new TestNetns('scale-pod');
         pods.push(pod);
-        addedIp(await runPlugin(node.name, 'ADD', { containerID: `bench-pod-${i}`, netns: pod.path }, netConf));
+        await node.add({ containerID: `bench-pod-${i}`, netns: pod.path });
       }
     },
     async measure() {
@@ -247,21 +228,12 @@ export function nodeScaleSuite(): Suite {
       ];
     },
     tearDown() {
-      const pid = agent?.pid;
-      if (pid !== undefined && !processGone(pid)) {
-        process.kill(pid, 'SIGKILL');
-        // Its pins and namespace go next; wait (bounded) for it to let go of them.
-        const deadline = Date.now() + KILL_TIMEOUT_MS;
-        while (!processGone(pid) && Date.now() < deadline) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
-      }
-      agent = undefined;
+      node?.remove();
       pods.forEach((pod) => pod.delete());
       pods = [];
       peer?.delete();
-      node?.delete();
-      bpffs?.cleanup();
       if (directory) fs.rmSync(directory, { recursive: true, force: true });
-      peer = node = bpffs = directory = undefined;
+      peer = node = directory = undefined;
     },
   };
 }

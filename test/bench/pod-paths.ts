@@ -9,7 +9,7 @@ import path from 'node:path';
 
 import { counterLabel } from '../../bpf/counters';
 import type { DirectionName, ReasonName } from '../../bpf/layouts';
-import { labDown, labExecutables, labUp, type Lab, type LabMode } from '../lab/cluster';
+import { labDown, labUp, type Lab, type LabMode } from '../lab/cluster';
 import { TEST_NETNS_PREFIX } from '../helpers/netns';
 import { directVeth, flannelNodes, type Topology } from './peers';
 import type { Observation, Suite } from './suite';
@@ -59,7 +59,7 @@ export function twillLab(mode: LabMode, tag: string = mode[0], buildRoot?: strin
 /** node1-pod1 to node2-pod1 (`cross`) and to node1-pod2 (`same`) of a Twill lab, with the counters that prove each. */
 export function twillPaths(lab: Lab, cross: PathLabel, same?: PathLabel): PodPath[] {
   const [node1, node2] = lab.nodes;
-  const { cli } = labExecutables(lab);
+  const { cli } = node1.executables;
   const pod = (name: string): Host => {
     const found = lab.pods.find((p) => p.name === name);
     if (!found) throw new Error(`the lab has no pod ${name}`);

@@ -15,7 +15,7 @@ import type { FakeNode } from '../helpers/fake-kube-api';
 import { needsRoot } from '../helpers/kernel';
 import { agentGet } from '../helpers/prometheus';
 import { pinnedNodeSubnets } from '../../bpf/pinned-maps';
-import { TestNode } from '../helpers/node';
+import { type TestNode, standaloneNode } from '../lab/node';
 import { startAgent } from '../helpers/processes';
 import { waitFor } from '../helpers/wait';
 
@@ -33,19 +33,19 @@ describe('agent with the Kubernetes node source', needsRoot, () => {
     assert.equal((await replies.next()).value, 'ok');
   };
   const subnets = (): string[] => pinnedNodeSubnets(node.bpffsRoot);
-  const routes = (): string => node.ns.exec('ip', ['route', 'show', 'proto', '77']);
+  const routes = (): string => node.exec('ip', ['route', 'show', 'proto', '77']);
   const within = (what: string, predicate: () => boolean): Promise<number> => waitFor(what, predicate, CHANGE_WITHIN_MS, () => `; map ${subnets()} routes ${routes()}`);
 
   before(async () => {
-    node = new TestNode('k8s', '10.244.9.0/24');
-    node.ns.exec('ip', ['link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'wire']);
-    node.ns.exec('ip', ['addr', 'add', '192.168.60.11/24', 'dev', 'eth0']);
-    for (const device of ['eth0', 'wire']) node.ns.exec('ip', ['link', 'set', device, 'up']);
-    api = spawn('ip', ['netns', 'exec', node.ns.name, process.execPath, path.join(__dirname, '..', 'fixtures', 'kube-api-server.js')]);
+    node = standaloneNode('k8s', '10.244.9.0/24');
+    node.exec('ip', ['link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'wire']);
+    node.exec('ip', ['addr', 'add', '192.168.60.11/24', 'dev', 'eth0']);
+    for (const device of ['eth0', 'wire']) node.exec('ip', ['link', 'set', device, 'up']);
+    api = spawn('ip', ['netns', 'exec', node.ns, process.execPath, path.join(__dirname, '..', 'fixtures', 'kube-api-server.js')]);
     process.on('exit', () => api.kill('SIGKILL'));
     replies = readline.createInterface({ input: api.stdout })[Symbol.asyncIterator]();
     const { kubeconfig } = JSON.parse((await replies.next()).value as string) as { kubeconfig: string };
-    const self: FakeNode = { name: node.ns.name, podCIDR: '10.244.9.0/24', internalIP: '192.168.60.11' };
+    const self: FakeNode = { name: node.ns, podCIDR: '10.244.9.0/24', internalIP: '192.168.60.11' };
     await send({ op: 'upsert', node: self });
     await send({ op: 'upsert', node: { name: 'other-1', podCIDR: '10.244.1.0/24', internalIP: '192.168.60.21' } });
     // A service account's credentials, as a real kubeconfig carries them.
@@ -53,7 +53,7 @@ describe('agent with the Kubernetes node source', needsRoot, () => {
     const config = JSON.parse(fs.readFileSync(kubeconfig, 'utf8')) as { users: Array<{ user: Record<string, string> }> };
     config.users[0].user.token = TOKEN;
     fs.writeFileSync(withToken, JSON.stringify(config), { mode: 0o600 });
-    const agent = await startAgent(node.ns.name, node.stateDir, ['--kubeconfig', withToken, '--uplink', 'eth0', '--cluster-cidr', '10.244.0.0/16', '--bpffs-root', node.bpffsRoot, '--log-level', 'debug'], { env: { NODE_NAME: node.ns.name } });
+    const agent = await startAgent(node.ns, node.stateDir, ['--kubeconfig', withToken, '--uplink', 'eth0', '--cluster-cidr', '10.244.0.0/16', '--bpffs-root', node.bpffsRoot, '--log-level', 'debug'], { env: { NODE_NAME: node.ns } });
     agentPid = agent.pid ?? 0;
     agent.stdout?.on('data', (data: Buffer) => (agentLog += data.toString()));
     agent.stderr?.on('data', (data: Buffer) => (agentLog += data.toString()));
@@ -74,7 +74,7 @@ describe('agent with the Kubernetes node source', needsRoot, () => {
 
   test('the node takes its pod CIDR from its own Node object and knows the others at start', () => {
     assert.equal(readNodeSettings(node.stateDir)?.podCIDR, '10.244.9.0/24');
-    assert.equal(readNodeSettings(node.stateDir)?.nodeName, node.ns.name);
+    assert.equal(readNodeSettings(node.stateDir)?.nodeName, node.ns);
     assert.deepEqual(subnets(), ['10.244.1.0/24']);
     assert.match(routes(), /10\.244\.1\.0\/24 via 192\.168\.60\.21 dev eth0/);
   });
@@ -140,13 +140,13 @@ describe('agent with the Kubernetes node source', needsRoot, () => {
 
   test('an API server that goes down: /readyz says the list is stale, the retries pick up what changed meanwhile', async () => {
     await send({ op: 'down' });
-    await waitFor('readyz to fail', () => agentGet(node.ns.name, '/readyz').status === 503, 10_000);
-    assert.match(agentGet(node.ns.name, '/readyz').body, /node source: node list or watch failing for \d+ s \(.*\); the last good list is in force/);
+    await waitFor('readyz to fail', () => agentGet(node.ns, '/readyz').status === 503, 10_000);
+    assert.match(agentGet(node.ns, '/readyz').body, /node source: node list or watch failing for \d+ s \(.*\); the last good list is in force/);
     await send({ op: 'upsert', node: { name: 'other-4', podCIDR: '10.244.4.0/24', internalIP: '192.168.60.25' } });
     await send({ op: 'up' });
     // Retries back off to at most 30 s; the first few come within seconds.
     await waitFor('other-4 after the API server came back', () => subnets().includes('10.244.4.0/24'), 20_000);
-    await waitFor('readyz to pass', () => agentGet(node.ns.name, '/readyz').status === 200, 5_000);
+    await waitFor('readyz to pass', () => agentGet(node.ns, '/readyz').status === 200, 5_000);
     await send({ op: 'remove', name: 'other-4' });
     await within('other-4 removed', () => !subnets().includes('10.244.4.0/24'));
   });

@@ -20,7 +20,7 @@ import { hostVethName } from '../../agent/lib/pods/naming';
 import { hookOn, hooksIn } from '../helpers/hooks';
 import { needsRoot, testObjects } from '../helpers/kernel';
 import { TestNetns } from '../helpers/netns';
-import { TestNode, newContainerID } from '../helpers/node';
+import { type TestNode, newContainerID, standaloneNode } from '../lab/node';
 import { TEST_ATTACH } from '../helpers/processes';
 import { pinnedCounters, withPinnedMap } from '../../bpf/pinned-maps';
 import { ping } from '../helpers/traffic';
@@ -32,7 +32,7 @@ describe('agent restarts', needsRoot, () => {
   const podsTalk = (): boolean => ping(pods[0].ns.name, pods[1].ip, 2) === 2 && ping(pods[1].ns.name, pods[0].ip, 2) === 2;
 
   before(async () => {
-    node = new TestNode('restart');
+    node = standaloneNode('restart');
     await node.startAgent();
     for (const tag of ['ra', 'rb']) {
       const ns = new TestNetns(tag);
@@ -64,7 +64,7 @@ describe('agent restarts', needsRoot, () => {
     fromPod.close();
     assert.notEqual(newProgramId, oldProgramId, 'a freshly loaded program');
     for (const pod of pods) {
-      const hook = hookOn(node.ns.name, node.bpffsRoot, 'from_pod', hostVethName({ containerID: pod.containerID, ifname: 'eth0' }));
+      const hook = hookOn(node.ns, node.bpffsRoot, 'from_pod', hostVethName({ containerID: pod.containerID, ifname: 'eth0' }));
       assert.equal(hook?.programId, newProgramId, 'the pod\'s hook runs the new program');
       assert.equal(hook?.mode, TEST_ATTACH === 'tc' ? 'tc' : 'tcx');
     }
@@ -82,11 +82,11 @@ describe('agent restarts', needsRoot, () => {
 
   test('an agent started with the other --attach takes every hook over, and back, leaving another tool\'s filter alone', async () => {
     const veths = pods.map((pod) => hostVethName({ containerID: pod.containerID, ifname: 'eth0' })).sort();
-    const ifindex = (veth: string): number => Number(node.ns.exec('cat', [`/sys/class/net/${veth}/ifindex`]).trim());
+    const ifindex = (veth: string): number => Number(node.exec('cat', [`/sys/class/net/${veth}/ifindex`]).trim());
     // Another tool's filter on a pod's veth, at its own handle: it must stay as it is.
     const object = BpfObject.open(path.join(testObjects, 'counter.bpf.o')).load();
     const foreign = object.program('count_first');
-    const theirs = withNetns(node.ns.path, () => attachClsact(foreign, ifindex(veths[0]), 'egress', { handle: 7, priority: 2 }));
+    const theirs = withNetns(node.netnsPath, () => attachClsact(foreign, ifindex(veths[0]), 'egress', { handle: 7, priority: 2 }));
     try {
       const mode = TEST_ATTACH === 'tc' ? 'tc' : 'tcx';
       const other = mode === 'tc' ? 'tcx' : 'tc';
@@ -96,18 +96,18 @@ describe('agent restarts', needsRoot, () => {
         const fromPod = BpfProgram.openPinned(pinPaths(node.bpffsRoot).program('from_pod'));
         const current = fromPod.info.id;
         fromPod.close();
-        const hooks = hooksIn(node.ns.name, node.bpffsRoot).sort((a, b) => a.device.localeCompare(b.device));
+        const hooks = hooksIn(node.ns, node.bpffsRoot).sort((a, b) => a.device.localeCompare(b.device));
         assert.deepEqual(hooks.map((h) => [h.device, h.program, h.mode, h.programId]), veths.map((v) => [v, 'from_pod', next, current]), `${next}: every pod hook, this way only`);
         // The kernel's own view: nothing of the other way left on the hooks.
         for (const veth of veths) {
-          const { tcx, clsact } = withNetns(node.ns.path, () => queryAttached(ifindex(veth), 'ingress'));
+          const { tcx, clsact } = withNetns(node.netnsPath, () => queryAttached(ifindex(veth), 'ingress'));
           assert.deepEqual([tcx.programIds, clsact.map((f) => f.programId)], next === 'tc' ? [[], [current]] : [[current], []], `${next}: ${veth} ingress`);
         }
-        assert.deepEqual(withNetns(node.ns.path, () => clsactFilters(ifindex(veths[0]), 'egress')).map((f) => [f.handle, f.priority, f.programId]), [[7, 2, foreign.info.id]], 'the other tool\'s filter is untouched');
+        assert.deepEqual(withNetns(node.netnsPath, () => clsactFilters(ifindex(veths[0]), 'egress')).map((f) => [f.handle, f.priority, f.programId]), [[7, 2, foreign.info.id]], 'the other tool\'s filter is untouched');
         assert.ok(podsTalk(), `${next}: traffic flows`);
       }
     } finally {
-      withNetns(node.ns.path, () => detach(theirs));
+      withNetns(node.netnsPath, () => detach(theirs));
       foreign.close();
       object.close();
     }

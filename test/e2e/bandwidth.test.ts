@@ -21,7 +21,7 @@ import { needsRoot } from '../helpers/kernel';
 import { TEST_NETNS_PREFIX } from '../helpers/netns';
 import { runPlugin } from '../helpers/processes';
 import { iperf3Goodput, type Iperf3Options } from '../helpers/traffic';
-import { addPod, labDown, labUp, netConf, startNodeAgent, type Lab, type LabMode, type LabPod } from '../lab/cluster';
+import { addPod, labDown, labUp, type Lab, type LabMode, type LabPod } from '../lab/cluster';
 
 const RATE = 50_000_000;
 /** What containerd sends for a pod annotated kubernetes.io/ingress-bandwidth and egress-bandwidth: 50M. */
@@ -90,11 +90,11 @@ describe('pod bandwidth limits, native routing', needsRoot, () => {
     assert.deepEqual([entry()?.limits.ingress?.rate, entry()?.limits.egress?.rate, entry()?.egressLimited, entry()?.ingressLimited], [RATE, RATE, true, true]);
     assert.ok(execFileSync(process.execPath, [path.join(__dirname, '../../agent/cli.js'), 'endpoints', '--bpffs-root', node1.bpffsRoot], { encoding: 'utf8' }).includes('50Mbit/s (burst 500 ms)'));
     process.kill(node1.agentPid, 'SIGTERM');
-    await startNodeAgent(lab(), node1);
+    await node1.startAgent();
     assert.equal(entry()?.limits.ingress?.rate, RATE);
     await withinLimit('to another node after the restart', limited().ns, otherNode().ns, otherNode().ip);
     await withinLimit('from another node after the restart', otherNode().ns, limited().ns, limited().ip);
-    const check = await runPlugin(node1.ns, 'CHECK', { containerID: limited().containerID, netns: `/run/netns/${limited().ns}` }, { ...netConf(node1), prevResult: { cniVersion: '1.0.0', ips: [{ address: `${limited().ip}/32` }] } });
+    const check = await runPlugin(node1.ns, 'CHECK', { containerID: limited().containerID, netns: `/run/netns/${limited().ns}` }, { ...node1.netConf(), prevResult: { cniVersion: '1.0.0', ips: [{ address: `${limited().ip}/32` }] } });
     assert.equal(check.exitCode, 0, JSON.stringify(check.output));
   });
 
@@ -103,7 +103,7 @@ describe('pod bandwidth limits, native routing', needsRoot, () => {
     const pod = limited();
     const veth = hostVethName({ containerID: pod.containerID, ifname: 'eth0' });
     assert.ok(hookOn(node1.ns, node1.bpffsRoot, 'to_pod', veth));
-    const del = await runPlugin(node1.ns, 'DEL', { containerID: pod.containerID, netns: `/run/netns/${pod.ns}` }, netConf(node1));
+    const del = await runPlugin(node1.ns, 'DEL', { containerID: pod.containerID, netns: `/run/netns/${pod.ns}` }, node1.netConf());
     assert.equal(del.exitCode, 0);
     assert.equal(pinnedEndpoints(node1.bpffsRoot).find((e) => e.ip === pod.ip), undefined);
     assert.ok(!fs.existsSync(pinPaths(node1.bpffsRoot).podIngressLink(veth)), 'to_pod link pin removed');

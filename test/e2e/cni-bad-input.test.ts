@@ -12,7 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { needsRoot } from '../helpers/kernel';
 import { BAD_INPUTS, applyBadInput, type BadInput } from '../helpers/bad-inputs';
 import { TestNetns } from '../helpers/netns';
-import { TestNode, newContainerID } from '../helpers/node';
+import { type TestNode, newContainerID, standaloneNode } from '../lab/node';
 import { podState } from '../helpers/node-state';
 import { pluginEnv, pluginOutcome, spawnPlugin } from '../helpers/processes';
 
@@ -24,7 +24,7 @@ describe('bad input on a live node', needsRoot, () => {
   const kernelRows: BadInput[] = [];
 
   before(async () => {
-    node = new TestNode('bad');
+    node = standaloneNode('bad');
     await node.startAgent();
     live = new TestNetns('badlive');
     await node.add({ containerID: newContainerID(), netns: live.path });
@@ -53,7 +53,7 @@ describe('bad input on a live node', needsRoot, () => {
     const wrong: string[] = [];
     for (const row of rows) {
       const { env, stdin } = applyBadInput(row, pluginEnv('ADD', { containerID: newContainerID(), netns: target.path }), node.netConf());
-      const run = await pluginOutcome(spawnPlugin(node.ns.name, env, stdin));
+      const run = await pluginOutcome(spawnPlugin(node.ns, env, stdin));
       const answer = run.output as { code?: number; msg?: string } | undefined;
       if (run.exitCode !== 1 || answer?.code !== row.code || !row.msg.test(answer?.msg ?? '')) {
         wrong.push(`${row.name}: exit ${run.exitCode}, ${JSON.stringify(answer)} (want code ${row.code}, ${row.msg})`);

@@ -10,7 +10,7 @@ import { pinPaths } from '../../bpf/datapath';
 import { hostVethName } from '../../agent/lib/pods/naming';
 import { needsRoot } from '../helpers/kernel';
 import { TestNetns } from '../helpers/netns';
-import { TestNode, newContainerID, type PodSpec } from '../helpers/node';
+import { type PodSpec, type TestNode, newContainerID, standaloneNode } from '../lab/node';
 import { podState } from '../helpers/node-state';
 import { TEST_ATTACH, pluginEnv, spawnPlugin } from '../helpers/processes';
 
@@ -34,7 +34,7 @@ describe('CNI faults', needsRoot, () => {
   };
 
   before(async () => {
-    node = new TestNode('flt', POD_CIDR);
+    node = standaloneNode('flt', POD_CIDR);
     await node.startAgent();
   });
   after(async () => {
@@ -94,7 +94,7 @@ describe('CNI faults', needsRoot, () => {
     const leftovers: string[] = [];
     for (let delayMs = 40; delayMs <= 200; delayMs += 20) {
       const pod = newPod('kill');
-      const child = spawnPlugin(node.ns.name, pluginEnv('ADD', pod), Buffer.from(JSON.stringify(node.netConf())));
+      const child = spawnPlugin(node.ns, pluginEnv('ADD', pod), Buffer.from(JSON.stringify(node.netConf())));
       const exited = new Promise((resolve) => child.once('close', resolve));
       await new Promise((resolve) => setTimeout(resolve, delayMs));
       child.kill('SIGKILL');
@@ -115,7 +115,7 @@ describe('CNI faults', needsRoot, () => {
   test('DEL succeeds with the veth gone, with the agent down, with the address already freed, and twice', async () => {
     const vethGone = newPod('dv');
     await node.add(vethGone);
-    node.ns.exec('ip', ['link', 'delete', hostVethName({ containerID: vethGone.containerID, ifname: 'eth0' })]);
+    node.exec('ip', ['link', 'delete', hostVethName({ containerID: vethGone.containerID, ifname: 'eth0' })]);
     assert.equal((await node.plugin('DEL', vethGone)).exitCode, 0);
     assert.deepEqual(held(), nothingHeld());
 

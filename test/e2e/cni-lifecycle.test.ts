@@ -12,7 +12,7 @@ import { hostVethName } from '../../agent/lib/pods/naming';
 import { needsRoot } from '../helpers/kernel';
 import { withPinnedMap } from '../../bpf/pinned-maps';
 import { TestNetns } from '../helpers/netns';
-import { TestNode, newContainerID, type PodSpec } from '../helpers/node';
+import { type PodSpec, type TestNode, newContainerID, standaloneNode } from '../lab/node';
 
 describe('CNI verbs against a real node', needsRoot, () => {
   let node: TestNode;
@@ -26,20 +26,20 @@ describe('CNI verbs against a real node', needsRoot, () => {
     const directory = path.join(node.stateDir, 'ipam');
     return fs.existsSync(directory) ? fs.readdirSync(directory).filter((name) => /^\d+\.\d+\.\d+\.\d+$/.test(name)) : [];
   };
-  const hostLinks = (): string => node.ns.exec('ip', ['-o', 'link', 'show']);
+  const hostLinks = (): string => node.exec('ip', ['-o', 'link', 'show']);
   const hasEndpoint = (ip: string): boolean => withPinnedMap(node.bpffsRoot, 'endpoints', (endpoints) => readEndpoint(endpoints, node.podCIDR, ip) !== undefined);
   /** Asserts that nothing of the pod is left: veth, host route, link pin, endpoint, address. */
   const assertGone = (pod: PodSpec, ip: string): void => {
     const veth = hostVethName({ containerID: pod.containerID, ifname: 'eth0' });
     assert.ok(!hostLinks().includes(veth), `veth ${veth} removed`);
-    assert.ok(!node.ns.exec('ip', ['route', 'show']).includes(ip), `route to ${ip} removed`);
+    assert.ok(!node.exec('ip', ['route', 'show']).includes(ip), `route to ${ip} removed`);
     assert.ok(!fs.existsSync(pinPaths(node.bpffsRoot).podLink(veth)), 'link pin removed');
     assert.equal(hasEndpoint(ip), false, 'endpoint entry removed');
     assert.ok(!ipamFiles().includes(ip), 'address freed');
   };
 
   before(() => {
-    node = new TestNode('life');
+    node = standaloneNode('life');
   });
   after(async () => {
     namespaces.forEach((ns) => ns.delete());
@@ -76,7 +76,7 @@ describe('CNI verbs against a real node', needsRoot, () => {
     assert.equal(check.exitCode, 0, JSON.stringify(check.output));
 
     const veth = hostVethName({ containerID: pod.containerID, ifname: 'eth0' });
-    node.ns.exec('ip', ['link', 'delete', veth]);
+    node.exec('ip', ['link', 'delete', veth]);
     const broken = await node.plugin('CHECK', pod, node.netConf({ prevResult: result }));
     assert.equal(broken.exitCode, 1);
     assert.equal(broken.output?.code, 100);

@@ -9,7 +9,7 @@ import { pinPaths } from '../../bpf/datapath';
 import { BpfMap } from '../../bpf/tsbpf';
 import { needsRoot } from '../helpers/kernel';
 import { TestNetns } from '../helpers/netns';
-import { TestNode, newContainerID } from '../helpers/node';
+import { type TestNode, newContainerID, standaloneNode } from '../lab/node';
 import { ping, startTcpServer, tcpExchange } from '../helpers/traffic';
 
 interface Pod {
@@ -24,7 +24,7 @@ describe('same-node pods through the eBPF datapath', needsRoot, () => {
   const counted = () => readCounters(counters);
 
   before(async () => {
-    node = new TestNode('pods');
+    node = standaloneNode('pods');
     await node.startAgent();
     counters = BpfMap.openPinned(pinPaths(node.bpffsRoot).map('counters'));
     for (const name of ['a', 'b', 'c']) {
@@ -68,7 +68,7 @@ describe('same-node pods through the eBPF datapath', needsRoot, () => {
 
   test('the node reaches every pod, and every pod reaches the node', async () => {
     for (const pod of pods) {
-      assert.equal(ping(node.ns.name, pod.ip, 2), 2, `node -> ${pod.ip}`);
+      assert.equal(ping(node.ns, pod.ip, 2), 2, `node -> ${pod.ip}`);
       assert.equal(ping(pod.ns.name, '192.168.50.1', 2), 2, `${pod.ip} -> node`);
     }
   });

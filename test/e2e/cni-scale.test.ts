@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 
 import { needsRoot } from '../helpers/kernel';
 import { TestNetns } from '../helpers/netns';
-import { TestNode, newContainerID, type PodSpec } from '../helpers/node';
+import { type PodSpec, type TestNode, newContainerID, standaloneNode } from '../lab/node';
 import { addedIp } from '../helpers/processes';
 import { podCounts } from '../helpers/node-state';
 
@@ -33,7 +33,7 @@ describe('CNI under concurrency and churn', needsRoot, () => {
 
   before(async () => {
     for (const [tag, podCIDR] of [['scla', '10.244.0.0/24'], ['sclb', '10.244.1.0/24']]) {
-      const node = new TestNode(tag, podCIDR);
+      const node = standaloneNode(tag, podCIDR);
       nodes.push(node);
       await node.startAgent();
     }
@@ -94,7 +94,7 @@ describe('CNI under concurrency and churn', needsRoot, () => {
     };
     await Promise.all(Array.from({ length: CYCLE_WORKERS }, (_, i) => worker(nodes[i % nodes.length])));
     assert.equal(addMs.length, CYCLES, `all ${CYCLES} cycles ran within ${CYCLE_BUDGET_MS} ms`);
-    for (const node of nodes) assert.deepEqual(podCounts(node), EMPTY, node.ns.name);
+    for (const node of nodes) assert.deepEqual(podCounts(node), EMPTY, node.ns);
     for (const ns of namespaces.slice(-CYCLE_WORKERS)) assert.ok(!ns.exec('ip', ['-o', 'link', 'show']).includes('eth0'), 'pod eth0 removed');
     t.diagnostic(`ADD ms p50 ${percentile(addMs, 0.5).toFixed(1)} p99 ${percentile(addMs, 0.99).toFixed(1)}; DEL ms p50 ${percentile(delMs, 0.5).toFixed(1)} p99 ${percentile(delMs, 0.99).toFixed(1)} (${CYCLE_WORKERS} in flight on 2 cores, incl. ip netns exec and node start-up; ${((Date.now() - started) / 1000).toFixed(0)} s in all)`);
   });

@@ -16,19 +16,19 @@ import { packetsFor } from '../../bpf/counters';
 import { inNetns, needsRoot } from '../helpers/kernel';
 import { TEST_NETNS_PREFIX } from '../helpers/netns';
 import { pinnedCounters, pinnedNodeSubnets } from '../../bpf/pinned-maps';
-import { TestNode } from '../helpers/node';
+import { type TestNode, standaloneNode } from '../lab/node';
 import { startTcpServer, tcpExchange as tcp } from '../helpers/traffic';
 import { waitFor } from '../helpers/wait';
-import { CLUSTER_CIDR, OUTSIDE_IP, connectivityMatrix, labDown, labUp, writeNodesFile, type Lab, type LabNode } from '../lab/cluster';
+import { CLUSTER_CIDR, OUTSIDE_IP, connectivityMatrix, labDown, labUp, writeNodesFile, type Lab } from '../lab/cluster';
 
-const counted = (node: LabNode) => pinnedCounters(node.bpffsRoot);
+const counted = (node: TestNode) => pinnedCounters(node.bpffsRoot);
 
 /** Packets the node's VXLAN device has sent and received. */
-function tunnelDevicePackets(node: LabNode): { tx: number; rx: number } {
+function tunnelDevicePackets(node: TestNode): { tx: number; rx: number } {
   const [link] = JSON.parse(inNetns(node.ns, 'ip', ['-s', '-j', 'link', 'show', 'dev', TUNNEL_DEVICE])) as Array<{ stats64: { tx: { packets: number }; rx: { packets: number } } }>;
   return { tx: link.stats64.tx.packets, rx: link.stats64.rx.packets };
 }
-const subnetsOf = (node: LabNode) => pinnedNodeSubnets(node.bpffsRoot);
+const subnetsOf = (node: TestNode) => pinnedNodeSubnets(node.bpffsRoot);
 
 const SERVICE_IP = '10.96.0.10';
 // Changes to the node source must reach the map and routes within a second.
@@ -157,11 +157,11 @@ for (const mode of ['native', 'vxlan'] as const) {
 
 describe('vxlan mode and the pod MTU', needsRoot, () => {
   test('an MTU the uplink cannot carry once wrapped is refused, naming both MTUs', async () => {
-    const node = new TestNode('mtu');
+    const node = standaloneNode('mtu');
     try {
-      node.ns.exec('ip', ['link', 'add', 'up0', 'type', 'veth', 'peer', 'name', 'up1']);
-      node.ns.exec('ip', ['addr', 'add', '192.168.78.1/24', 'dev', 'up0']);
-      for (const device of ['up0', 'up1']) node.ns.exec('ip', ['link', 'set', device, 'up']);
+      node.exec('ip', ['link', 'add', 'up0', 'type', 'veth', 'peer', 'name', 'up1']);
+      node.exec('ip', ['addr', 'add', '192.168.78.1/24', 'dev', 'up0']);
+      for (const device of ['up0', 'up1']) node.exec('ip', ['link', 'set', device, 'up']);
       const flags = ['--mode', 'vxlan', '--node-ip', '192.168.78.1', '--cluster-cidr', '10.244.0.0/16'];
       await assert.rejects(node.startAgent([...flags, '--mtu', '1451']), /mtu 1451 is too large for vxlan: the uplink up0 carries 1500 bytes, so pods get at most 1450/);
       await node.startAgent([...flags, '--mtu', '1450']);

@@ -14,7 +14,7 @@ import { pinnedCounters } from '../../bpf/pinned-maps';
 import { parseManifests, renderChart } from '../chart/render';
 import { needsRoot, run } from '../helpers/kernel';
 import { TEST_NETNS_PREFIX, TestNetns } from '../helpers/netns';
-import { TestNode, newContainerID } from '../helpers/node';
+import { newContainerID, standaloneNode } from '../lab/node';
 import { agentGet } from '../helpers/prometheus';
 import { ping } from '../helpers/traffic';
 import { labDown, labUp, type Lab } from '../lab/cluster';
@@ -45,12 +45,12 @@ describe('node lockdown', needsRoot, () => {
   test("the agent runs and wires pods with the chart's capabilities and no fewer, in vxlan mode (the most it does)", async () => {
     const capabilities = chartCapabilities();
     assert.ok(capabilities.length > 0, `chart grants ${capabilities}`);
-    const node = new TestNode('caps');
+    const node = standaloneNode('caps');
     const pods: TestNetns[] = [];
     try {
-      node.ns.exec('ip', ['link', 'add', 'up0', 'type', 'veth', 'peer', 'name', 'up1']);
-      node.ns.exec('ip', ['addr', 'add', '192.168.77.1/24', 'dev', 'up0']);
-      for (const device of ['up0', 'up1']) node.ns.exec('ip', ['link', 'set', device, 'up']);
+      node.exec('ip', ['link', 'add', 'up0', 'type', 'veth', 'peer', 'name', 'up1']);
+      node.exec('ip', ['addr', 'add', '192.168.77.1/24', 'dev', 'up0']);
+      for (const device of ['up0', 'up1']) node.exec('ip', ['link', 'set', device, 'up']);
       const flags = ['--mode', 'vxlan', '--node-ip', '192.168.77.1', '--cluster-cidr', '10.244.0.0/16'];
 
       // Without any one of them, the agent either does not start or cannot wire a pod.
@@ -72,7 +72,7 @@ describe('node lockdown', needsRoot, () => {
       }
 
       await node.startAgent(flags, { capabilities });
-      assert.deepEqual(agentGet(node.ns.name, '/readyz'), { status: 200, body: 'ok\n' });
+      assert.deepEqual(agentGet(node.ns, '/readyz'), { status: 200, body: 'ok\n' });
       const ips: string[] = [];
       for (const tag of ['cpa', 'cpb']) {
         const ns = new TestNetns(tag);
@@ -87,7 +87,7 @@ describe('node lockdown', needsRoot, () => {
   });
 
   test('state, runtime and pin directories are root-only, also when they existed with mode 0755', async () => {
-    const node = new TestNode('perm');
+    const node = standaloneNode('perm');
     const pod = new TestNetns('perm');
     try {
       // What a hostPath of type DirectoryOrCreate looks like when the kubelet made it.

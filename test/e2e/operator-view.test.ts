@@ -19,24 +19,25 @@ import { TcxLink } from '../../bpf/tsbpf';
 import { hookOn } from '../helpers/hooks';
 import { inNetns, needsRoot, repoRoot } from '../helpers/kernel';
 import { TEST_NETNS_PREFIX } from '../helpers/netns';
-import { newContainerID } from '../helpers/node';
+import { newContainerID } from '../lab/node';
 import { TEST_ATTACH, executablesOf, runPlugin } from '../helpers/processes';
 import { agentGet, scrape, valueOf, type Sample } from '../helpers/prometheus';
 import { ping } from '../helpers/traffic';
 import { waitFor } from '../helpers/wait';
-import { addPod, labDown, labUp, netConf, startNodeAgent, writeNodesFile, type Lab, type LabNode } from '../lab/cluster';
+import { addPod, labDown, labUp, writeNodesFile, type Lab } from '../lab/cluster';
+import type { TestNode } from '../lab/node';
 
 const CLI = executablesOf(repoRoot).cli;
 /** An ICMP echo of ping's default 56 bytes, as the hooks see it: Ethernet 14 + IPv4 20 + ICMP 8 + 56. */
 const PING_FRAME_BYTES = 98;
 const PINGS = 10;
 
-function twill(node: LabNode, ...args: string[]): string {
+function twill(node: TestNode, ...args: string[]): string {
   return inNetns(node.ns, process.execPath, [CLI, ...args, '--bpffs-root', node.bpffsRoot, '--state-dir', node.stateDir]);
 }
 
 /** Sends SIGTERM to the node's agent (a child of this test) and waits for it to exit. */
-async function stopAgent(node: LabNode): Promise<void> {
+async function stopAgent(node: TestNode): Promise<void> {
   const pid = node.agentPid;
   process.kill(pid, 'SIGTERM');
   const alive = (): boolean => {
@@ -53,7 +54,7 @@ async function stopAgent(node: LabNode): Promise<void> {
 
 describe('the operator view of a two-node lab', needsRoot, () => {
   let lab: Lab;
-  let node1: LabNode;
+  let node1: TestNode;
   const pod = (name: string) => lab.pods.find((p) => p.name === name) as Lab['pods'][number];
   const datapath = (samples: Sample[], metric: string, reason: string, direction: string): number => valueOf(samples, metric, { reason, direction });
 
@@ -125,9 +126,9 @@ describe('the operator view of a two-node lab', needsRoot, () => {
     const count = (samples: Sample[], command: string, result: string): number => valueOf(samples, 'twill_cni_operations_total', { command, result });
     assert.equal(count(before, 'ADD', 'success'), 2, 'the lab added two pods on node1');
 
-    const gone = await runPlugin(node1.ns, 'DEL', { containerID: newContainerID(), netns: '' }, netConf(node1));
+    const gone = await runPlugin(node1.ns, 'DEL', { containerID: newContainerID(), netns: '' }, node1.netConf());
     assert.equal(gone.exitCode, 0, 'DEL of an unknown container succeeds');
-    const broken = await runPlugin(node1.ns, 'ADD', { containerID: newContainerID(), netns: `/run/netns/${pod('node1-pod1').ns}`, ifname: 'eth1' }, { ...netConf(node1), mtu: 1 });
+    const broken = await runPlugin(node1.ns, 'ADD', { containerID: newContainerID(), netns: `/run/netns/${pod('node1-pod1').ns}`, ifname: 'eth1' }, { ...node1.netConf(), mtu: 1 });
     assert.equal((broken.output as { code: number }).code, 7, 'an MTU out of range is an invalid config');
 
     // A stopped (wedged) agent: the plugin waits for it, and gets its answer once it runs again.
@@ -152,7 +153,7 @@ describe('the operator view of a two-node lab', needsRoot, () => {
 
   test('a node joining and leaving the source shows as events, nodes and syncs', async () => {
     const before = scrape(node1.ns);
-    const joining: LabNode = { ...lab.nodes[1], name: 'node9', ip: '192.168.60.99', podCIDR: '10.244.9.0/24' };
+    const joining = { name: 'node9', ip: '192.168.60.99', podCIDR: '10.244.9.0/24' };
     writeNodesFile(lab, [...lab.nodes, joining]);
     await waitFor('node9 in the map', () => valueOf(scrape(node1.ns), 'twill_bpf_map_entries', { map: 'node_subnets' }) === 2, 5000);
     const joined = scrape(node1.ns);
@@ -191,7 +192,7 @@ describe('the operator view of a two-node lab', needsRoot, () => {
     assert.equal(valueOf(scrape(node1.ns), 'twill_agent_ready'), 0);
 
     await stopAgent(node1);
-    await startNodeAgent(lab, node1);
+    await node1.startAgent();
     assert.deepEqual(agentGet(node1.ns, '/readyz'), { status: 200, body: 'ok\n' });
     assert.equal(ping(pod('node1-pod1').ns, pod('node2-pod2').ip, 3), 3, 'cross-node traffic flows again');
   });
@@ -254,7 +255,7 @@ describe('the operator view of a two-node lab', needsRoot, () => {
       assert.match(status.agent.detail, /not answering on port 9962/);
       assert.match(twill(node1, 'status'), /agent:\s+not answering/);
     } finally {
-      await startNodeAgent(lab, node1);
+      await node1.startAgent();
     }
     assert.match(twill(node1, 'status'), /agent:\s+ready/);
   });

@@ -27,7 +27,8 @@ import { METRICS_PORT, agentGet, scrape, valueOf } from '../helpers/prometheus';
 import { sendFrames } from '../helpers/raw-frames';
 import { ping, sendUdp, startTcpServer, startUdpListener, type UdpListener } from '../helpers/traffic';
 import { waitFor } from '../helpers/wait';
-import { labDown, labUp, startNodeAgent, type Lab, type LabNode, type LabPod } from '../lab/cluster';
+import { labDown, labUp, type Lab, type LabPod } from '../lab/cluster';
+import type { TestNode } from '../lab/node';
 
 const VICTIM_PORT = 7777;
 const VXLAN_PORT = 8472;
@@ -40,7 +41,7 @@ const ROGUE_LINK_LOCAL = 'fe80::74:aff:fef4:101';
 const HOST_VETH_SETTINGS = ['ipv4/accept_redirects', 'ipv6/accept_ra', 'ipv6/autoconf', 'ipv6/accept_redirects'];
 
 /** What a pod's attack must not change on a node: its routes, addresses and neighbours (learnt MACs), both families. */
-function nodeState(node: LabNode): string {
+function nodeState(node: TestNode): string {
   const ip = (args: string[]): string => inNetns(node.ns, 'ip', args);
   const neighbours = (family: string): string[] =>
     ip([family, 'neigh', 'show'])
@@ -60,7 +61,7 @@ interface PodWire {
 }
 
 function wireOf(lab: Lab, pod: LabPod): PodWire {
-  const node = lab.nodes.find((n) => n.name === pod.node) as LabNode;
+  const node = lab.nodes.find((n) => n.name === pod.node) as TestNode;
   const mac = inNetns(pod.ns, 'cat', ['/sys/class/net/eth0/address']).trim();
   const hostMac = /lladdr (\S+)/.exec(inNetns(pod.ns, 'ip', ['neigh', 'show', '169.254.1.1', 'dev', 'eth0']))?.[1] as string;
   const links = JSON.parse(inNetns(node.ns, 'ip', ['-j', 'link', 'show', 'type', 'veth'])) as Array<{ ifname: string; address: string }>;
@@ -75,7 +76,7 @@ function toVictim(source: string, victim: LabPod, fields: Partial<Ipv4Fields> = 
 }
 
 /** A VXLAN header (the I flag, our VNI) and an inner frame for `victim` from `innerSource`, addressed to `node`'s VXLAN device. */
-function vxlanPayload(node: LabNode, innerSource: string, victim: LabPod): Buffer {
+function vxlanPayload(node: TestNode, innerSource: string, victim: LabPod): Buffer {
   const header = Buffer.from([0x08, 0, 0, 0, (VNI >> 16) & 0xff, (VNI >> 8) & 0xff, VNI & 0xff, 0]);
   const inner = toVictim(innerSource, victim, { destinationMac: tunnelMac(node.ip), sourceMac: '02:76:0a:f4:09:09' });
   return Buffer.concat([header, inner]);
@@ -127,8 +128,8 @@ for (const mode of ['native', 'vxlan'] as const) {
     let lab: Lab;
     let listeners: Map<string, UdpListener>;
     const pod = (name: string): LabPod => lab.pods.find((p) => p.name === name) as LabPod;
-    const node = (name: string): LabNode => lab.nodes.find((n) => n.name === name) as LabNode;
-    const counted = (on: LabNode, reason: ReasonName, direction: DirectionName): bigint => packetsFor(pinnedCounters(on.bpffsRoot), reason, direction);
+    const node = (name: string): TestNode => lab.nodes.find((n) => n.name === name) as TestNode;
+    const counted = (on: TestNode, reason: ReasonName, direction: DirectionName): bigint => packetsFor(pinnedCounters(on.bpffsRoot), reason, direction);
 
     before(async () => {
       lab = await labUp({ nodes: 2, podsPerNode: 3, mode, outside: true, prefix: `${TEST_NETNS_PREFIX}${process.pid}-a${mode[0]}`, directory: fs.mkdtempSync(path.join(os.tmpdir(), 'twill-lab-')) });
@@ -154,7 +155,7 @@ for (const mode of ['native', 'vxlan'] as const) {
      * legitimate paths still open.
      */
     let markers = 0;
-    async function expectRefused(attack: () => void | Promise<void>, refused: Array<[LabNode, ReasonName, DirectionName, number]>, unharmed: () => void | Promise<void> = () => undefined): Promise<void> {
+    async function expectRefused(attack: () => void | Promise<void>, refused: Array<[TestNode, ReasonName, DirectionName, number]>, unharmed: () => void | Promise<void> = () => undefined): Promise<void> {
       const states = lab.nodes.map(nodeState);
       const counts = refused.map(([on, reason, direction]) => counted(on, reason, direction));
       await attack();
@@ -183,7 +184,7 @@ for (const mode of ['native', 'vxlan'] as const) {
               for (const setting of HOST_VETH_SETTINGS) inNetns(node1.ns, 'sysctl', ['-qw', `net.${setting.replace('/', '.conf.' + hostVeth + '.')}=1`]);
             }
             process.kill(node1.agentPid, 'SIGKILL');
-            await startNodeAgent(lab, node1);
+            await node1.startAgent();
           });
         }
 
@@ -230,7 +231,7 @@ for (const mode of ['native', 'vxlan'] as const) {
           const attacker = pod('node1-pod1');
           const [node1, node2] = [node('node1'), node('node2')];
           // Inner sources owned by the sender's node, by the target's node, and by no node.
-          const datagrams: Array<[LabNode, Buffer]> = [
+          const datagrams: Array<[TestNode, Buffer]> = [
             [node1, vxlanPayload(node1, pod('node2-pod1').ip, pod('node1-pod2'))],
             [node1, vxlanPayload(node1, NOBODYS_ADDRESS, pod('node1-pod2'))],
             [node2, vxlanPayload(node2, pod('node1-pod2').ip, pod('node2-pod1'))],
@@ -238,7 +239,7 @@ for (const mode of ['native', 'vxlan'] as const) {
             [node2, vxlanPayload(node2, NOBODYS_ADDRESS, pod('node2-pod1'))],
           ];
           // In native mode no node listens for VXLAN: the datagrams are ordinary ones to a closed port.
-          const refused: Array<[LabNode, ReasonName, DirectionName, number]> = mode === 'vxlan' ? [[node1, 'TWILL_DROPPED_TUNNEL_FROM_POD', 'TWILL_FROM_POD', datagrams.length]] : [];
+          const refused: Array<[TestNode, ReasonName, DirectionName, number]> = mode === 'vxlan' ? [[node1, 'TWILL_DROPPED_TUNNEL_FROM_POD', 'TWILL_FROM_POD', datagrams.length]] : [];
           await expectRefused(() => datagrams.forEach(([target, payload]) => sendUdp(attacker.ns, target.ip, VXLAN_PORT, payload)), refused);
         });
 

@@ -12,7 +12,7 @@ import { pinPaths } from '../../bpf/datapath';
 import { hostVethName } from '../../agent/lib/pods/naming';
 import { needsRoot } from '../helpers/kernel';
 import { TestNetns } from '../helpers/netns';
-import { TestNode, newContainerID, type PluginRun, type PodSpec } from '../helpers/node';
+import { type PluginRun, type PodSpec, type TestNode, newContainerID, standaloneNode } from '../lab/node';
 import { podCounts, podState } from '../helpers/node-state';
 import { addedIp } from '../helpers/processes';
 import { ping } from '../helpers/traffic';
@@ -35,7 +35,7 @@ describe('the agent owns the pod network', needsRoot, () => {
   const check = (pod: PodSpec, result: unknown): Promise<PluginRun> => node.plugin('CHECK', pod, node.netConf({ prevResult: result }));
 
   before(async () => {
-    node = new TestNode('own', '10.244.0.0/24');
+    node = standaloneNode('own', '10.244.0.0/24');
     await node.startAgent();
   });
   afterEach(async () => {
@@ -69,7 +69,7 @@ describe('the agent owns the pod network', needsRoot, () => {
     assert.deepEqual(deleted.map((run) => run.exitCode), existing.map(() => 0), 'every DEL succeeds, answered or recorded');
     for (const pod of existing) {
       assert.equal(recordOf(pod), undefined, `${pod.containerID}: address freed`);
-      assert.ok(!node.ns.exec('ip', ['-o', 'link', 'show']).includes(vethOf(pod)), `${pod.containerID}: veth removed`);
+      assert.ok(!node.exec('ip', ['-o', 'link', 'show']).includes(vethOf(pod)), `${pod.containerID}: veth removed`);
     }
     let wired = 0;
     for (const [i, run] of added.entries()) {
@@ -82,7 +82,7 @@ describe('the agent owns the pod network', needsRoot, () => {
       } else {
         assert.equal((run.output as { code: number }).code, 11, `a failed ADD asks the runtime to retry: ${JSON.stringify(run.output)}`);
         assert.equal(recordOf(pod), undefined, 'a failed ADD holds no address');
-        assert.ok(!node.ns.exec('ip', ['-o', 'link', 'show']).includes(vethOf(pod)), 'a failed ADD left no veth');
+        assert.ok(!node.exec('ip', ['-o', 'link', 'show']).includes(vethOf(pod)), 'a failed ADD left no veth');
         assert.ok(!fs.existsSync(pinPaths(node.bpffsRoot).podLink(vethOf(pod))), 'a failed ADD left no link pin');
       }
     }
@@ -120,7 +120,7 @@ describe('the agent owns the pod network', needsRoot, () => {
     const ipam = path.join(node.stateDir, 'ipam');
     fs.writeFileSync(path.join(ipam, 'lock'), '');
     fs.writeFileSync(path.join(ipam, 'last_reserved_ip'), b.ip);
-    fs.writeFileSync(path.join(node.stateDir, 'node.json'), JSON.stringify({ nodeName: node.ns.name, podCIDR: node.podCIDR, bpffsRoot: node.bpffsRoot, mtu: 1500, reportSocket: path.join(node.stateDir, 'run', 'cni-report.sock') }));
+    fs.writeFileSync(path.join(node.stateDir, 'node.json'), JSON.stringify({ nodeName: node.ns, podCIDR: node.podCIDR, bpffsRoot: node.bpffsRoot, mtu: 1500, reportSocket: path.join(node.stateDir, 'run', 'cni-report.sock') }));
     const held = podState(node);
     await node.startAgent();
 

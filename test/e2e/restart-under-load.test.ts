@@ -18,7 +18,8 @@ import { BpfProgram } from '../../bpf/tsbpf';
 import { hookOn } from '../helpers/hooks';
 import { inNetns, needsRoot } from '../helpers/kernel';
 import { TEST_NETNS_PREFIX } from '../helpers/netns';
-import { labDown, labUp, startNodeAgent, type Lab, type LabNode } from '../lab/cluster';
+import { labDown, labUp, type Lab } from '../lab/cluster';
+import type { TestNode } from '../lab/node';
 
 const FLOW_SECONDS = 8;
 const INTERVAL_SECONDS = 0.1;
@@ -27,17 +28,17 @@ const MAX_STALL_SECONDS = 1;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-function killAgent(node: LabNode, signal: NodeJS.Signals): void {
+function killAgent(node: TestNode, signal: NodeJS.Signals): void {
   process.kill(node.agentPid, signal);
   node.agentPid = 0;
 }
 
 /** Bytes node's from_pod sent to other nodes: every frame the program forwarded. */
-function forwardedBytes(node: LabNode): bigint {
+function forwardedBytes(node: TestNode): bigint {
   return pinnedCounters(node.bpffsRoot).find((c: Counter) => c.reason === 'TWILL_FORWARDED_REMOTE' && c.direction === 'TWILL_FROM_POD')?.bytes ?? 0n;
 }
 
-function programId(node: LabNode): number {
+function programId(node: TestNode): number {
   const program = BpfProgram.openPinned(pinPaths(node.bpffsRoot).program('from_pod'));
   try {
     return program.info.id;
@@ -94,11 +95,11 @@ for (const mode of ['native', 'vxlan'] as const) {
         await sleep(1000);
         lab.nodes.forEach((node) => killAgent(node, 'SIGKILL'));
         await sleep(500);
-        for (const node of lab.nodes) await startNodeAgent(lab, node);
+        for (const node of lab.nodes) await node.startAgent();
         await sleep(1000);
         lab.nodes.forEach((node) => killAgent(node, 'SIGTERM'));
         await sleep(500);
-        for (const node of lab.nodes) await startNodeAgent(lab, node);
+        for (const node of lab.nodes) await node.startAgent();
         const upgraded = lab.nodes.map(programId);
 
         const { code, out } = await flow;

@@ -24,7 +24,8 @@ import { TEST_NETNS_PREFIX } from '../helpers/netns';
 import { agentGet, scrape, valueOf } from '../helpers/prometheus';
 import { ping, startTcpServer, tcpEchoBulk } from '../helpers/traffic';
 import { waitFor } from '../helpers/wait';
-import { OUTSIDE_IP, addPod, labDown, labUp, type Lab, type LabNode } from '../lab/cluster';
+import { OUTSIDE_IP, addPod, labDown, labUp, type Lab } from '../lab/cluster';
+import type { TestNode } from '../lab/node';
 
 const CLI = executablesOf(repoRoot).cli;
 const APPLIED_WITHIN_MS = 5_000;
@@ -41,20 +42,20 @@ function writeEntries(lab: Lab, entries: Entry[]): void {
 const realEntries = (lab: Lab): Entry[] => lab.nodes.map((node) => ({ name: node.name, podCIDR: node.podCIDR, internalIP: node.ip }));
 
 /** Twill's routes on a node, one "destination via gateway" or "unreachable destination" each, sorted. */
-function twillRoutes(node: LabNode): string[] {
+function twillRoutes(node: TestNode): string[] {
   const routes = JSON.parse(inNetns(node.ns, 'ip', ['-j', 'route', 'show', 'proto', '77'])) as Array<{ dst: string; gateway?: string; type?: string }>;
   return routes.map((route) => (route.type === 'unreachable' ? `unreachable ${route.dst}` : `${route.dst} via ${route.gateway}`)).sort();
 }
 
 /** What each node must hold whatever a rogue claims: a route and map entry for every other real node, its own range unreachable. */
-function expectedRoutes(lab: Lab, node: LabNode): string[] {
+function expectedRoutes(lab: Lab, node: TestNode): string[] {
   return [...lab.nodes.filter((other) => other !== node).map((other) => `${other.podCIDR} via ${other.ip}`), `unreachable ${node.podCIDR}`].sort();
 }
 
-const refusedBy = (node: LabNode, reason: RefusalReason): number => valueOf(scrape(node.ns), 'twill_nodes_refused', { reason });
-const syncs = (node: LabNode): number => valueOf(scrape(node.ns), 'twill_node_sync_duration_seconds_count');
+const refusedBy = (node: TestNode, reason: RefusalReason): number => valueOf(scrape(node.ns), 'twill_nodes_refused', { reason });
+const syncs = (node: TestNode): number => valueOf(scrape(node.ns), 'twill_node_sync_duration_seconds_count');
 
-function twill(node: LabNode, ...args: string[]): string {
+function twill(node: TestNode, ...args: string[]): string {
   return inNetns(node.ns, process.execPath, [CLI, ...args, '--bpffs-root', node.bpffsRoot, '--state-dir', node.stateDir]);
 }
 
@@ -64,7 +65,7 @@ describe('routing integrity, native mode, with an underlay router', needsRoot, (
   const podsTalk = (): boolean => ping(pod('node1-pod1').ns, pod('node2-pod1').ip, 2) === 2 && ping(pod('node2-pod1').ns, pod('node1-pod1').ip, 2) === 2;
 
   /** Writes the file and waits until every node has judged and synced it (the judged reason counted, or none refused). */
-  async function apply(entries: Entry[], refusals: Array<[LabNode, RefusalReason]> = []): Promise<void> {
+  async function apply(entries: Entry[], refusals: Array<[TestNode, RefusalReason]> = []): Promise<void> {
     const before = lab.nodes.map(syncs);
     writeEntries(lab, entries);
     await waitFor(
@@ -89,7 +90,7 @@ describe('routing integrity, native mode, with an underlay router', needsRoot, (
   });
   after(() => lab && labDown(lab));
 
-  const rogueClaims: Array<[string, Entry, (lab: Lab) => Array<[LabNode, RefusalReason]>]> = [
+  const rogueClaims: Array<[string, Entry, (lab: Lab) => Array<[TestNode, RefusalReason]>]> = [
     ['the whole Internet', { podCIDR: '0.0.0.0/0', internalIP: ROGUE_IP }, (l) => l.nodes.map((n) => [n, 'outside_cluster'])],
     ["node2's subnet", { podCIDR: '10.244.2.0/24', internalIP: ROGUE_IP }, (l) => [[l.nodes[0], 'overlaps_node'], [l.nodes[1], 'overlaps_this_node']]],
     ["half of node1's subnet", { podCIDR: '10.244.1.0/25', internalIP: ROGUE_IP }, (l) => [[l.nodes[0], 'overlaps_this_node'], [l.nodes[1], 'overlaps_node']]],

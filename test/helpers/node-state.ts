@@ -6,7 +6,7 @@ import path from 'node:path';
 import { occupiedSlots } from '../../bpf/endpoints';
 import { withPinnedMap } from '../../bpf/pinned-maps';
 import { hooksIn } from './hooks';
-import type { TestNode } from './node';
+import type { TestNode } from '../lab/node';
 
 export interface PodState {
   veths: string[];
@@ -22,9 +22,9 @@ export function podState(node: TestNode): PodState {
   const ipam: Record<string, string> = {};
   if (fs.existsSync(ipamDirectory)) for (const name of fs.readdirSync(ipamDirectory).sort()) ipam[name] = fs.readFileSync(path.join(ipamDirectory, name), 'utf8');
   return {
-    veths: node.ns.exec('ip', ['-o', 'link', 'show']).split('\n').map((line) => / (tw[0-9a-f]{11})@/.exec(line)?.[1]).filter((name): name is string => !!name).sort(),
-    routes: node.ns.exec('ip', ['route', 'show']).split('\n').filter((line) => line.startsWith('10.244.')).sort(),
-    podHooks: hooksIn(node.ns.name, node.bpffsRoot).filter((hook) => hook.program === 'from_pod').map((hook) => hook.device).sort(),
+    veths: node.exec('ip', ['-o', 'link', 'show']).split('\n').map((line) => / (tw[0-9a-f]{11})@/.exec(line)?.[1]).filter((name): name is string => !!name).sort(),
+    routes: node.exec('ip', ['route', 'show']).split('\n').filter((line) => line.startsWith('10.244.')).sort(),
+    podHooks: hooksIn(node.ns, node.bpffsRoot).filter((hook) => hook.program === 'from_pod').map((hook) => hook.device).sort(),
     endpoints: withPinnedMap(node.bpffsRoot, 'endpoints', (map) => occupiedSlots(map).map((slot) => JSON.stringify(slot.endpoint)).sort()),
     ipam,
   };

@@ -1,14 +1,13 @@
-// The multi-node lab: N nodes in network namespaces joined by a veth wire (two nodes)
-// or a bridge in a fabric namespace (more, or with an "outside" host), the real agent
-// in each node with a static nodes file, and pods created through the real plugin.
+// The multi-node lab: N test nodes (lab/node.ts) joined by a veth wire (two nodes) or
+// a bridge in a fabric namespace (more, or with an "outside" host), the real agent in
+// each node with a static nodes file, and pods created through the real plugin.
 // The e2e tests, the benchmarks and the README's first command all use it.
 import { execFileSync } from 'node:child_process';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { inNetns, repoRoot, run } from '../helpers/kernel';
-import { addedIp, agentSocketIn, executablesOf, runPlugin, startAgent } from '../helpers/processes';
+import { inNetns, run } from '../helpers/kernel';
+import { addNamespace, deleteNamespace, newContainerID, stopByPid, TestNode } from './node';
 
 export type LabMode = 'native' | 'vxlan';
 
@@ -28,16 +27,6 @@ export interface LabOptions {
   buildRoot?: string;
 }
 
-export interface LabNode {
-  name: string;
-  ns: string;
-  ip: string;
-  podCIDR: string;
-  stateDir: string;
-  bpffsRoot: string;
-  agentPid: number;
-}
-
 export interface LabPod {
   name: string;
   ns: string;
@@ -52,7 +41,7 @@ export interface Lab {
   nodesFile: string;
   fabric?: string;
   outside?: { ns: string; ip: string };
-  nodes: LabNode[];
+  nodes: TestNode[];
   pods: LabPod[];
 }
 
@@ -64,34 +53,12 @@ function ip(args: string[]): string {
   return run('ip', args);
 }
 
-function addNamespace(ns: string): void {
-  ip(['netns', 'add', ns]);
-  ip(['-n', ns, 'link', 'set', 'lo', 'up']);
-}
-
 /** The cluster as the agents' static node source sees it. */
-export function writeNodesFile(lab: Lab, nodes: LabNode[] = lab.nodes): void {
+export function writeNodesFile(lab: Lab, nodes: Array<Pick<TestNode, 'name' | 'podCIDR' | 'ip'>> = lab.nodes): void {
   const list = nodes.map((node) => ({ name: node.name, podCIDR: node.podCIDR, internalIP: node.ip }));
   const temporary = `${lab.nodesFile}.tmp`;
   fs.writeFileSync(temporary, JSON.stringify(list, null, 2));
   fs.renameSync(temporary, lab.nodesFile);
-}
-
-export function netConf(node: LabNode): Record<string, unknown> {
-  return { cniVersion: '1.0.0', name: 'twill', type: 'twill-cni', agentSocket: agentSocketIn(node.stateDir), stateDir: node.stateDir };
-}
-
-/** The agent, plugin and CLI the lab runs. */
-export const labExecutables = (lab: Lab): ReturnType<typeof executablesOf> => executablesOf(lab.options.buildRoot ?? repoRoot);
-
-/**
- * Starts (or restarts) a node's agent as a node would run it: nodes from the shared
- * file, the uplink found from the node's address.
- */
-export async function startNodeAgent(lab: Lab, node: LabNode): Promise<void> {
-  const args = ['--node-name', node.name, '--nodes-file', lab.nodesFile, '--mode', lab.options.mode, '--cluster-cidr', CLUSTER_CIDR, '--bpffs-root', node.bpffsRoot];
-  const agent = await startAgent(node.ns, node.stateDir, args, { detached: lab.options.detached ?? false, agent: labExecutables(lab).agent });
-  node.agentPid = agent.pid ?? 0;
 }
 
 export async function labUp(options: LabOptions): Promise<Lab> {
@@ -111,11 +78,22 @@ export async function labUp(options: LabOptions): Promise<Lab> {
       // bridge would check and drop malformed IPv4 that the nodes must meet themselves.
       if (fs.existsSync('/proc/sys/net/bridge')) inNetns(lab.fabric, 'sysctl', ['-qw', 'net.bridge.bridge-nf-call-iptables=0']);
     }
-    const hosts = Array.from({ length: options.nodes }, (_, i) => ({ ns: `${options.prefix}node${i + 1}`, address: `${FABRIC_PREFIX}.${11 + i}` }));
-    if (options.outside) lab.outside = { ns: `${options.prefix}outside`, ip: OUTSIDE_IP };
-    const attached = [...hosts, ...(lab.outside ? [{ ns: lab.outside.ns, address: lab.outside.ip }] : [])];
+    // Each node's agent as a node would run it: nodes from the shared file, the uplink
+    // found from the node's address.
+    const agentFlags = ['--nodes-file', lab.nodesFile, '--mode', options.mode, '--cluster-cidr', CLUSTER_CIDR];
+    for (let i = 0; i < options.nodes; i++) {
+      const name = `node${i + 1}`;
+      lab.nodes.push(new TestNode({
+        name, ns: `${options.prefix}${name}`, ip: `${FABRIC_PREFIX}.${11 + i}`, podCIDR: `10.244.${i + 1}.0/24`,
+        stateDir: path.join(options.directory, name), bpffsRoot: path.join(bpffs, name), detached: options.detached, buildRoot: options.buildRoot, agentFlags,
+      }));
+    }
+    if (options.outside) {
+      lab.outside = { ns: `${options.prefix}outside`, ip: OUTSIDE_IP };
+      addNamespace(lab.outside.ns);
+    }
+    const attached = [...lab.nodes.map((node) => ({ ns: node.ns, address: node.ip })), ...(lab.outside ? [{ ns: lab.outside.ns, address: lab.outside.ip }] : [])];
     attached.forEach((host, i) => {
-      addNamespace(host.ns);
       if (lab.fabric) {
         ip(['-n', host.ns, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', `port${i}`, 'netns', lab.fabric]);
         ip(['-n', lab.fabric, 'link', 'set', `port${i}`, 'master', 'br0', 'up']);
@@ -131,14 +109,8 @@ export async function labUp(options: LabOptions): Promise<Lab> {
       ip(['-n', host.ns, 'addr', 'add', `${host.address}/24`, 'dev', 'eth0']);
       ip(['-n', host.ns, 'link', 'set', 'eth0', 'up']);
     }
-    lab.nodes = hosts.map((host, i) => {
-      const name = `node${i + 1}`;
-      const stateDir = path.join(options.directory, name);
-      fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-      return { name, ns: host.ns, ip: host.address, podCIDR: `10.244.${i + 1}.0/24`, stateDir, bpffsRoot: path.join(bpffs, name), agentPid: 0 };
-    });
     writeNodesFile(lab);
-    for (const node of lab.nodes) await startNodeAgent(lab, node);
+    for (const node of lab.nodes) await node.startAgent();
     for (const node of lab.nodes) {
       for (let j = 0; j < options.podsPerNode; j++) await addPod(lab, node, `${node.name}-pod${j + 1}`);
     }
@@ -150,35 +122,27 @@ export async function labUp(options: LabOptions): Promise<Lab> {
 }
 
 /** A pod made through the real plugin; `runtimeConfig` is what a runtime adds for the capabilities the entry declares (bandwidth). */
-export async function addPod(lab: Lab, node: LabNode, name: string, runtimeConfig?: Record<string, unknown>): Promise<LabPod> {
+export async function addPod(lab: Lab, node: TestNode, name: string, runtimeConfig?: Record<string, unknown>): Promise<LabPod> {
   const ns = `${lab.options.prefix}${name}`;
   addNamespace(ns);
-  const containerID = crypto.randomBytes(32).toString('hex');
+  const containerID = newContainerID();
   const pod = { name, ns, node: node.name, containerID, ip: '' };
   lab.pods.push(pod);
-  const config = runtimeConfig ? { ...netConf(node), runtimeConfig } : netConf(node);
-  pod.ip = addedIp(await runPlugin(node.ns, 'ADD', { containerID, netns: `/run/netns/${ns}`, podName: name }, config, labExecutables(lab).plugin));
+  pod.ip = (await node.add({ containerID, netns: `/run/netns/${ns}`, podName: name }, runtimeConfig ? node.netConf({ runtimeConfig }) : undefined)).ip;
   return pod;
 }
 
-/** Stops the agents by PID and removes every namespace, the bpffs mount and the lab directory. */
+/**
+ * Stops the agents by PID and removes every namespace, the bpffs mount and the lab
+ * directory. It reads only the lab's data, so `lab down` can run it on the saved lab.
+ */
 export function labDown(lab: Lab): void {
   for (const node of lab.nodes) {
-    if (!node.agentPid) continue;
-    try {
-      process.kill(node.agentPid, 'SIGKILL');
-    } catch {
-      // Already gone.
-    }
+    if (node.agentPid) stopByPid(node.agentPid);
+    node.agentPid = 0;
   }
   const namespaces = [...lab.pods.map((p) => p.ns), ...lab.nodes.map((n) => n.ns), lab.outside?.ns, lab.fabric].filter((ns): ns is string => !!ns);
-  for (const ns of namespaces) {
-    try {
-      ip(['netns', 'delete', ns]);
-    } catch {
-      // Never created, or already gone.
-    }
-  }
+  namespaces.forEach(deleteNamespace);
   try {
     execFileSync('umount', [lab.bpffs], { stdio: 'ignore' });
   } catch {
