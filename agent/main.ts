@@ -25,7 +25,7 @@ import { podCidrProblem } from '../bpf/endpoints';
 import { entryCount } from '../bpf/map-entries';
 import { Rtnl, type Link } from './netlink';
 import { writeNodeSettings } from './lib/node-settings';
-import { HOOK_OF, chooseAttachMode } from '../bpf/device-hooks';
+import { HOOK_DIRECTION, chooseAttachMode } from '../bpf/device-hooks';
 import type { ProgramName } from '../bpf/datapath';
 import type { ClusterNode } from './lib/cluster-nodes';
 import { ConfigError, readConfigFile, resolveConfig } from './lib/config';
@@ -147,7 +147,7 @@ async function main(): Promise<void> {
   if (tunnel) deviceHooks.push({ device: tunnel, name: 'from_netdev' }, { device: tunnel, name: 'to_tunnel' });
   for (const { device, name } of deviceHooks) hooks.attach(name, program(name), device);
   const attachedProblem = ({ device, name }: DeviceHook): string | undefined =>
-    hooks.runs(name, program(name), device) ? undefined : `${name} is not attached to ${device.name} ${HOOK_OF[name].direction} (${hooks.mode})`;
+    hooks.runs(name, program(name), device) ? undefined : `${name} is not attached to ${device.name} ${HOOK_DIRECTION[name]} (${hooks.mode})`;
   let podMtu = config.mtu ?? podMtuFor(uplinkMtu, tunnel !== undefined);
   const pods = await startPodService({
     runDir: config.runDir,

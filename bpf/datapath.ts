@@ -15,6 +15,13 @@ export type ProgramName = (typeof PROGRAMS)[number];
 
 export const DEFAULT_BPFFS_ROOT = '/sys/fs/bpf/twill';
 
+/**
+ * The directory of each program's TCX links: from_pod on pod veths' ingress, to_pod on
+ * their egress (pods with an ingress limit), from_netdev on the uplink's and the
+ * tunnel's ingress, to_tunnel on the tunnel's egress.
+ */
+const LINK_DIRECTORIES: Record<ProgramName, string> = { from_pod: 'pods', to_pod: 'pod-ingress', from_netdev: 'netdev', to_tunnel: 'tunnel' };
+
 /** Every pin path under one bpffs root. */
 export function pinPaths(root: string) {
   return {
@@ -23,18 +30,9 @@ export function pinPaths(root: string) {
     map: (name: MapName) => path.join(root, 'maps', name),
     programs: path.join(root, 'programs'),
     program: (name: ProgramName) => path.join(root, 'programs', name),
-    /** TCX links running from_pod, one per pod, by host veth name. */
-    podLinks: path.join(root, 'links', 'pods'),
-    podLink: (hostVeth: string) => path.join(root, 'links', 'pods', hostVeth),
-    /** TCX links running to_pod on the host veth egress of pods with an ingress limit, by host veth name. */
-    podIngressLinks: path.join(root, 'links', 'pod-ingress'),
-    podIngressLink: (hostVeth: string) => path.join(root, 'links', 'pod-ingress', hostVeth),
-    /** TCX links running from_netdev on a device's ingress (uplink, tunnel), by device. */
-    netdevLinks: path.join(root, 'links', 'netdev'),
-    netdevLink: (device: string) => path.join(root, 'links', 'netdev', device),
-    /** TCX links running to_tunnel on the tunnel device's egress. */
-    tunnelLinks: path.join(root, 'links', 'tunnel'),
-    tunnelLink: (device: string) => path.join(root, 'links', 'tunnel', device),
+    /** Where `program`'s TCX links are pinned, one per device (a pod's host veth, the uplink, the tunnel) by its name. */
+    links: (program: ProgramName) => path.join(root, 'links', LINK_DIRECTORIES[program]),
+    link: (program: ProgramName, device: string) => path.join(root, 'links', LINK_DIRECTORIES[program], device),
   };
 }
 

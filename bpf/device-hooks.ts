@@ -9,7 +9,8 @@
 // Either way a restart moves each hook onto the new build's program atomically, an agent
 // started with the other mechanism takes the hooks over (attaches its own, then removes
 // the old one), and nothing another tool attached is touched: not its links, not its
-// filters, not a clsact qdisc Twill did not create.
+// filters. Twill never removes a clsact qdisc, since it cannot tell who created one: a
+// pod's goes with its veth.
 import fs from 'node:fs';
 
 import { PROGRAMS, type PinPaths, type ProgramName } from './datapath';
@@ -21,13 +22,8 @@ export const ATTACH_CHOICES = ['auto', 'tcx', 'tc'] as const;
 export type AttachChoice = (typeof ATTACH_CHOICES)[number];
 export type AttachMode = Exclude<AttachChoice, 'auto'>;
 
-/** The hook each program runs on, and the pin directory of its TCX links. */
-export const HOOK_OF: Record<ProgramName, { direction: Direction; links: 'podLinks' | 'podIngressLinks' | 'netdevLinks' | 'tunnelLinks' }> = {
-  from_pod: { direction: 'ingress', links: 'podLinks' },
-  to_pod: { direction: 'egress', links: 'podIngressLinks' },
-  from_netdev: { direction: 'ingress', links: 'netdevLinks' },
-  to_tunnel: { direction: 'egress', links: 'tunnelLinks' },
-};
+/** The hook of its device each program runs on. */
+export const HOOK_DIRECTION: Record<ProgramName, Direction> = { from_pod: 'ingress', to_pod: 'egress', from_netdev: 'ingress', to_tunnel: 'egress' };
 
 /** Twill's clsact filters sit at this handle ("tw") and priority, so an update replaces only its own. */
 export const TC_HANDLE = 0x7477;
@@ -79,7 +75,7 @@ function twillFilters(device: Device): HookAttachment[] {
 
 /** The TCX links pinned for `program`, by device name; ifindex 0 is a link whose device is gone. */
 function pinnedLinks(pins: PinPaths, program: ProgramName): HookAttachment[] {
-  const directory = pins[HOOK_OF[program].links];
+  const directory = pins.links(program);
   if (!fs.existsSync(directory)) return [];
   return fs.readdirSync(directory).sort().map((device) => {
     const link = TcxLink.openPinned(`${directory}/${device}`);
@@ -106,12 +102,12 @@ export class DeviceHooks {
 
   /** Runs `program` (named `name`) on its hook of `device` from now on; an attachment already there is moved onto it in place. */
   attach(name: ProgramName, program: BpfProgram, device: Device): void {
-    const { direction } = HOOK_OF[name];
+    const direction = HOOK_DIRECTION[name];
     if (this.mode === 'tc') {
       attachClsact(program, device.index, direction, { handle: TC_HANDLE, priority: TC_PRIORITY, replace: true });
       return;
     }
-    const pin = this.#pin(name, device.name);
+    const pin = this.pins.link(name, device.name);
     if (fs.existsSync(pin)) {
       const link = TcxLink.openPinned(pin);
       try {
@@ -134,13 +130,13 @@ export class DeviceHooks {
 
   /** Whether Twill holds `name`'s hook on the device (whichever build's program it runs). */
   holds(name: ProgramName, device: Device): boolean {
-    if (this.mode === 'tcx') return fs.existsSync(this.#pin(name, device.name));
+    if (this.mode === 'tcx') return fs.existsSync(this.pins.link(name, device.name));
     return twillFilters(device).some((a) => a.program === name);
   }
 
   /** Whether `program` (this very one, not an earlier build's) runs on its hook of the device. */
   runs(name: ProgramName, program: BpfProgram, device: Device): boolean {
-    const { direction } = HOOK_OF[name];
+    const direction = HOOK_DIRECTION[name];
     if (this.mode === 'tcx') return queryAttached(device.index, direction).tcx.programIds.includes(program.info.id);
     return clsactFilters(device.index, direction).some((f) => f.handle === TC_HANDLE && f.priority === TC_PRIORITY && f.programId === program.info.id);
   }
@@ -151,7 +147,7 @@ export class DeviceHooks {
    */
   release(name: ProgramName, device: string): void {
     if (this.mode === 'tcx') {
-      fs.rmSync(this.#pin(name, device), { force: true });
+      fs.rmSync(this.pins.link(name, device), { force: true });
       return;
     }
     const present = netDevices().find((d) => d.name === device);
@@ -167,7 +163,7 @@ export class DeviceHooks {
     const counts = { moved: 0, converted: 0, defunct: 0 };
     for (const found of listAttachments(this.pins)) {
       if (found.mode === 'tcx' && found.ifindex === 0) {
-        fs.rmSync(this.#pin(found.program, found.device), { force: true });
+        fs.rmSync(this.pins.link(found.program, found.device), { force: true });
         counts.defunct++;
         continue;
       }
@@ -183,12 +179,8 @@ export class DeviceHooks {
     return counts;
   }
 
-  #pin(name: ProgramName, device: string): string {
-    return `${this.pins[HOOK_OF[name].links]}/${device}`;
-  }
-
   #detachLink(found: HookAttachment): void {
-    const link = TcxLink.openPinned(this.#pin(found.program, found.device));
+    const link = TcxLink.openPinned(this.pins.link(found.program, found.device));
     try {
       link.detach();
     } finally {

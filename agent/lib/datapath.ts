@@ -44,7 +44,7 @@ function replacePin(program: BpfProgram, path: string): void {
 
 export function loadDatapath(bpffsRoot: string, settings: DatapathSettings, attachMode: AttachMode, log: Logger): Datapath {
   const pins = pinPaths(bpffsRoot);
-  for (const directory of [pins.root, pins.maps, pins.programs, path.dirname(pins.podLinks), pins.podLinks, pins.podIngressLinks, pins.netdevLinks, pins.tunnelLinks]) {
+  for (const directory of [pins.root, pins.maps, pins.programs, path.join(pins.root, 'links'), ...PROGRAMS.map(pins.links)]) {
     ensurePrivateDirectory(directory);
   }
   const resizedCounters = takeResizedCounters(pins.map('counters'));

@@ -4,7 +4,7 @@
 //   BpfMap      lib/map.ts      lookup/update/delete, keys, batch ops, info, pin
 //   BpfProgram  lib/program.ts  info, pin, BPF_PROG_TEST_RUN
 //   TcxLink     lib/link.ts     TCX link: atomic program swap, detach, pin
-//   attach…     lib/tc.ts       TCX or clsact attach/detach, what a hook holds
+//   attach…     lib/tc.ts       TCX or clsact attach/detach, whether TCX exists, what a hook holds, devices
 //   withNetns   lib/netns.ts    synchronous work inside another network namespace
 //   BpfError    lib/errors.ts   every failure: { op, errno }
 export { BpfError, NetnsNotFound } from './lib/errors';
@@ -13,7 +13,6 @@ export { BpfMap, type MapInfo, type UpdateMode } from './lib/map';
 export { BpfProgram, type ProgramInfo, type TestRunOptions, type TestRunResult } from './lib/program';
 export { TCX_ATTACH_TYPE, TcxLink, type Direction, type LinkInfo } from './lib/link';
 export {
-  attach,
   attachClsact,
   attachTcx,
   clsactFilters,
@@ -21,7 +20,6 @@ export {
   netDevices,
   queryAttached,
   tcxAvailable,
-  type AttachMode,
   type Attachment,
   type ClsactFilter,
   type ClsactOptions,

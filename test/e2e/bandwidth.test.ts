@@ -106,7 +106,7 @@ describe('pod bandwidth limits, native routing', needsRoot, () => {
     const del = await runPlugin(node1.ns, 'DEL', { containerID: pod.containerID, netns: `/run/netns/${pod.ns}` }, node1.netConf());
     assert.equal(del.exitCode, 0);
     assert.equal(pinnedEndpoints(node1.bpffsRoot).find((e) => e.ip === pod.ip), undefined);
-    assert.ok(!fs.existsSync(pinPaths(node1.bpffsRoot).podIngressLink(veth)), 'to_pod link pin removed');
+    assert.ok(!fs.existsSync(pinPaths(node1.bpffsRoot).link('to_pod', veth)), 'to_pod link pin removed');
     assert.equal(hooksIn(node1.ns, node1.bpffsRoot).filter((hook) => hook.device === veth).length, 0, 'no hook left on the veth');
     assert.ok(!fs.existsSync(path.join(node1.stateDir, 'ipam', pod.ip)), 'IPAM record removed');
     // The slot is free: a pod that takes the address later starts without limits.

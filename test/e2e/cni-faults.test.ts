@@ -58,7 +58,7 @@ describe('CNI faults', needsRoot, () => {
   test('a refused link pin, the last step of the wiring, undoes the ADD: veth, route, address and all', { skip: TEST_ATTACH === 'tc' && 'with --attach tc a hook has no pin to refuse' }, async () => {
     // The pin path taken by a directory: pinning the pod's link fails.
     const pod = newPod('pin');
-    const pinPath = pinPaths(node.bpffsRoot).podLink(hostVethName({ containerID: pod.containerID, ifname: 'eth0' }));
+    const pinPath = pinPaths(node.bpffsRoot).link('from_pod', hostVethName({ containerID: pod.containerID, ifname: 'eth0' }));
     fs.mkdirSync(pinPath);
     try {
       const failed = await node.plugin('ADD', pod);

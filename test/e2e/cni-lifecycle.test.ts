@@ -33,7 +33,7 @@ describe('CNI verbs against a real node', needsRoot, () => {
     const veth = hostVethName({ containerID: pod.containerID, ifname: 'eth0' });
     assert.ok(!hostLinks().includes(veth), `veth ${veth} removed`);
     assert.ok(!node.exec('ip', ['route', 'show']).includes(ip), `route to ${ip} removed`);
-    assert.ok(!fs.existsSync(pinPaths(node.bpffsRoot).podLink(veth)), 'link pin removed');
+    assert.ok(!fs.existsSync(pinPaths(node.bpffsRoot).link('from_pod', veth)), 'link pin removed');
     assert.equal(hasEndpoint(ip), false, 'endpoint entry removed');
     assert.ok(!ipamFiles().includes(ip), 'address freed');
   };

@@ -176,7 +176,7 @@ describe('the operator view of a two-node lab', needsRoot, () => {
     const hook = hookOn(node1.ns, node1.bpffsRoot, 'from_netdev', 'eth0');
     assert.ok(hook, 'from_netdev on eth0');
     if (hook.mode === 'tcx') {
-      const link = TcxLink.openPinned(pinPaths(node1.bpffsRoot).netdevLink('eth0'));
+      const link = TcxLink.openPinned(pinPaths(node1.bpffsRoot).link('from_netdev', 'eth0'));
       try {
         link.detach();
       } finally {

@@ -83,7 +83,7 @@ describe('the agent owns the pod network', needsRoot, () => {
         assert.equal((run.output as { code: number }).code, 11, `a failed ADD asks the runtime to retry: ${JSON.stringify(run.output)}`);
         assert.equal(recordOf(pod), undefined, 'a failed ADD holds no address');
         assert.ok(!node.exec('ip', ['-o', 'link', 'show']).includes(vethOf(pod)), 'a failed ADD left no veth');
-        assert.ok(!fs.existsSync(pinPaths(node.bpffsRoot).podLink(vethOf(pod))), 'a failed ADD left no link pin');
+        assert.ok(!fs.existsSync(pinPaths(node.bpffsRoot).link('from_pod', vethOf(pod))), 'a failed ADD left no link pin');
       }
     }
     assert.deepEqual(podCounts(node), { veths: wired, routes: wired, podHooks: wired, endpoints: wired, addresses: wired }, 'nothing held but the wired pods');

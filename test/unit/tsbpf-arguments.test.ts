@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 
-import { BpfError, BpfMap, BpfObject, BpfProgram, NetnsNotFound, TcxLink, attach, encodeRodata, withNetns } from '../../bpf/tsbpf';
+import { BpfError, BpfMap, BpfObject, BpfProgram, NetnsNotFound, TcxLink, attachClsact, attachTcx, encodeRodata, withNetns } from '../../bpf/tsbpf';
 import { testObjects } from '../helpers/kernel';
 
 describe('tsbpf argument validation', () => {
@@ -17,10 +17,11 @@ describe('tsbpf argument validation', () => {
 
   test('rejects bad attach arguments as TypeError naming the argument', () => {
     const fakeProgram = { fd: 0 } as BpfProgram;
-    assert.throws(() => attach(fakeProgram, 0, 'ingress'), /ifindex must be at least 1/);
-    assert.throws(() => attach(fakeProgram, 1.5, 'ingress'), /ifindex must be an integer/);
-    assert.throws(() => attach(fakeProgram, 1, 'sideways' as 'ingress'), /direction must be one of ingress, egress/);
-    assert.throws(() => attach(fakeProgram, 1, 'ingress', 'xdp' as 'tcx'), /mode must be one of auto, tcx, clsact/);
+    for (const attach of [attachTcx, attachClsact]) {
+      assert.throws(() => attach(fakeProgram, 0, 'ingress'), /ifindex must be at least 1/);
+      assert.throws(() => attach(fakeProgram, 1.5, 'ingress'), /ifindex must be an integer/);
+      assert.throws(() => attach(fakeProgram, 1, 'sideways' as 'ingress'), /direction must be one of ingress, egress/);
+    }
   });
 
   test('withNetns needs a target and a function', () => {

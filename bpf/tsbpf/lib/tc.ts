@@ -1,13 +1,12 @@
-// Attaching programs to a device's ingress or egress: TCX links where the kernel has
-// them (6.6+), clsact direct-action filters otherwise. Twill removes a clsact qdisc
-// only if it created it and no filter of anyone else's remains on it.
+// Attaching programs to a device's ingress or egress: TCX links (6.6+) or clsact
+// direct-action filters; which one is the caller's choice (bpf/device-hooks.ts).
+// detach() removes a clsact qdisc only if this attach created it and no filter of
+// anyone else's remains on it.
 import { BpfError } from './errors';
 import { TCX_ATTACH_TYPE, TcxLink, type Direction } from './link';
 import { native, type NativeTcFilter } from './native';
 import type { BpfProgram } from './program';
 import { requireOneOf, requirePositive, requireU32 } from './validate';
-
-export type AttachMode = 'auto' | 'tcx' | 'clsact';
 
 /** A direct-action bpf filter under a clsact qdisc. */
 export interface ClsactFilter {
@@ -31,7 +30,6 @@ export interface ClsactOptions {
 }
 
 const DIRECTIONS: readonly Direction[] = ['ingress', 'egress'];
-const MODES: readonly AttachMode[] = ['auto', 'tcx', 'clsact'];
 
 export function attachTcx(program: BpfProgram, ifindex: number, direction: Direction): TcxLink {
   requirePositive('ifindex', ifindex);
@@ -48,23 +46,6 @@ export function attachClsact(program: BpfProgram, ifindex: number, direction: Di
   requireU32('priority', priority);
   const attached = native.tcAttach(program.fd, ifindex, direction === 'ingress', handle, priority, options.replace ?? false);
   return { kind: 'clsact', ifindex, direction, handle: attached.handle, priority: attached.priority, ownsQdisc: attached.createdQdisc };
-}
-
-/**
- * Attaches with TCX, or with clsact where the kernel has no TCX (it rejects the
- * attach type with EINVAL). `mode` forces one of them.
- */
-export function attach(program: BpfProgram, ifindex: number, direction: Direction, mode: AttachMode = 'auto'): Attachment {
-  requireOneOf('mode', mode, MODES);
-  if (mode === 'clsact') return attachClsact(program, ifindex, direction);
-  try {
-    return attachTcx(program, ifindex, direction);
-  } catch (error) {
-    if (mode === 'auto' && error instanceof BpfError && error.errno === 'EINVAL') {
-      return attachClsact(program, ifindex, direction);
-    }
-    throw error;
-  }
 }
 
 /** Whether this kernel has TCX (Linux 6.6+): an older one refuses a TCX query with EINVAL. Loopback is device 1 in every namespace. */
