@@ -142,16 +142,16 @@ export class DeviceHooks {
   }
 
   /**
-   * Lets go of `name`'s hook on a device, which may be gone already: a TCX link's pin
-   * (the link dies with its device), or Twill's filter on a device still there.
+   * Lets go of `name`'s hook on a device: a TCX link's pin (the link dies with its
+   * device), or Twill's filter, unless the device is gone (index 0) and took it along.
    */
-  release(name: ProgramName, device: string): void {
+  release(name: ProgramName, device: Device): void {
     if (this.mode === 'tcx') {
-      fs.rmSync(this.pins.link(name, device), { force: true });
+      fs.rmSync(this.pins.link(name, device.name), { force: true });
       return;
     }
-    const present = netDevices().find((d) => d.name === device);
-    for (const filter of present ? twillFilters(present) : []) if (filter.program === name) removeFilter(filter);
+    if (device.index === 0) return;
+    for (const filter of twillFilters(device)) if (filter.program === name) removeFilter(filter);
   }
 
   /**

@@ -82,11 +82,10 @@ describe('agent restarts', needsRoot, () => {
 
   test('an agent started with the other --attach takes every hook over, and back, leaving another tool\'s filter alone', async () => {
     const veths = pods.map((pod) => hostVethName({ containerID: pod.containerID, ifname: 'eth0' })).sort();
-    const ifindex = (veth: string): number => Number(node.exec('cat', [`/sys/class/net/${veth}/ifindex`]).trim());
     // Another tool's filter on a pod's veth, at its own handle: it must stay as it is.
     const object = BpfObject.open(path.join(testObjects, 'counter.bpf.o')).load();
     const foreign = object.program('count_first');
-    const theirs = withNetns(node.netnsPath, () => attachClsact(foreign, ifindex(veths[0]), 'egress', { handle: 7, priority: 2 }));
+    const theirs = withNetns(node.netnsPath, () => attachClsact(foreign, node.ifindex(veths[0]), 'egress', { handle: 7, priority: 2 }));
     try {
       const mode = TEST_ATTACH === 'tc' ? 'tc' : 'tcx';
       const other = mode === 'tc' ? 'tcx' : 'tc';
@@ -100,10 +99,10 @@ describe('agent restarts', needsRoot, () => {
         assert.deepEqual(hooks.map((h) => [h.device, h.program, h.mode, h.programId]), veths.map((v) => [v, 'from_pod', next, current]), `${next}: every pod hook, this way only`);
         // The kernel's own view: nothing of the other way left on the hooks.
         for (const veth of veths) {
-          const { tcx, clsact } = withNetns(node.netnsPath, () => queryAttached(ifindex(veth), 'ingress'));
+          const { tcx, clsact } = withNetns(node.netnsPath, () => queryAttached(node.ifindex(veth), 'ingress'));
           assert.deepEqual([tcx.programIds, clsact.map((f) => f.programId)], next === 'tc' ? [[], [current]] : [[current], []], `${next}: ${veth} ingress`);
         }
-        assert.deepEqual(withNetns(node.netnsPath, () => clsactFilters(ifindex(veths[0]), 'egress')).map((f) => [f.handle, f.priority, f.programId]), [[7, 2, foreign.info.id]], 'the other tool\'s filter is untouched');
+        assert.deepEqual(withNetns(node.netnsPath, () => clsactFilters(node.ifindex(veths[0]), 'egress')).map((f) => [f.handle, f.priority, f.programId]), [[7, 2, foreign.info.id]], 'the other tool\'s filter is untouched');
         assert.ok(podsTalk(), `${next}: traffic flows`);
       }
     } finally {

@@ -1,6 +1,7 @@
-// Network namespaces owned by one test process. Every namespace made here is deleted
-// by cleanup(), and again by an exit hook if a test died before its cleanup ran;
-// deleting a namespace deletes the devices in it.
+// Network namespaces for tests, the bench and the lab: making and deleting one by name,
+// and TestNetns, one owned by this test process, deleted by delete() and again by an
+// exit hook if a test died before its cleanup ran. Deleting a namespace deletes the
+// devices in it.
 import { execFileSync } from 'node:child_process';
 
 import { inNetns, run } from './kernel';
@@ -11,12 +12,33 @@ export const TEST_NETNS_PREFIX = 'twt-';
 const created = new Set<string>();
 let counter = 0;
 
-function deleteQuietly(name: string): void {
+/** A name no other test namespace has: the leak-checked prefix, this process, a counter, `tag`. */
+export function testNetnsName(tag: string): string {
+  return `${TEST_NETNS_PREFIX}${process.pid}-${counter++}-${tag}`.slice(0, 40);
+}
+
+/** Makes a namespace with its loopback up. */
+export function addNamespace(name: string): void {
+  run('ip', ['netns', 'add', name]);
+  run('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
+}
+
+/** Deletes a namespace if it is there. */
+export function deleteNamespace(name: string): void {
   try {
     execFileSync('ip', ['netns', 'delete', name], { stdio: 'ignore', timeout: 10_000 });
   } catch {
-    // Already gone.
+    // Never created, or already gone.
   }
+}
+
+/** A device's ifindex inside a namespace (`ip netns exec` mounts the namespace's own /sys). */
+export function ifindexIn(ns: string, device: string): number {
+  return Number(inNetns(ns, 'cat', [`/sys/class/net/${device}/ifindex`]).trim());
+}
+
+function deleteQuietly(name: string): void {
+  deleteNamespace(name);
   created.delete(name);
 }
 
@@ -33,11 +55,10 @@ export class TestNetns {
   readonly path: string;
 
   constructor(tag: string) {
-    this.name = `${TEST_NETNS_PREFIX}${process.pid}-${counter++}-${tag}`.slice(0, 40);
-    run('ip', ['netns', 'add', this.name]);
+    this.name = testNetnsName(tag);
     created.add(this.name);
+    addNamespace(this.name);
     this.path = `/run/netns/${this.name}`;
-    this.exec('ip', ['link', 'set', 'lo', 'up']);
   }
 
   /** Runs a command inside this namespace. */
@@ -46,8 +67,7 @@ export class TestNetns {
   }
 
   ifindex(device: string): number {
-    // `ip netns exec` mounts this namespace's own /sys.
-    return Number(this.exec('cat', [`/sys/class/net/${device}/ifindex`]).trim());
+    return ifindexIn(this.name, device);
   }
 
   delete(): void {

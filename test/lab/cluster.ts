@@ -7,7 +7,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import { inNetns, run } from '../helpers/kernel';
-import { addNamespace, deleteNamespace, newContainerID, stopByPid, TestNode } from './node';
+import { addNamespace, deleteNamespace } from '../helpers/netns';
+import { newContainerID, stopByPid, TestNode } from './node';
 
 export type LabMode = 'native' | 'vxlan';
 

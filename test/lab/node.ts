@@ -16,29 +16,14 @@ import path from 'node:path';
 
 import { mountTestBpffs, type TestBpffs } from '../helpers/bpffs';
 import { atExit } from '../helpers/exit';
-import { inNetns, repoRoot, run } from '../helpers/kernel';
-import { TEST_NETNS_PREFIX } from '../helpers/netns';
+import { inNetns, repoRoot } from '../helpers/kernel';
+import { addNamespace, deleteNamespace, ifindexIn, testNetnsName } from '../helpers/netns';
 import { addedIp, agentSocketIn, executablesOf, runPlugin, startAgent, type AgentOptions, type PluginRun, type PodSpec } from '../helpers/processes';
 
 export type { PluginRun, PodSpec } from '../helpers/processes';
 
 export function newContainerID(): string {
   return crypto.randomBytes(32).toString('hex');
-}
-
-/** Makes a network namespace with its loopback up. */
-export function addNamespace(ns: string): void {
-  run('ip', ['netns', 'add', ns]);
-  run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-}
-
-/** Deletes a namespace if it is there (and with it every device in it). */
-export function deleteNamespace(ns: string): void {
-  try {
-    run('ip', ['netns', 'delete', ns]);
-  } catch {
-    // Never created, or already gone.
-  }
 }
 
 export interface NodeSpec {
@@ -95,6 +80,10 @@ export class TestNode {
   /** Runs a command inside the node's namespace. */
   exec(command: string, args: string[]): string {
     return inNetns(this.ns, command, args);
+  }
+
+  ifindex(device: string): number {
+    return ifindexIn(this.ns, device);
   }
 
   /** The agent, plugin and CLI this node runs. */
@@ -179,8 +168,6 @@ export function stopByPid(pid: number): void {
   while (!processGone(pid) && Date.now() < deadline) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
 }
 
-let standalones = 0;
-
 /**
  * A node on its own: its own bpffs mount and temporary state dir, 192.168.50.1/32 on
  * its loopback as its address, and an agent that takes --pod-cidr, or `agentFlags`
@@ -188,7 +175,7 @@ let standalones = 0;
  */
 export function standaloneNode(tag: string, podCIDR = '10.244.0.0/24', options: { name?: string; agentFlags?: string[] } = {}): TestNode {
   const bpffs = mountTestBpffs();
-  const ns = `${TEST_NETNS_PREFIX}${process.pid}-s${standalones++}-${tag}`.slice(0, 40);
+  const ns = testNetnsName(tag);
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'twill-state-'));
   const node = new TestNode({ name: options.name ?? ns, ns, podCIDR, stateDir, bpffsRoot: path.join(bpffs.root, 'twill'), agentFlags: options.agentFlags ?? ['--pod-cidr', podCIDR] }, bpffs);
   node.exec('ip', ['addr', 'add', '192.168.50.1/32', 'dev', 'lo']);

@@ -47,7 +47,7 @@ export async function removeStrays(host: PodHost, kept: Allocation[]): Promise<n
   }
   for (const hook of listAttachments(host.hooks.pins)) {
     if ((hook.program !== 'from_pod' && hook.program !== 'to_pod') || keptNames.has(hook.device)) continue;
-    host.hooks.release(hook.program, hook.device);
+    host.hooks.release(hook.program, { index: hook.ifindex, name: hook.device });
     removed++;
   }
   for (const slot of occupiedSlots(host.endpoints)) {

@@ -90,8 +90,10 @@ export async function unwirePod(host: PodHost, attachment: Attachment, ip: strin
   const name = hostVethName(attachment);
   const veth = await host.rtnl.link(name);
   if (veth) await host.rtnl.deleteLink(veth.index);
-  host.hooks.release('from_pod', name);
-  host.hooks.release('to_pod', name);
+  // The veth is gone now, and with it whatever ran on it: only a link's pin is left.
+  const gone = { index: 0, name };
+  host.hooks.release('from_pod', gone);
+  host.hooks.release('to_pod', gone);
   if (ip) {
     clearEndpoint(host.endpoints, host.podCIDR, ip);
     clearPodLimits(host.podLimits, host.podCIDR, ip);

@@ -79,8 +79,7 @@ export function detach(attachment: Attachment): void {
   }
   const { ifindex, direction, handle, priority } = attachment;
   native.tcDetach(ifindex, direction === 'ingress', handle, priority);
-  const othersRemain = DIRECTIONS.some((d) => clsactFilters(ifindex, d).length > 0);
-  if (attachment.ownsQdisc && !othersRemain) native.tcDestroyClsact(ifindex);
+  if (attachment.ownsQdisc && !DIRECTIONS.some((d) => clsactFilters(ifindex, d).length > 0)) native.tcDestroyClsact(ifindex);
 }
 
 /** What is attached to one hook of a device, by both mechanisms. */
