@@ -71,7 +71,7 @@ function endpoints(options: Options): unknown {
   if (options.json) return rows;
   return formatTable(
     ['POD IP', 'HOST VETH', 'IFINDEX', 'POD MAC', 'HOST MAC', 'USES STACK', 'INGRESS LIMIT', 'EGRESS LIMIT'],
-    rows.map((e) => [e.ip, e.hostVeth || '-', e.ifindex, e.podMac, e.hostMac, e.usesStack ? 'yes' : 'no', formatLimit(e.limits.ingress), formatLimit(e.limits.egress)]),
+    rows.map((e) => [[e.ip, e.ip6].filter(Boolean).join(','), e.hostVeth || '-', e.ifindex, e.podMac, e.hostMac, e.usesStack ? 'yes' : 'no', formatLimit(e.limits.ingress), formatLimit(e.limits.egress)]),
   );
 }
 
@@ -89,7 +89,7 @@ function nodes(options: Options): unknown {
 function counters(options: Options): unknown {
   const rows = readCounterRows(options.bpffsRoot);
   if (options.json) return rows.map((c) => ({ ...c, packets: Number(c.packets), bytes: Number(c.bytes) }));
-  return formatTable(['REASON', 'DIRECTION', 'PACKETS', 'BYTES'], rows.map((c) => [c.reason, c.direction, c.packets, c.bytes]));
+  return formatTable(['REASON', 'FAMILY', 'DIRECTION', 'PACKETS', 'BYTES'], rows.map((c) => [c.reason, c.family, c.direction, c.packets, c.bytes]));
 }
 
 const COMMANDS: Record<string, (options: Options) => unknown> = { status, endpoints, nodes, counters };

@@ -119,7 +119,7 @@ async function main(): Promise<void> {
   const podCIDR = config.podCIDR ?? self?.podCIDR;
   const nodeIp = config.nodeIP ?? self?.internalIP;
   if (!podCIDR) throw new ConfigError(`no pod CIDR for node ${config.nodeName}: pass --pod-cidr, or list the node with a podCIDR in the node source`);
-  const podCidrRefused = podCidrProblem(podCIDR);
+  const podCidrRefused = podCidrProblem({ ipv4: podCIDR });
   if (podCidrRefused) throw new ConfigError(`node ${config.nodeName}: ${podCidrRefused}`);
   if ((source || config.mode === 'vxlan') && !nodeIp) throw new ConfigError(`no address for node ${config.nodeName}: pass --node-ip, or list the node with an internalIP`);
 
@@ -140,7 +140,7 @@ async function main(): Promise<void> {
     throw new ConfigError(`mtu ${config.mtu} is too large for vxlan: the uplink${uplink ? ` ${uplink.name}` : ''} carries ${uplinkMtu} bytes, so pods get at most ${tunnel.mtu} after the ${VXLAN_OVERHEAD} bytes of VXLAN headers`);
   }
 
-  const datapath = loadDatapath(config.bpffsRoot, { uplinkIfindex: uplink?.index ?? 0, tunnelIfindex: tunnel?.index ?? 0, vni: config.vni, vxlanPort: config.vxlanPort, nodeIp, podCIDR, clusterCIDR: config.clusterCIDR }, attachMode.mode, log);
+  const datapath = loadDatapath(config.bpffsRoot, { uplinkIfindex: uplink?.index ?? 0, tunnelIfindex: tunnel?.index ?? 0, vni: config.vni, vxlanPort: config.vxlanPort, nodeIp, podCIDRs: { ipv4: podCIDR }, clusterCIDR: config.clusterCIDR }, attachMode.mode, log);
   const { program, pins, hooks } = datapath;
   const deviceHooks: DeviceHook[] = [];
   if (uplink) deviceHooks.push({ device: uplink, name: 'from_netdev' });
@@ -157,7 +157,7 @@ async function main(): Promise<void> {
     toPod: program('to_pod'),
     endpoints: datapath.maps.endpoints,
     podLimits: datapath.maps.podLimits,
-    podCIDR,
+    podCIDRs: { ipv4: podCIDR },
     procSysNet: config.procSysNet,
     podMtu: () => podMtu,
     notReady: () => Object.values(health.liveness().problems)[0],

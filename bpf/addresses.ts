@@ -1,4 +1,4 @@
-// IPv4 and MAC address text <-> bytes, validated, for netlink attributes and BPF map keys.
+// IPv4, IPv6 and MAC address text <-> bytes, validated, for netlink attributes and BPF map keys.
 
 export interface Ipv4Prefix {
   /** The address as written (host bits kept: 10.0.0.5/24 stays 10.0.0.5). */
@@ -44,6 +44,63 @@ export function parseIpv4Prefix(text: string): Ipv4Prefix {
     throw new TypeError(`${JSON.stringify(text)} is not an IPv4 prefix (a.b.c.d/len)`);
   }
   return { address, prefixLength };
+}
+
+/** 16 bytes in network order. Hex groups and `::` (no dotted IPv4 tail, which no pod or node address needs). */
+export function ipv6ToBytes(text: string): Buffer {
+  const halves = text.split('::');
+  const groups = (half: string | undefined): string[] => (half ? half.split(':') : []);
+  const [head, tail] = [groups(halves[0]), groups(halves[1])];
+  const missing = 8 - head.length - tail.length;
+  const valid = halves.length <= 2 && (halves.length === 2 ? missing >= 1 : missing === 0) && [...head, ...tail].every((group) => /^[0-9a-f]{1,4}$/i.test(group));
+  if (!valid) throw new TypeError(`${JSON.stringify(text)} is not an IPv6 address`);
+  const bytes = Buffer.alloc(16);
+  [...head, ...Array<string>(missing).fill('0'), ...tail].forEach((group, i) => bytes.writeUInt16BE(parseInt(group, 16), 2 * i));
+  return bytes;
+}
+
+export function isIpv6(text: string): boolean {
+  try {
+    ipv6ToBytes(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The address in its canonical text (RFC 5952): lower case, the longest run of two or more zero groups as `::`. */
+export function ipv6FromBytes(bytes: Buffer): string {
+  if (bytes.length !== 16) throw new TypeError('an IPv6 address is 16 bytes');
+  const groups = Array.from({ length: 8 }, (_, i) => bytes.readUInt16BE(2 * i));
+  let best = { start: -1, length: 1 };
+  for (let start = 0; start < 8; start++) {
+    let length = 0;
+    while (start + length < 8 && groups[start + length] === 0) length++;
+    if (length > best.length) best = { start, length };
+  }
+  const hex = (part: number[]): string => part.map((group) => group.toString(16)).join(':');
+  if (best.start < 0) return hex(groups);
+  return `${hex(groups.slice(0, best.start))}::${hex(groups.slice(best.start + best.length))}`;
+}
+
+/** The address as an unsigned 128-bit number, for ranges. */
+export function ipv6ToBigInt(text: string): bigint {
+  return BigInt(`0x${ipv6ToBytes(text).toString('hex')}`);
+}
+
+export function ipv6FromBigInt(value: bigint): string {
+  return ipv6FromBytes(Buffer.from(value.toString(16).padStart(32, '0'), 'hex'));
+}
+
+/** Parses "address/len" of either family; a bare address is a host prefix. Both families' prefixes have this shape. */
+export function parseIpPrefix(text: string): Ipv4Prefix & { family: 'ipv4' | 'ipv6' } {
+  if (!text.includes(':')) return { ...parseIpv4Prefix(text), family: 'ipv4' };
+  const [address, length, ...rest] = text.split('/');
+  const prefixLength = length === undefined ? 128 : Number(length);
+  if (rest.length > 0 || !isIpv6(address) || !/^\d{1,3}$/.test(length ?? '128') || prefixLength > 128) {
+    throw new TypeError(`${JSON.stringify(text)} is not an IPv6 prefix (such as fd00:10:244:1::/64)`);
+  }
+  return { address, prefixLength, family: 'ipv6' };
 }
 
 export function macToBytes(text: string): Buffer {

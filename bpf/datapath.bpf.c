@@ -10,9 +10,12 @@
 // natively or wrapped in VXLAN here); everything else is the host stack's. The VXLAN
 // device carries the host's own traffic to pods elsewhere, and any pod traffic the
 // programs cannot wrap or unwrap themselves.
-// Pods are untrusted: from_pod lets a pod send only IPv4 from its own address and ARP
-// about itself, and hands the stack nothing a pod may not ask of it; from_netdev accepts
-// tunnel traffic only from nodes, for their own ranges. Every refusal has its reason.
+// IPv6 pods (ipv6_pods) are handled beside IPv4 ones, in the same programs; until the
+// node subnets carry IPv6, their traffic to and from other nodes is the stack's to route.
+// Pods are untrusted: from_pod lets a pod send only IP from its own addresses, ARP
+// about itself and neighbour discovery from its own or a link-local address, and hands
+// the stack nothing a pod may not ask of it; from_netdev accepts tunnel traffic only
+// from nodes, for their own ranges. Every refusal has its reason.
 // Bandwidth limits are token buckets in pod_limits, checked where a pod's traffic
 // passes whatever its path: what it sends in from_pod, what it receives where it is
 // redirected into it and, for what the host stack routes to it, in to_pod.
@@ -36,8 +39,15 @@
 #define IPPROTO_ICMPV6 58
 #define ICMP_REDIRECT 5
 #define ICMP_ROUTER_ADVERTISEMENT 9
+#define ICMPV6_MLD_QUERY 130
+#define ICMPV6_MLD_DONE 132
+#define ICMPV6_ROUTER_SOLICITATION 133
 #define ICMPV6_ROUTER_ADVERTISEMENT 134
+#define ICMPV6_NEIGHBOUR_SOLICITATION 135
+#define ICMPV6_NEIGHBOUR_ADVERTISEMENT 136
 #define ICMPV6_REDIRECT 137
+#define ICMPV6_MLD2_REPORT 143
+#define IPV6_TRANSPORT (sizeof(struct ethhdr) + sizeof(struct ipv6hdr)) /* where the header after a fixed IPv6 header starts */
 #define IP_DF 0x4000
 #define IP_MF 0x2000
 #define IP_OFFSET 0x1fff /* in 8-byte units */
@@ -54,8 +64,11 @@ const volatile __u32 tunnel_ifindex = 0; /* overlay: the collect-metadata VXLAN 
 const volatile __u32 tunnel_vni = 1;
 const volatile __be16 tunnel_port = 0; /* overlay: the VXLAN UDP port, network order */
 const volatile __be32 node_ip = 0; /* this node's address on the uplink */
-const volatile __be32 pod_cidr_first = 0; /* this node's pod CIDR: its network address, */
-const volatile __u32 pod_cidr_size = 0;   /* and how many addresses it spans (slots in endpoints) */
+const volatile bool ipv4_pods = true;     /* the node's pods have IPv4 addresses, */
+const volatile __be32 pod_cidr_first = 0; /* from this IPv4 pod CIDR: its network address, */
+const volatile bool ipv6_pods = false;    /* the node's pods have IPv6 addresses, */
+const volatile __be32 pod_ipv6_first[4] = {}; /* from this IPv6 pod CIDR: its network address, */
+const volatile __u32 pod_cidr_size = 0;   /* and how many slots endpoints has: addresses of each CIDR that pods may hold */
 const volatile __be32 cluster_first = 0;       /* the cluster CIDR's network address, */
 const volatile __u32 node_slot_count = 0;      /* how many node pod subnets it holds (slots in node_slots; 0: none), */
 const volatile __u32 node_slot_prefixlen = 32; /* and their prefix length: this node's pod CIDR's */
@@ -119,37 +132,42 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, TWILL_REASON_SLOTS * TWILL_DIRECTION_SLOTS);
+	__uint(max_entries, TWILL_REASON_SLOTS * TWILL_FAMILY_SLOTS * TWILL_DIRECTION_SLOTS);
 	__type(key, __u32);
 	__type(value, struct counter_value);
 } counters SEC(".maps");
 
-_Static_assert(TWILL_REASON_COUNT <= TWILL_REASON_SLOTS && TWILL_DIRECTION_COUNT <= TWILL_DIRECTION_SLOTS,
-	       "the counters map has no slot for some reason or direction");
+_Static_assert(TWILL_REASON_COUNT <= TWILL_REASON_SLOTS && TWILL_FAMILY_COUNT <= TWILL_FAMILY_SLOTS &&
+		       TWILL_DIRECTION_COUNT <= TWILL_DIRECTION_SLOTS,
+	       "the counters map has no slot for some reason, family or direction");
 
 // Keyed by a flat index, the counters map names neither enum, flags are plain __u32s and
 // the limit sizes an array; these keep the enums in the object's BTF, for bpftool and
 // for the TypeScript generated from it (bpf/generate-layouts.mjs).
 const enum twill_reason *const counter_reason_type __attribute__((unused));
 const enum twill_direction *const counter_direction_type __attribute__((unused));
+const enum twill_family *const counter_family_type __attribute__((unused));
 const enum twill_counter_slots *const counter_slots_type __attribute__((unused));
 const enum twill_endpoint_flag *const endpoint_flag_type __attribute__((unused));
 const enum twill_subnet_flag *const subnet_flag_type __attribute__((unused));
 const enum twill_node_subnet_limits *const node_subnet_limits_type __attribute__((unused));
 const enum twill_tunnel_mac *const tunnel_mac_type __attribute__((unused));
 
-// The counters slot of a reason and direction (bpf/counters.ts has its twin).
-static __always_inline __u32 counter_index(enum twill_reason reason, enum twill_direction direction)
+// The counters slot of a reason, family and direction (bpf/counters.ts has its twin).
+static __always_inline __u32 counter_index(enum twill_reason reason, enum twill_family family,
+					   enum twill_direction direction)
 {
-	return reason * TWILL_DIRECTION_SLOTS + direction;
+	return (reason * TWILL_FAMILY_SLOTS + family) * TWILL_DIRECTION_SLOTS + direction;
 }
 
 // Counts the packet under its reason and returns the verdict, so every exit reads
-// `return account(...)`. Per-CPU values need no atomics.
+// `return account(...)`. Per-CPU values need no atomics. The family is the one the
+// kernel read from the frame (skb->protocol), so no caller has to name it.
 static __always_inline int account(struct __sk_buff *skb, enum twill_reason reason,
 				   enum twill_direction direction, int verdict)
 {
-	__u32 index = counter_index(reason, direction);
+	enum twill_family family = skb->protocol == bpf_htons(ETH_P_IPV6) ? TWILL_IPV6 : TWILL_IPV4;
+	__u32 index = counter_index(reason, family, direction);
 	struct counter_value *value = bpf_map_lookup_elem(&counters, &index);
 
 	if (value) {
@@ -232,6 +250,39 @@ static __always_inline struct iphdr *ipv4_header(struct __sk_buff *skb, struct e
 	return ipv4_sound(skb, ip, skb->len - sizeof(*eth)) ? ip : NULL;
 }
 
+// The IPv6 header after `eth` (an IPv6 frame's), or NULL when it cannot be trusted:
+// version 6, all 40 bytes in the linear data, and a payload length the frame carries
+// (more is padding; 0, as a BIG TCP packet or a jumbogram says, is carried by any).
+static __always_inline struct ipv6hdr *ipv6_header(struct __sk_buff *skb, struct ethhdr *eth)
+{
+	struct ipv6hdr *ip6 = (void *)(eth + 1);
+
+	if ((void *)(ip6 + 1) > (void *)(long)skb->data_end || *(const __u8 *)ip6 >> 4 != 6)
+		return NULL;
+	return bpf_ntohs(ip6->payload_len) <= skb->len - IPV6_TRANSPORT ? ip6 : NULL;
+}
+
+// Next headers that are IPv6 extension headers (RFC 8200 and the IANA registry), which
+// stand between the IPv6 header and what the programs would look at. ESP ends the
+// headers anyone can read, so it counts as a payload.
+static __always_inline bool extension_header(__u8 next)
+{
+	switch (next) {
+	case 0:   /* hop-by-hop options */
+	case 43:  /* routing */
+	case 44:  /* fragment */
+	case 51:  /* authentication */
+	case 60:  /* destination options */
+	case 135: /* mobility */
+	case 139: /* host identity */
+	case 140: /* shim6 */
+	case 253: /* experiments */
+	case 254:
+		return true;
+	}
+	return false;
+}
+
 static __always_inline bool is_fragment(const struct iphdr *ip)
 {
 	return ip->frag_off & bpf_htons(IP_FRAGMENT);
@@ -261,6 +312,24 @@ static __always_inline void decrease_ttl(struct iphdr *ip)
 	ip->ttl--;
 }
 
+// The endpoints slot of an IPv4 address: its offset in this node's pod CIDR, or a
+// number past the last slot (pod_cidr_size or more) for any other address.
+static __always_inline __u32 ipv4_slot(__be32 address)
+{
+	return ipv4_pods ? bpf_ntohl(address) - bpf_ntohl(pod_cidr_first) : pod_cidr_size;
+}
+
+// The endpoints slot of an IPv6 address, as ipv4_slot's. Slots are fewer than 2^32, so
+// an address with a slot shares the first 96 bits of the CIDR's network address.
+static __always_inline __u32 ipv6_slot(const struct in6_addr *address)
+{
+	const __be32 *word = address->in6_u.u6_addr32;
+
+	if (!ipv6_pods || word[0] != pod_ipv6_first[0] || word[1] != pod_ipv6_first[1] || word[2] != pod_ipv6_first[2])
+		return pod_cidr_size;
+	return bpf_ntohl(word[3]) - bpf_ntohl(pod_ipv6_first[3]);
+}
+
 // The MAC of a node's VXLAN device (enum twill_tunnel_mac).
 static __always_inline void tunnel_mac(__u8 mac[ETH_ALEN], const void *node_ip)
 {
@@ -269,34 +338,18 @@ static __always_inline void tunnel_mac(__u8 mac[ETH_ALEN], const void *node_ip)
 	__builtin_memcpy(&mac[2], node_ip, 4);
 }
 
-// Whether the packet is a reply of a connection the host stack NATed (a kube-proxy
-// Service): delivered straight into the pod, it would skip the reverse NAT. Only pods
-// that have sent traffic into the stack can have such connections, so only they pay
-// for the conntrack lookup.
-static __always_inline bool nat_reply(struct __sk_buff *skb, struct iphdr *ip, const struct endpoint *pod)
+// Whether a connection the host stack NATed (a kube-proxy Service) has `tuple` as its
+// reply: delivered straight into the pod, it would skip the reverse NAT.
+static __always_inline bool natted_reply(struct __sk_buff *skb, struct bpf_sock_tuple *tuple, __u32 tuple_size,
+					 __u8 protocol)
 {
-	void *data_end = (void *)(long)skb->data_end;
-	struct bpf_ct_opts opts = { .netns_id = BPF_F_CURRENT_NETNS };
-	struct bpf_sock_tuple tuple = {};
+	struct bpf_ct_opts opts = { .netns_id = BPF_F_CURRENT_NETNS, .l4proto = protocol };
 	struct nf_conn *ct;
-	__be16 *ports;
 	bool natted;
 
-	if (!(pod->flags & TWILL_ENDPOINT_USES_STACK))
-		return false;
-	if (ip->protocol != IPPROTO_TCP && ip->protocol != IPPROTO_UDP)
-		return false;
-	ports = (void *)ip + ip->ihl * 4;
-	if ((void *)(ports + 2) > data_end)
-		return false;
-	tuple.ipv4.saddr = ip->saddr;
-	tuple.ipv4.daddr = ip->daddr;
-	tuple.ipv4.sport = ports[0];
-	tuple.ipv4.dport = ports[1];
-	opts.l4proto = ip->protocol;
 	// The options' first 12 bytes, their size since Linux 5.18: later kernels grew the
 	// struct (conntrack zones) and still take 12, earlier ones refuse any other size.
-	ct = bpf_skb_ct_lookup(skb, &tuple, sizeof(tuple.ipv4), &opts, 12);
+	ct = bpf_skb_ct_lookup(skb, tuple, tuple_size, &opts, 12);
 	if (!ct)
 		return false;
 	natted = ct->status & (IPS_SRC_NAT | IPS_DST_NAT);
@@ -304,42 +357,92 @@ static __always_inline bool nat_reply(struct __sk_buff *skb, struct iphdr *ip, c
 	return natted;
 }
 
-// The bandwidth limits of the pod on this node holding `address` (endpoint_of found
-// it), or NULL: pod_limits has the slots of endpoints.
-static __always_inline struct pod_limits *limits_of(__be32 address)
+// Whether the packet is a reply of a connection the host stack NATed. Only pods that
+// have sent traffic into the stack can have such connections, so only they pay for the
+// conntrack lookup.
+static __always_inline bool nat_reply(struct __sk_buff *skb, struct iphdr *ip, const struct endpoint *pod)
 {
-	__u32 slot = bpf_ntohl(address) - bpf_ntohl(pod_cidr_first);
+	struct bpf_sock_tuple tuple = {};
+	__be16 *ports;
 
-	return bpf_map_lookup_elem(&pod_limits, &slot);
+	if (!(pod->flags & TWILL_ENDPOINT_USES_STACK))
+		return false;
+	if (ip->protocol != IPPROTO_TCP && ip->protocol != IPPROTO_UDP)
+		return false;
+	ports = (void *)ip + ip->ihl * 4;
+	if ((void *)(ports + 2) > (void *)(long)skb->data_end)
+		return false;
+	tuple.ipv4.saddr = ip->saddr;
+	tuple.ipv4.daddr = ip->daddr;
+	tuple.ipv4.sport = ports[0];
+	tuple.ipv4.dport = ports[1];
+	return natted_reply(skb, &tuple, sizeof(tuple.ipv4), ip->protocol);
+}
+
+// nat_reply for IPv6; a packet with extension headers never gets here (see from_pod_ipv6).
+static __always_inline bool nat_reply6(struct __sk_buff *skb, struct ipv6hdr *ip6, const struct endpoint *pod)
+{
+	__be16 *ports = (void *)(ip6 + 1);
+	struct bpf_sock_tuple tuple = {};
+
+	if (!(pod->flags & TWILL_ENDPOINT_USES_STACK))
+		return false;
+	if (ip6->nexthdr != IPPROTO_TCP && ip6->nexthdr != IPPROTO_UDP)
+		return false;
+	if ((void *)(ports + 2) > (void *)(long)skb->data_end)
+		return false;
+	__builtin_memcpy(tuple.ipv6.saddr, &ip6->saddr, sizeof(tuple.ipv6.saddr));
+	__builtin_memcpy(tuple.ipv6.daddr, &ip6->daddr, sizeof(tuple.ipv6.daddr));
+	tuple.ipv6.sport = ports[0];
+	tuple.ipv6.dport = ports[1];
+	return natted_reply(skb, &tuple, sizeof(tuple.ipv6), ip6->nexthdr);
 }
 
 // The bytes a packet puts on the wire: a GSO packet leaves as gso_segs frames, each
-// with its own copy of the headers, as a qdisc counts them.
-static __always_inline __u64 wire_bytes(struct __sk_buff *skb, struct iphdr *ip)
+// with its own copy of the headers, as a qdisc counts them. `transport`: where the
+// header after the IP header starts, `protocol` what it is.
+static __always_inline __u64 wire_bytes(struct __sk_buff *skb, __u32 transport, __u8 protocol)
 {
-	__u32 headers = sizeof(struct ethhdr) + ip->ihl * 4;
+	struct tcphdr *tcp = (void *)(long)skb->data + transport;
 	__u32 segments = skb->gso_segs;
-	struct tcphdr *tcp = (void *)ip + ip->ihl * 4;
+	__u32 headers = transport;
 
 	if (segments <= 1)
 		return skb->len;
-	if (ip->protocol == IPPROTO_TCP && (void *)(tcp + 1) <= (void *)(long)skb->data_end)
+	if (protocol == IPPROTO_TCP && (void *)(tcp + 1) <= (void *)(long)skb->data_end)
 		headers += tcp->doff * 4;
-	else if (ip->protocol == IPPROTO_UDP)
+	else if (protocol == IPPROTO_UDP)
 		headers += sizeof(struct udphdr);
 	return skb->len + (__u64)(segments - 1) * headers;
 }
 
-// Whether the pod holding `address` may send (egress) or receive (ingress) the packet
-// now under its limit in that direction: a token bucket kept as a clock (GCRA). The
-// packet fits when the clock is at most the burst ahead of now; it then moves the
-// clock on by the time the rate takes to send it. A packet that does not fit leaves
-// the clock alone, and is dropped: the sender's TCP backs off, as from a full link.
-static __always_inline bool within_limit(struct __sk_buff *skb, struct iphdr *ip, __be32 address, bool egress)
+// Where a packet's transport header starts and what it is, for wire_bytes.
+struct transport {
+	__u32 offset;
+	__u8 protocol;
+};
+
+static __always_inline struct transport ipv4_transport(const struct iphdr *ip)
 {
-	struct pod_limits *limits = limits_of(address);
+	return (struct transport){ .offset = sizeof(struct ethhdr) + ip->ihl * 4, .protocol = ip->protocol };
+}
+
+static __always_inline struct transport ipv6_transport(const struct ipv6hdr *ip6)
+{
+	return (struct transport){ .offset = IPV6_TRANSPORT, .protocol = ip6->nexthdr };
+}
+
+// Whether the pod in endpoints slot `slot` may send (egress) or receive (ingress) the
+// packet now under its limit in that direction (pod_limits has the slots of
+// endpoints): a token bucket kept as a clock (GCRA). The packet fits when the clock is
+// at most the burst ahead of now; it then moves the clock on by the time the rate
+// takes to send it. A packet that does not fit leaves the clock alone, and is
+// dropped: the sender's TCP backs off, as from a full link.
+static __always_inline bool within_limit(struct __sk_buff *skb, __u32 slot, struct transport transport, bool egress)
+{
+	struct pod_limits *limits = bpf_map_lookup_elem(&pod_limits, &slot);
 	__u64 now = bpf_ktime_get_ns();
-	__u64 bytes = wire_bytes(skb, ip);
+	__u64 bytes = wire_bytes(skb, transport.offset, transport.protocol);
 	struct rate_limit *limit;
 	bool fits;
 
@@ -359,12 +462,12 @@ static __always_inline bool within_limit(struct __sk_buff *skb, struct iphdr *ip
 }
 
 // Rewrites the Ethernet header as the pod's next hop would and hands the packet to
-// the ingress of the pod's eth0, skipping the host stack and the veth's backlog, once
-// the pod's ingress limit (if any) lets it in.
-static __always_inline int redirect_into(struct __sk_buff *skb, struct ethhdr *eth, struct iphdr *ip,
-					 const struct endpoint *pod, enum twill_direction direction)
+// the ingress of the pod's eth0 (the pod in endpoints slot `slot`), skipping the host
+// stack and the veth's backlog, once the pod's ingress limit (if any) lets it in.
+static __always_inline int redirect_into(struct __sk_buff *skb, struct ethhdr *eth, struct transport transport,
+					 const struct endpoint *pod, __u32 slot, enum twill_direction direction)
 {
-	if ((pod->flags & TWILL_ENDPOINT_INGRESS_LIMITED) && !within_limit(skb, ip, ip->daddr, false))
+	if ((pod->flags & TWILL_ENDPOINT_INGRESS_LIMITED) && !within_limit(skb, slot, transport, false))
 		return account(skb, TWILL_DROPPED_BY_LIMIT, direction, TC_ACT_SHOT);
 	__builtin_memcpy(eth->h_dest, pod->pod_mac, ETH_ALEN);
 	__builtin_memcpy(eth->h_source, pod->host_mac, ETH_ALEN);
@@ -386,7 +489,7 @@ static __always_inline int deliver_local(struct __sk_buff *skb, struct ethhdr *e
 		return account(skb, TWILL_PASSED_NAT_REPLY, direction, TC_ACT_OK);
 	if (direction == TWILL_FROM_NETDEV)
 		decrease_ttl(ip);
-	return redirect_into(skb, eth, ip, pod, direction);
+	return redirect_into(skb, eth, ipv4_transport(ip), pod, ipv4_slot(ip->daddr), direction);
 }
 
 // The headers VXLAN puts before a pod's IPv4 packet, after the outer Ethernet header.
@@ -517,24 +620,11 @@ static __always_inline int forward_remote(struct __sk_buff *skb, struct ethhdr *
 	return bpf_redirect_neigh(uplink_ifindex, &next_hop, sizeof(next_hop), 0);
 }
 
-static __always_inline bool in_pod_cidr(__be32 address)
+// The pod on this node in endpoints slot `slot`, or NULL. A slot past the last (an
+// address outside the pod CIDR) costs no lookup, and a lookup in an array is inlined
+// by the verifier: no call.
+static __always_inline struct endpoint *endpoint_in(__u32 slot)
 {
-	return bpf_ntohl(address) - bpf_ntohl(pod_cidr_first) < pod_cidr_size;
-}
-
-// An address of this node's pod CIDR that no pod holds (endpoint_of found none), but
-// for the VXLAN device's own (the CIDR's network address, in vxlan mode): traffic for
-// it ends here, as the node's unreachable route for the CIDR ends the host's.
-static __always_inline bool unallocated(__be32 address)
-{
-	return in_pod_cidr(address) && !(tunnel_ifindex && address == pod_cidr_first);
-}
-
-// The pod on this node holding `address`, or NULL. An address outside the pod CIDR
-// costs no lookup, and a lookup in an array is inlined by the verifier: no call.
-static __always_inline struct endpoint *endpoint_of(__be32 address)
-{
-	__u32 slot = bpf_ntohl(address) - bpf_ntohl(pod_cidr_first);
 	struct endpoint *pod;
 
 	if (slot >= pod_cidr_size)
@@ -543,6 +633,25 @@ static __always_inline struct endpoint *endpoint_of(__be32 address)
 	if (!pod || !pod->ifindex)
 		return NULL;
 	return pod;
+}
+
+// A slot of this node's pod CIDRs that no pod holds (endpoint_in found none), but for
+// the VXLAN device's own (each CIDR's network address, in vxlan mode): traffic for it
+// ends here, as the node's unreachable route for the CIDR ends the host's.
+static __always_inline bool unallocated(__u32 slot)
+{
+	return slot < pod_cidr_size && !(tunnel_ifindex && slot == 0);
+}
+
+static __always_inline bool in_pod_cidr(__be32 address)
+{
+	return ipv4_slot(address) < pod_cidr_size;
+}
+
+// The pod on this node holding `address`, or NULL.
+static __always_inline struct endpoint *endpoint_of(__be32 address)
+{
+	return endpoint_in(ipv4_slot(address));
 }
 
 // The subnet of node_slots that holds `address`, or NULL.
@@ -624,12 +733,13 @@ static __always_inline __u8 icmp_type_at(struct __sk_buff *skb, __u32 offset)
 	return type;
 }
 
-// What a pod may send besides IPv4: ARP that speaks for its own address and MAC, which
-// its kernel may use. Nothing else in an IPv4 cluster, IPv6 included: a pod can then
-// neither announce itself as the node's router (CVE-2020-10749) nor reach the node's
-// services over link-local IPv6. IPv6 router advertisements and redirects are counted
-// apart from the pods' own noise (router solicitations, duplicate address detection).
-static __always_inline int from_pod_not_ipv4(struct __sk_buff *skb, struct ethhdr *eth)
+// What a pod may send besides IPv4 and, in a cluster with it, IPv6: ARP that speaks
+// for its own address and MAC, which its kernel may use. Nothing else, IPv6 in an IPv4
+// cluster included: a pod can then neither announce itself as the node's router
+// (CVE-2020-10749) nor reach the node's services over link-local IPv6. IPv6 router
+// advertisements and redirects are counted apart from the pods' own noise (router
+// solicitations, duplicate address detection).
+static __always_inline int from_pod_not_ip(struct __sk_buff *skb, struct ethhdr *eth)
 {
 	void *data_end = (void *)(long)skb->data_end;
 	struct arp_ipv4 *arp = (void *)(eth + 1);
@@ -697,6 +807,113 @@ static __always_inline bool tunnel_datagram(struct __sk_buff *skb, const struct 
 	return port == tunnel_port;
 }
 
+// Hands a pod's packet to the host stack, which may NAT it (kube-proxy Services): the
+// pod's flag then has replies to it checked against conntrack (nat_reply). Only this
+// pod's own packets set the flag, so a plain store cannot lose anything that matters.
+static __always_inline int pass_to_stack(struct __sk_buff *skb, struct endpoint *sender, enum twill_reason reason)
+{
+	if (!(sender->flags & TWILL_ENDPOINT_USES_STACK))
+		sender->flags |= TWILL_ENDPOINT_USES_STACK;
+	return account(skb, reason, TWILL_FROM_POD, TC_ACT_OK);
+}
+
+// An ICMPv6 type that only speaks about the link: neighbour and router discovery a
+// host takes part in, and multicast listener discovery (MLD). Sent with hop limit 255
+// or 1, such messages are for the node's stack, and no router forwards them.
+static __always_inline bool link_message(__u8 type)
+{
+	return (type >= ICMPV6_MLD_QUERY && type <= ICMPV6_ROUTER_SOLICITATION) || type == ICMPV6_NEIGHBOUR_SOLICITATION ||
+	       type == ICMPV6_NEIGHBOUR_ADVERTISEMENT || type == ICMPV6_MLD2_REPORT;
+}
+
+// A link-local (fe80::/10) or the unspecified (::) address: the sources a pod's
+// neighbour discovery may come from besides its own address.
+static __always_inline bool link_scoped(const struct in6_addr *address)
+{
+	const __be32 *word = address->in6_u.u6_addr32;
+
+	if ((word[0] & bpf_htonl(0xffc00000)) == bpf_htonl(0xfe800000))
+		return true;
+	return !(word[0] | word[1] | word[2] | word[3]);
+}
+
+// IPv6 destinations no pod may hand its node: multicast (ff00::/8), link-local
+// (fe80::/10: the node's services on the veth), and ::/96 and ::ffff:0:0/96, which
+// hold the unspecified and loopback addresses and IPv4 (mapped, or compatible as once).
+static __always_inline bool martian_destination6(const struct in6_addr *address)
+{
+	const __be32 *word = address->in6_u.u6_addr32;
+	__u32 first = bpf_ntohl(word[0]);
+
+	if (first >> 24 == 0xff || first >> 22 == 0xfe80 >> 6)
+		return true;
+	return !word[0] && !word[1] && (!word[2] || word[2] == bpf_htonl(0xffff));
+}
+
+// tunnel_datagram for IPv6, whose UDP header follows the fixed header (a packet with
+// extension headers never gets here).
+static __always_inline bool tunnel_datagram6(struct __sk_buff *skb, const struct ipv6hdr *ip6)
+{
+	__be16 port = 0;
+
+	if (ip6->nexthdr != IPPROTO_UDP)
+		return false;
+	bpf_skb_load_bytes(skb, IPV6_TRANSPORT + __builtin_offsetof(struct udphdr, dest), &port, sizeof(port));
+	return port == tunnel_port;
+}
+
+// An IPv6 packet a pod sent, as from_pod judges IPv4: only from the pod's own address,
+// straight into a pod on this node, and what the stack may be handed. Neighbour
+// discovery and MLD from the pod's own or a link-local address go to the stack, which
+// answers them; router advertisements and redirects go nowhere. A packet with extension
+// headers goes to the stack too, which parses them and routes it (the hop limit it
+// takes off is what makes a router message it carries worthless to any receiver).
+static __always_inline int from_pod_ipv6(struct __sk_buff *skb, struct ethhdr *eth)
+{
+	struct ipv6hdr *ip6 = ipv6_header(skb, eth);
+	struct endpoint *sender, *receiver;
+	__u32 slot;
+	__u8 type;
+
+	if (!ip6)
+		return account(skb, TWILL_DROPPED_MALFORMED, TWILL_FROM_POD, TC_ACT_SHOT);
+	slot = ipv6_slot(&ip6->saddr);
+	sender = endpoint_in(slot);
+	if (sender && sender->ifindex != skb->ifindex)
+		sender = NULL;
+	if (ip6->nexthdr == IPPROTO_ICMPV6) {
+		type = icmp_type_at(skb, IPV6_TRANSPORT);
+		if (type == ICMPV6_ROUTER_ADVERTISEMENT || type == ICMPV6_REDIRECT)
+			return account(skb, TWILL_DROPPED_ROUTER_MESSAGE, TWILL_FROM_POD, TC_ACT_SHOT);
+		if (link_message(type) && (sender || link_scoped(&ip6->saddr)))
+			return account(skb, TWILL_PASSED_NEIGHBOUR_DISCOVERY, TWILL_FROM_POD, TC_ACT_OK);
+	}
+	// Only the pod behind this veth may use its address.
+	if (!sender)
+		return account(skb, TWILL_DROPPED_SPOOFED, TWILL_FROM_POD, TC_ACT_SHOT);
+	if ((sender->flags & TWILL_ENDPOINT_EGRESS_LIMITED) && !within_limit(skb, slot, ipv6_transport(ip6), true))
+		return account(skb, TWILL_DROPPED_BY_LIMIT, TWILL_FROM_POD, TC_ACT_SHOT);
+	if (extension_header(ip6->nexthdr))
+		return pass_to_stack(skb, sender, TWILL_PASSED_EXTENSION_HEADER);
+
+	slot = ipv6_slot(&ip6->daddr);
+	receiver = endpoint_in(slot);
+	if (receiver) {
+		if (nat_reply6(skb, ip6, receiver))
+			return account(skb, TWILL_PASSED_NAT_REPLY, TWILL_FROM_POD, TC_ACT_OK);
+		return redirect_into(skb, eth, ipv6_transport(ip6), receiver, slot, TWILL_FROM_POD);
+	}
+	if (unallocated(slot))
+		return account(skb, TWILL_DROPPED_NO_POD, TWILL_FROM_POD, TC_ACT_SHOT);
+
+	// The rest is for the host stack, which must not be handed what a pod may not ask of it.
+	if (martian_destination6(&ip6->daddr))
+		return account(skb, TWILL_DROPPED_MARTIAN, TWILL_FROM_POD, TC_ACT_SHOT);
+	if (tunnel_ifindex && tunnel_datagram6(skb, ip6))
+		return account(skb, TWILL_DROPPED_TUNNEL_FROM_POD, TWILL_FROM_POD, TC_ACT_SHOT);
+	return pass_to_stack(skb, sender, TWILL_PASSED_NOT_POD);
+}
+
 SEC("tc")
 int from_pod(struct __sk_buff *skb)
 {
@@ -707,8 +924,10 @@ int from_pod(struct __sk_buff *skb)
 
 	if (!eth)
 		return account(skb, TWILL_DROPPED_MALFORMED, TWILL_FROM_POD, TC_ACT_SHOT);
+	if (eth->h_proto == bpf_htons(ETH_P_IPV6) && ipv6_pods)
+		return from_pod_ipv6(skb, eth);
 	if (eth->h_proto != bpf_htons(ETH_P_IP))
-		return from_pod_not_ipv4(skb, eth);
+		return from_pod_not_ip(skb, eth);
 	ip = ipv4_header(skb, eth);
 	if (!ip)
 		return account(skb, TWILL_DROPPED_MALFORMED, TWILL_FROM_POD, TC_ACT_SHOT);
@@ -721,13 +940,13 @@ int from_pod(struct __sk_buff *skb)
 		return account(skb, TWILL_DROPPED_FRAGMENT, TWILL_FROM_POD, TC_ACT_SHOT);
 	if (router_icmp(skb, ip))
 		return account(skb, TWILL_DROPPED_ROUTER_MESSAGE, TWILL_FROM_POD, TC_ACT_SHOT);
-	if ((sender->flags & TWILL_ENDPOINT_EGRESS_LIMITED) && !within_limit(skb, ip, ip->saddr, true))
+	if ((sender->flags & TWILL_ENDPOINT_EGRESS_LIMITED) && !within_limit(skb, ipv4_slot(ip->saddr), ipv4_transport(ip), true))
 		return account(skb, TWILL_DROPPED_BY_LIMIT, TWILL_FROM_POD, TC_ACT_SHOT);
 
 	receiver = endpoint_of(ip->daddr);
 	if (receiver)
 		return deliver_local(skb, eth, ip, receiver, TWILL_FROM_POD);
-	if (unallocated(ip->daddr))
+	if (unallocated(ipv4_slot(ip->daddr)))
 		return account(skb, TWILL_DROPPED_NO_POD, TWILL_FROM_POD, TC_ACT_SHOT);
 
 	remote = node_subnet_of(ip->daddr);
@@ -739,11 +958,7 @@ int from_pod(struct __sk_buff *skb)
 		return account(skb, TWILL_DROPPED_MARTIAN, TWILL_FROM_POD, TC_ACT_SHOT);
 	if (tunnel_ifindex && tunnel_datagram(skb, ip))
 		return account(skb, TWILL_DROPPED_TUNNEL_FROM_POD, TWILL_FROM_POD, TC_ACT_SHOT);
-	// The host stack may NAT what it gets from here; see nat_reply. Only this pod's
-	// own packets set the flag, so a plain store cannot lose anything that matters.
-	if (!(sender->flags & TWILL_ENDPOINT_USES_STACK))
-		sender->flags |= TWILL_ENDPOINT_USES_STACK;
-	return account(skb, TWILL_PASSED_NOT_POD, TWILL_FROM_POD, TC_ACT_OK);
+	return pass_to_stack(skb, sender, TWILL_PASSED_NOT_POD);
 }
 
 // A VXLAN packet to this node from the node that owns its inner source, for a pod
@@ -792,7 +1007,7 @@ static __always_inline bool unwrap_for_pod(struct __sk_buff *skb, struct iphdr *
 		return true;
 	}
 	decrease_ttl(ip);
-	*verdict = redirect_into(skb, eth, ip, receiver, TWILL_FROM_NETDEV);
+	*verdict = redirect_into(skb, eth, ipv4_transport(ip), receiver, ipv4_slot(ip->daddr), TWILL_FROM_NETDEV);
 	return true;
 }
 
@@ -826,6 +1041,29 @@ static __always_inline bool speaks_for(__be32 node, __be32 address, const struct
 	return owner == node;
 }
 
+// IPv6 arriving from the network. No node subnet carries IPv6 yet, so no node speaks
+// for an IPv6 source in the tunnel, and every IPv6 packet for a pod here is routed in
+// by the stack (its source is as good as a host's); an address of the pod CIDR that
+// no pod holds is still a dead end, and this node's pod sources arrive only wrapped.
+static __always_inline int from_netdev_ipv6(struct __sk_buff *skb, struct ethhdr *eth, bool tunnelled)
+{
+	struct ipv6hdr *ip6 = ipv6_header(skb, eth);
+	__u32 slot;
+
+	if (!ip6)
+		return account(skb, TWILL_DROPPED_MALFORMED, TWILL_FROM_NETDEV, TC_ACT_SHOT);
+	if (tunnelled)
+		return account(skb, TWILL_DROPPED_FORGED_TUNNEL, TWILL_FROM_NETDEV, TC_ACT_SHOT);
+	if (tunnel_ifindex && ipv6_slot(&ip6->saddr) < pod_cidr_size)
+		return account(skb, TWILL_DROPPED_NOT_WRAPPED, TWILL_FROM_NETDEV, TC_ACT_SHOT);
+	slot = ipv6_slot(&ip6->daddr);
+	if (endpoint_in(slot))
+		return account(skb, TWILL_PASSED_FROM_HOST, TWILL_FROM_NETDEV, TC_ACT_OK);
+	if (unallocated(slot))
+		return account(skb, TWILL_DROPPED_NO_POD, TWILL_FROM_NETDEV, TC_ACT_SHOT);
+	return account(skb, TWILL_PASSED_NOT_POD, TWILL_FROM_NETDEV, TC_ACT_OK);
+}
+
 SEC("tc")
 int from_netdev(struct __sk_buff *skb)
 {
@@ -845,6 +1083,8 @@ int from_netdev(struct __sk_buff *skb)
 		if (!sender_node)
 			return account(skb, TWILL_DROPPED_FORGED_TUNNEL, TWILL_FROM_NETDEV, TC_ACT_SHOT);
 	}
+	if (eth->h_proto == bpf_htons(ETH_P_IPV6) && ipv6_pods)
+		return from_netdev_ipv6(skb, eth, tunnelled);
 	if (eth->h_proto != bpf_htons(ETH_P_IP))
 		return account(skb, TWILL_PASSED_NOT_IPV4, TWILL_FROM_NETDEV, TC_ACT_OK);
 	ip = ipv4_header(skb, eth);
@@ -867,7 +1107,7 @@ int from_netdev(struct __sk_buff *skb)
 	}
 
 	receiver = endpoint_of(ip->daddr);
-	if (!receiver && unallocated(ip->daddr))
+	if (!receiver && unallocated(ipv4_slot(ip->daddr)))
 		return account(skb, TWILL_DROPPED_NO_POD, TWILL_FROM_NETDEV, TC_ACT_SHOT);
 	if (!receiver)
 		return account(skb, TWILL_PASSED_NOT_POD, TWILL_FROM_NETDEV, TC_ACT_OK);
@@ -920,18 +1160,31 @@ SEC("tc")
 int to_pod(struct __sk_buff *skb)
 {
 	struct ethhdr *eth = ethernet_header(skb);
+	struct transport transport;
 	struct endpoint *receiver;
+	struct ipv6hdr *ip6;
 	struct iphdr *ip;
+	__u32 slot;
 
-	if (!eth || eth->h_proto != bpf_htons(ETH_P_IP))
+	if (eth && eth->h_proto == bpf_htons(ETH_P_IPV6) && ipv6_pods) {
+		ip6 = ipv6_header(skb, eth);
+		if (!ip6)
+			return account(skb, TWILL_DROPPED_MALFORMED, TWILL_TO_POD, TC_ACT_SHOT);
+		slot = ipv6_slot(&ip6->daddr);
+		transport = ipv6_transport(ip6);
+	} else if (eth && eth->h_proto == bpf_htons(ETH_P_IP)) {
+		ip = ipv4_header(skb, eth);
+		if (!ip)
+			return account(skb, TWILL_DROPPED_MALFORMED, TWILL_TO_POD, TC_ACT_SHOT);
+		slot = ipv4_slot(ip->daddr);
+		transport = ipv4_transport(ip);
+	} else {
 		return account(skb, TWILL_PASSED_NOT_IPV4, TWILL_TO_POD, TC_ACT_OK);
-	ip = ipv4_header(skb, eth);
-	if (!ip)
-		return account(skb, TWILL_DROPPED_MALFORMED, TWILL_TO_POD, TC_ACT_SHOT);
-	receiver = endpoint_of(ip->daddr);
+	}
+	receiver = endpoint_in(slot);
 	if (!receiver || receiver->ifindex != skb->ifindex)
 		return account(skb, TWILL_PASSED_NOT_POD, TWILL_TO_POD, TC_ACT_OK);
-	if (!within_limit(skb, ip, ip->daddr, false))
+	if (!within_limit(skb, slot, transport, false))
 		return account(skb, TWILL_DROPPED_BY_LIMIT, TWILL_TO_POD, TC_ACT_SHOT);
 	return account(skb, TWILL_DELIVERED_LOCAL, TWILL_TO_POD, TC_ACT_OK);
 }

@@ -1,13 +1,17 @@
-// The endpoints map: this node's pods, in an array with one slot per address of the
-// node's pod CIDR (slot = the address's offset in it), which the datapath indexes
-// without a hash lookup. A slot whose ifindex is 0 holds no pod; array slots cannot be
-// deleted, so removing a pod writes an empty value.
+// The endpoints map: this node's pods, in an array with one slot per pod address of
+// the node (slot = the address's offset in the node's pod CIDR of its family; a
+// dual-stack pod holds the same offset in both), which the datapath indexes without a
+// hash lookup. A slot whose ifindex is 0 holds no pod; array slots cannot be deleted,
+// so removing a pod writes an empty value.
 import { ENDPOINT_FLAGS, LAYOUTS, slotKey } from './layouts';
-import { ipv4FromBytes, ipv4ToBytes, ipv4ToNumber, macFromBytes, macToBytes, parseIpv4Prefix } from './addresses';
+import { ipv4FromBytes, ipv4ToBytes, ipv4ToNumber, ipv6FromBytes, ipv6ToBigInt, ipv6ToBytes, isIpv4, macFromBytes, macToBytes, parseIpPrefix, parseIpv4Prefix } from './addresses';
 import type { BpfMap, BpfObject } from './tsbpf';
 
 export interface Endpoint {
-  ip: string;
+  /** The pod's IPv4 address, in a node with an IPv4 pod CIDR. */
+  ip?: string;
+  /** The pod's IPv6 address, in a node with an IPv6 pod CIDR. */
+  ip6?: string;
   /** The host-side veth. */
   ifindex: number;
   podMac: string;
@@ -34,61 +38,121 @@ export interface EndpointSlot {
 
 const VALUE = LAYOUTS.endpoint;
 const EMPTY = Buffer.alloc(VALUE.size);
+const NO_IPV4 = Buffer.alloc(4);
+const NO_IPV6 = Buffer.alloc(16);
 
-/** The largest pod CIDR a node may have: a /16 is 65,536 slots of 24 bytes (1.5 MiB). */
+/** The largest IPv4 pod CIDR a node may have: a /16 is 65,536 slots of 40 bytes (2.5 MiB). */
 export const LARGEST_POD_PREFIX = 16;
+/**
+ * How many slots a node with only an IPv6 pod CIDR has: its first 4,096 addresses (a
+ * /116's worth) go to pods. An IPv6 node CIDR is a /64 as a rule, which no array can
+ * hold; a dual-stack node has as many slots as its IPv4 CIDR has addresses.
+ */
+export const IPV6_ONLY_SLOTS = 4096;
 
-/** A pod CIDR as the endpoints map indexes it: its network address and how many addresses it spans. */
+/** A node's pod CIDRs: one for each family its pods have addresses of (at least one). */
+export interface PodCidrs {
+  ipv4?: string;
+  ipv6?: string;
+}
+
+/** The pod CIDRs as the endpoints map lays them out: slot 0's address in each, and how many slots there are. */
 export interface PodSlots {
-  first: number;
   size: number;
+  ipv4?: number;
+  ipv6?: bigint;
 }
 
-/** Why the endpoints map cannot take this pod CIDR, or undefined when it can. */
-export function podCidrProblem(podCIDR: string): string | undefined {
-  if (parseIpv4Prefix(podCIDR).prefixLength >= LARGEST_POD_PREFIX) return undefined;
-  return `pod CIDR ${podCIDR} is larger than /${LARGEST_POD_PREFIX}: the endpoints map holds a slot for every address of it and is capped at /${LARGEST_POD_PREFIX}`;
+const describe = (cidrs: PodCidrs): string => [cidrs.ipv4, cidrs.ipv6].filter(Boolean).join(' and ');
+
+/** Why the endpoints map cannot take these pod CIDRs, or undefined when it can. */
+export function podCidrProblem(cidrs: PodCidrs): string | undefined {
+  if (!cidrs.ipv4 && !cidrs.ipv6) return 'no pod CIDR was given';
+  if (cidrs.ipv4 && parseIpv4Prefix(cidrs.ipv4).prefixLength < LARGEST_POD_PREFIX) {
+    return `pod CIDR ${cidrs.ipv4} is larger than /${LARGEST_POD_PREFIX}: the endpoints map holds a slot for every address of it and is capped at /${LARGEST_POD_PREFIX}`;
+  }
+  if (cidrs.ipv6) {
+    const { family, prefixLength } = parseIpPrefix(cidrs.ipv6);
+    if (family !== 'ipv6') return `IPv6 pod CIDR ${cidrs.ipv6} is not an IPv6 CIDR`;
+    const wanted = cidrs.ipv4 ? 2 ** (32 - parseIpv4Prefix(cidrs.ipv4).prefixLength) : 4;
+    if (2 ** (128 - prefixLength) < wanted) {
+      return cidrs.ipv4
+        ? `IPv6 pod CIDR ${cidrs.ipv6} has fewer addresses than IPv4 pod CIDR ${cidrs.ipv4}: a dual-stack pod holds the same offset in both`
+        : `IPv6 pod CIDR ${cidrs.ipv6} is too small for pods: use /126 or larger`;
+    }
+  }
+  return undefined;
 }
 
-/** Throws a RangeError for a pod CIDR larger than /16. */
-export function podSlots(podCIDR: string): PodSlots {
-  const problem = podCidrProblem(podCIDR);
+/** Throws a RangeError for pod CIDRs the endpoints map cannot take (podCidrProblem). */
+export function podSlots(cidrs: PodCidrs): PodSlots {
+  const problem = podCidrProblem(cidrs);
   if (problem) throw new RangeError(problem);
-  const { address, prefixLength } = parseIpv4Prefix(podCIDR);
-  const size = 2 ** (32 - prefixLength);
-  const number = ipv4ToNumber(address);
-  return { first: number - (number % size), size };
+  const slots: PodSlots = { size: 0 };
+  if (cidrs.ipv4) {
+    const { address, prefixLength } = parseIpv4Prefix(cidrs.ipv4);
+    slots.size = 2 ** (32 - prefixLength);
+    slots.ipv4 = ipv4ToNumber(address) - (ipv4ToNumber(address) % slots.size);
+  }
+  if (cidrs.ipv6) {
+    const { address, prefixLength } = parseIpPrefix(cidrs.ipv6);
+    const span = 1n << BigInt(128 - prefixLength);
+    slots.ipv6 = ipv6ToBigInt(address) - (ipv6ToBigInt(address) % span);
+    if (!cidrs.ipv4) slots.size = Number(span < BigInt(IPV6_ONLY_SLOTS) ? span : BigInt(IPV6_ONLY_SLOTS));
+  }
+  return slots;
 }
 
 /**
- * Gives the datapath object its pod CIDR before load: the range endpoint_of indexes
- * (pod_cidr_first, pod_cidr_size) and the endpoints and pod_limits maps sized to it.
+ * Gives the datapath object its pod CIDRs before load: the ranges endpoint_in indexes
+ * (ipv4_pods, pod_cidr_first, ipv6_pods, pod_ipv6_first, pod_cidr_size) and the
+ * endpoints and pod_limits maps sized to them.
  */
-export function setPodCidr(object: BpfObject, podCIDR: string): BpfObject {
-  const { first, size } = podSlots(podCIDR);
+export function setPodCidrs(object: BpfObject, cidrs: PodCidrs): BpfObject {
+  const { size, ipv4, ipv6 } = podSlots(cidrs);
   const network = Buffer.alloc(4);
-  network.writeUInt32BE(first);
-  return object.setRodata('pod_cidr_first', network).setRodata('pod_cidr_size', size).setMaxEntries('endpoints', size).setMaxEntries('pod_limits', size);
+  network.writeUInt32BE(ipv4 ?? 0);
+  object.setRodata('ipv4_pods', ipv4 === undefined ? 0 : 1).setRodata('pod_cidr_first', network);
+  object.setRodata('ipv6_pods', ipv6 === undefined ? 0 : 1).setRodata('pod_ipv6_first', Buffer.from((ipv6 ?? 0n).toString(16).padStart(32, '0'), 'hex'));
+  return object.setRodata('pod_cidr_size', size).setMaxEntries('endpoints', size).setMaxEntries('pod_limits', size);
 }
 
-/** Whether `ip` has a slot: it is in the pod CIDR. */
-export function inPodCidr(podCIDR: string, ip: string): boolean {
-  const { first, size } = podSlots(podCIDR);
-  const slot = ipv4ToNumber(ip) - first;
-  return slot >= 0 && slot < size;
+/** The slot of `ip` (either family), or undefined when the node's pod CIDR of its family lacks it. */
+export function slotOf(cidrs: PodCidrs, ip: string): number | undefined {
+  const { size, ipv4, ipv6 } = podSlots(cidrs);
+  let slot: number | undefined;
+  if (isIpv4(ip)) slot = ipv4 === undefined ? undefined : ipv4ToNumber(ip) - ipv4;
+  else if (ipv6 !== undefined) {
+    const offset = ipv6ToBigInt(ip) - ipv6;
+    slot = offset >= 0n && offset < BigInt(size) ? Number(offset) : undefined;
+  }
+  return slot !== undefined && slot >= 0 && slot < size ? slot : undefined;
 }
 
-/** The key of the slot for `ip`; throws when the address is outside the pod CIDR. */
-export function endpointKey(podCIDR: string, ip: string): Buffer {
-  const { first, size } = podSlots(podCIDR);
-  const slot = ipv4ToNumber(ip) - first;
-  if (slot < 0 || slot >= size) throw new RangeError(`${ip} is not in the pod CIDR ${podCIDR}`);
+/** Whether `ip` has a slot: it is in the pod CIDR of its family, among the addresses pods get. */
+export function inPodCidr(cidrs: PodCidrs, ip: string): boolean {
+  return slotOf(cidrs, ip) !== undefined;
+}
+
+/** The key of the slot for `ip`; throws when the address has none. */
+export function endpointKey(cidrs: PodCidrs, ip: string): Buffer {
+  const slot = slotOf(cidrs, ip);
+  if (slot === undefined) throw new RangeError(`${ip} is not in the pod CIDR ${describe(cidrs)}`);
   return slotKey(slot);
+}
+
+/** The key of the slot of a pod's addresses; throws when they have none, or not the same one. */
+function podKey(cidrs: PodCidrs, { ip, ip6 }: Pick<Endpoint, 'ip' | 'ip6'>): Buffer {
+  const keys = [ip, ip6].filter((address): address is string => address !== undefined).map((address) => endpointKey(cidrs, address));
+  if (keys.length === 0) throw new RangeError('an endpoint needs an address');
+  if (keys.length === 2 && !keys[0].equals(keys[1])) throw new RangeError(`${ip} and ${ip6} are not at the same offset of the pod CIDRs ${describe(cidrs)}`);
+  return keys[0];
 }
 
 export function encodeEndpoint(endpoint: Endpoint): Buffer {
   const value = Buffer.alloc(VALUE.size);
-  ipv4ToBytes(endpoint.ip).copy(value, VALUE.members.ip);
+  if (endpoint.ip) ipv4ToBytes(endpoint.ip).copy(value, VALUE.members.ip);
+  if (endpoint.ip6) ipv6ToBytes(endpoint.ip6).copy(value, VALUE.members.ip6);
   value.writeUInt32LE(endpoint.ifindex, VALUE.members.ifindex);
   macToBytes(endpoint.podMac).copy(value, VALUE.members.pod_mac);
   macToBytes(endpoint.hostMac).copy(value, VALUE.members.host_mac);
@@ -101,8 +165,11 @@ export function decodeEndpoint(value: Buffer): Endpoint | undefined {
   const ifindex = value.readUInt32LE(VALUE.members.ifindex);
   if (ifindex === 0) return undefined;
   const flags = value.readUInt32LE(VALUE.members.flags);
+  const ip = value.subarray(VALUE.members.ip, VALUE.members.ip + 4);
+  const ip6 = value.subarray(VALUE.members.ip6, VALUE.members.ip6 + 16);
   return {
-    ip: ipv4FromBytes(value.subarray(VALUE.members.ip, VALUE.members.ip + 4)),
+    ...(ip.equals(NO_IPV4) ? {} : { ip: ipv4FromBytes(ip) }),
+    ...(ip6.equals(NO_IPV6) ? {} : { ip6: ipv6FromBytes(ip6) }),
     ifindex,
     podMac: macFromBytes(value.subarray(VALUE.members.pod_mac, VALUE.members.pod_mac + 6)),
     hostMac: macFromBytes(value.subarray(VALUE.members.host_mac, VALUE.members.host_mac + 6)),
@@ -110,17 +177,17 @@ export function decodeEndpoint(value: Buffer): Endpoint | undefined {
   };
 }
 
-/** Puts the pod in the slot of its address. */
-export function writeEndpoint(map: BpfMap, podCIDR: string, endpoint: Endpoint): void {
-  map.update(endpointKey(podCIDR, endpoint.ip), encodeEndpoint(endpoint));
+/** Puts the pod in the slot of its addresses. */
+export function writeEndpoint(map: BpfMap, cidrs: PodCidrs, endpoint: Endpoint): void {
+  map.update(podKey(cidrs, endpoint), encodeEndpoint(endpoint));
 }
 
-/** The pod in the slot of `ip`, or undefined when the slot is empty, holds another address, or `ip` has none. */
-export function readEndpoint(map: BpfMap, podCIDR: string, ip: string): Endpoint | undefined {
-  if (!inPodCidr(podCIDR, ip)) return undefined;
-  const value = map.lookup(endpointKey(podCIDR, ip));
+/** The pod in the slot of `ip` (either family), or undefined when the slot is empty, holds another address, or `ip` has none. */
+export function readEndpoint(map: BpfMap, cidrs: PodCidrs, ip: string): Endpoint | undefined {
+  if (!inPodCidr(cidrs, ip)) return undefined;
+  const value = map.lookup(endpointKey(cidrs, ip));
   const endpoint = value && decodeEndpoint(value);
-  return endpoint?.ip === ip ? endpoint : undefined;
+  return endpoint?.ip === ip || endpoint?.ip6 === ip ? endpoint : undefined;
 }
 
 /** Every occupied slot, in slot order (one batch read). */
@@ -131,9 +198,10 @@ export function occupiedSlots(map: BpfMap): EndpointSlot[] {
   });
 }
 
-/** Whether a slot is the one of the address it holds: a map filled under another pod CIDR has them elsewhere. */
-export function inOwnSlot(podCIDR: string, { key, endpoint }: EndpointSlot): boolean {
-  return key.readUInt32LE(0) === ipv4ToNumber(endpoint.ip) - podSlots(podCIDR).first;
+/** Whether a slot is the one of the addresses it holds: a map filled under other pod CIDRs has them elsewhere, or lacks a family. */
+export function inOwnSlot(cidrs: PodCidrs, { key, endpoint }: EndpointSlot): boolean {
+  const slot = key.readUInt32LE(0);
+  return Boolean(cidrs.ipv4) === Boolean(endpoint.ip) && Boolean(cidrs.ipv6) === Boolean(endpoint.ip6) && [endpoint.ip, endpoint.ip6].every((ip) => ip === undefined || slotOf(cidrs, ip) === slot);
 }
 
 /** Empties a slot: the datapath then finds no pod at its address. */
@@ -141,7 +209,7 @@ export function clearSlot(map: BpfMap, key: Buffer): void {
   map.update(key, EMPTY);
 }
 
-/** Empties the slot of `ip` if it holds that address (an address outside the pod CIDR has none). */
-export function clearEndpoint(map: BpfMap, podCIDR: string, ip: string): void {
-  if (readEndpoint(map, podCIDR, ip)) clearSlot(map, endpointKey(podCIDR, ip));
+/** Empties the slot of `ip` if it holds that address (an address outside the pod CIDRs has none). */
+export function clearEndpoint(map: BpfMap, cidrs: PodCidrs, ip: string): void {
+  if (readEndpoint(map, cidrs, ip)) clearSlot(map, endpointKey(cidrs, ip));
 }

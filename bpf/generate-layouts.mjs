@@ -25,7 +25,9 @@ const section = (name) => types.find((type) => type.kind === 'DATASEC' && type.n
 function resolved(type) {
   return ['TYPEDEF', 'CONST', 'VOLATILE'].includes(type.kind) ? resolved(byId.get(type.type_id)) : type;
 }
+/** The qualifiers on a type, or on an array's elements (where C puts those of `const volatile T name[N]`). */
 function qualifiers(type) {
+  if (type.kind === 'ARRAY') return qualifiers(byId.get(type.type_id));
   return ['TYPEDEF', 'CONST', 'VOLATILE'].includes(type.kind) ? [type.kind, ...qualifiers(byId.get(type.type_id))] : [];
 }
 

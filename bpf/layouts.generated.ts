@@ -4,13 +4,14 @@
 /** The structs the maps hold: size and each member's byte offset. */
 export const LAYOUTS = {
   endpoint: {
-    size: 24,
+    size: 40,
     members: {
       ip: 0,
       ifindex: 4,
       pod_mac: 8,
       host_mac: 14,
       flags: 20,
+      ip6: 24,
     },
   },
   pod_limits: {
@@ -90,7 +91,9 @@ export const ENUMS = {
     TWILL_DROPPED_NO_POD: 19,
     TWILL_PASSED_TOO_BIG: 20,
     TWILL_DROPPED_BY_LIMIT: 21,
-    TWILL_REASON_COUNT: 22,
+    TWILL_PASSED_NEIGHBOUR_DISCOVERY: 22,
+    TWILL_PASSED_EXTENSION_HEADER: 23,
+    TWILL_REASON_COUNT: 24,
   },
   twill_direction: {
     TWILL_FROM_POD: 0,
@@ -99,9 +102,15 @@ export const ENUMS = {
     TWILL_TO_POD: 3,
     TWILL_DIRECTION_COUNT: 4,
   },
+  twill_family: {
+    TWILL_IPV4: 0,
+    TWILL_IPV6: 1,
+    TWILL_FAMILY_COUNT: 2,
+  },
   twill_counter_slots: {
     TWILL_REASON_SLOTS: 64,
-    TWILL_DIRECTION_SLOTS: 8,
+    TWILL_FAMILY_SLOTS: 2,
+    TWILL_DIRECTION_SLOTS: 4,
   },
   twill_endpoint_flag: {
     TWILL_ENDPOINT_USES_STACK: 1,
@@ -174,7 +183,10 @@ export const RODATA = [
   'tunnel_vni',
   'tunnel_port',
   'node_ip',
+  'ipv4_pods',
   'pod_cidr_first',
+  'ipv6_pods',
+  'pod_ipv6_first',
   'pod_cidr_size',
   'cluster_first',
   'node_slot_count',

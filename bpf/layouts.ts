@@ -7,16 +7,20 @@ export { LAYOUTS, MAPS };
 
 const { TWILL_REASON_COUNT, ...reasons } = ENUMS.twill_reason;
 const { TWILL_DIRECTION_COUNT, ...directions } = ENUMS.twill_direction;
+const { TWILL_FAMILY_COUNT, ...families } = ENUMS.twill_family;
 
 /** enum twill_reason, by the names the C uses. */
 export const REASONS = reasons;
 /** enum twill_direction. */
 export const DIRECTIONS = directions;
+/** enum twill_family: the IP family a counter counted. */
+export const FAMILIES = families;
 /** TWILL_REASON_COUNT and TWILL_DIRECTION_COUNT: the enums' sizes. */
 export const REASON_COUNT = TWILL_REASON_COUNT;
 export const DIRECTION_COUNT = TWILL_DIRECTION_COUNT;
+export const FAMILY_COUNT = TWILL_FAMILY_COUNT;
 
-/** enum twill_counter_slots: the counters map's fixed shape, with room for more reasons and directions. */
+/** enum twill_counter_slots: the counters map's fixed shape, with room for more reasons. */
 export const COUNTER_SLOTS = ENUMS.twill_counter_slots;
 /** enum twill_endpoint_flag: the bits of struct endpoint's flags. */
 export const ENDPOINT_FLAGS = ENUMS.twill_endpoint_flag;
@@ -29,6 +33,7 @@ export const PREFIX_LENGTHS_MAX = ENUMS.twill_node_subnet_limits.TWILL_PREFIX_LE
 
 export type ReasonName = keyof typeof REASONS;
 export type DirectionName = keyof typeof DIRECTIONS;
+export type FamilyName = keyof typeof FAMILIES;
 
 /** An array map's key: the slot's index, a __u32 (little-endian, as on every host Twill runs on). */
 export function slotKey(slot: number): Buffer {

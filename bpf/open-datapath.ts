@@ -4,7 +4,7 @@
 // loads it; the verdict tests and the benchmark load it as it is.
 import { ipv4ToBytes, parseIpv4Prefix } from './addresses';
 import { DATAPATH_OBJECT } from './datapath';
-import { setPodCidr } from './endpoints';
+import { setPodCidrs, type PodCidrs } from './endpoints';
 import type { RodataName } from './layouts';
 import { nodeSlotLayout, setNodeSlotLayout, type NodeSlotLayout } from './node-subnets';
 import { BpfObject } from './tsbpf';
@@ -18,8 +18,8 @@ export interface DatapathSettings {
   vni?: number;
   vxlanPort?: number;
   nodeIp?: string;
-  /** This node's pod CIDR: the endpoints map has a slot for each of its addresses. */
-  podCIDR: string;
+  /** This node's pod CIDRs: the endpoints map has a slot for each pod address of them. */
+  podCIDRs: PodCidrs;
   /** The cluster's pod CIDR, over which node_slots lays out the other nodes' subnets. */
   clusterCIDR?: string;
 }
@@ -32,7 +32,7 @@ function udpPortBytes(port: number): Buffer {
 }
 
 export function openDatapath(settings: DatapathSettings): { object: BpfObject; slotLayout?: NodeSlotLayout } {
-  const object = setPodCidr(BpfObject.open(DATAPATH_OBJECT), settings.podCIDR);
+  const object = setPodCidrs(BpfObject.open(DATAPATH_OBJECT), settings.podCIDRs);
   const values: Partial<Record<RodataName, number | Buffer | undefined>> = {
     uplink_ifindex: settings.uplinkIfindex,
     tunnel_ifindex: settings.tunnelIfindex,
@@ -43,7 +43,8 @@ export function openDatapath(settings: DatapathSettings): { object: BpfObject; s
   for (const [name, value] of Object.entries(values)) {
     if (value !== undefined) object.setRodata(name, value);
   }
-  const slotLayout = nodeSlotLayout(settings.clusterCIDR, parseIpv4Prefix(settings.podCIDR).prefixLength);
+  const { ipv4 } = settings.podCIDRs;
+  const slotLayout = ipv4 ? nodeSlotLayout(settings.clusterCIDR, parseIpv4Prefix(ipv4).prefixLength) : undefined;
   setNodeSlotLayout(object, slotLayout);
   return { object, slotLayout };
 }

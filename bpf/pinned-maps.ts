@@ -30,14 +30,14 @@ export function pinnedCounters(bpffsRoot: string): Counter[] {
   return withPinnedMap(bpffsRoot, 'counters', readCounters);
 }
 
-/** This node's pods with their bandwidth limits, sorted by address. */
+/** This node's pods with their bandwidth limits, in slot order: by address in each family. */
 export function pinnedEndpoints(bpffsRoot: string): Array<Endpoint & { limits: PodLimitsHeld }> {
   const slots = withPinnedMap(bpffsRoot, 'endpoints', occupiedSlots);
   // A node whose agent predates limits has no pod_limits pin, and no limits.
   const limits = fs.existsSync(pinPaths(bpffsRoot).map('pod_limits'))
     ? withPinnedMap(bpffsRoot, 'pod_limits', (map) => slots.map((slot) => decodePodLimits(map.lookup(slot.key) ?? Buffer.alloc(map.valueLength))))
     : slots.map(() => ({}));
-  return slots.map((slot, i) => ({ ...slot.endpoint, limits: limits[i] })).sort((a, b) => compareIpv4(a.ip, b.ip));
+  return slots.map((slot, i) => ({ ...slot.endpoint, limits: limits[i] }));
 }
 
 /** The other nodes' pod subnets, sorted by address. */

@@ -3,7 +3,7 @@
 // the datapath keeps as a clock (see struct rate_limit); the agent writes the rate, the
 // burst as time at the rate, and a zero clock, which the datapath's first packet sets.
 import type { PodLimits, RateLimit } from '../agent/api/cni';
-import { endpointKey, inPodCidr } from './endpoints';
+import { endpointKey, inPodCidr, type PodCidrs } from './endpoints';
 import { LAYOUTS } from './layouts';
 import type { BpfMap } from './tsbpf';
 
@@ -68,14 +68,14 @@ export function decodePodLimits(value: Buffer): PodLimitsHeld {
 }
 
 /** Sets the limits of the pod at `ip`; its clocks start afresh. */
-export function writePodLimits(map: BpfMap, podCIDR: string, ip: string, limits: PodLimits): void {
-  map.update(endpointKey(podCIDR, ip), encodePodLimits(limits));
+export function writePodLimits(map: BpfMap, cidrs: PodCidrs, ip: string, limits: PodLimits): void {
+  map.update(endpointKey(cidrs, ip), encodePodLimits(limits));
 }
 
 /** Whether the map holds exactly `limits` for `ip` (rates, and bursts and horizons as this build derives them). */
-export function holdsPodLimits(map: BpfMap, podCIDR: string, ip: string, limits: PodLimits): boolean {
-  if (!inPodCidr(podCIDR, ip)) return !limits.ingress && !limits.egress;
-  const value = map.lookup(endpointKey(podCIDR, ip));
+export function holdsPodLimits(map: BpfMap, cidrs: PodCidrs, ip: string, limits: PodLimits): boolean {
+  if (!inPodCidr(cidrs, ip)) return !limits.ingress && !limits.egress;
+  const value = map.lookup(endpointKey(cidrs, ip));
   const expected = encodePodLimits(limits);
   if (!value) return false;
   // The clocks are the datapath's, and the lock reads as zero: compare the rest.
@@ -84,8 +84,8 @@ export function holdsPodLimits(map: BpfMap, podCIDR: string, ip: string, limits:
 }
 
 /** Clears the limits in the slot of `ip` (an address outside the pod CIDR has none). */
-export function clearPodLimits(map: BpfMap, podCIDR: string, ip: string): void {
-  if (inPodCidr(podCIDR, ip)) map.update(endpointKey(podCIDR, ip), EMPTY);
+export function clearPodLimits(map: BpfMap, cidrs: PodCidrs, ip: string): void {
+  if (inPodCidr(cidrs, ip)) map.update(endpointKey(cidrs, ip), EMPTY);
 }
 
 /** Every slot holding a limit, by key, for the start-up's sweep of slots no pod holds. */

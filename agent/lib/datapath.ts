@@ -8,8 +8,9 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 
 import { takeResizedCounters } from '../../bpf/counters';
+import { takeGrownValues } from '../../bpf/grown-values';
 import { PROGRAMS, pinPaths, type PinPaths, type ProgramName } from '../../bpf/datapath';
-import { MAPS, UNPINNED_MAPS, type MapName } from '../../bpf/layouts';
+import { LAYOUTS, MAPS, UNPINNED_MAPS, type MapName } from '../../bpf/layouts';
 import { rebuildFromNodeSubnets, type NodeSlotLayout, type NodeSubnetMaps } from '../../bpf/node-subnets';
 import { openDatapath, type DatapathSettings } from '../../bpf/open-datapath';
 import { ensurePrivateDirectory } from './private-dir';
@@ -48,6 +49,7 @@ export function loadDatapath(bpffsRoot: string, settings: DatapathSettings, atta
     ensurePrivateDirectory(directory);
   }
   const resizedCounters = takeResizedCounters(pins.map('counters'));
+  const grownEndpoints = takeGrownValues(pins.map('endpoints'), LAYOUTS.endpoint.size);
   const adopted = (Object.keys(MAPS) as MapName[]).filter((name) => fs.existsSync(pins.map(name)));
   const { object, slotLayout } = openDatapath(settings);
   object.pinMapsUnder(pins.maps, UNPINNED_MAPS).load();
@@ -67,8 +69,12 @@ export function loadDatapath(bpffsRoot: string, settings: DatapathSettings, atta
     resizedCounters.restore(maps.counters);
     log.info({ slots: resizedCounters.from, now: maps.counters.info.maxEntries }, 'counters map resized for the reasons of this build; counts carried over');
   }
+  if (grownEndpoints) {
+    grownEndpoints.restore(maps.endpoints);
+    log.info({ from: grownEndpoints.from, to: maps.endpoints.valueLength, slots: grownEndpoints.entries }, 'endpoints map grown for the fields of this build; its entries carried over');
+  }
   // Before any link runs these programs: they look up this length in node_slots, and
-  // VXLAN senders in node_addresses.
+  // VXLAN senders in node_addresses; and pods in endpoints.
   rebuildFromNodeSubnets(maps, slotLayout);
   const program = (name: ProgramName): BpfProgram => programs.get(name) as BpfProgram;
   const hooks = new DeviceHooks(attachMode, pins);

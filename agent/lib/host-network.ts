@@ -58,7 +58,7 @@ export function ensureMasquerade(podCIDR: string, clusterCIDR: string): void {
  * arrives unwrapped (see from_netdev).
  */
 export function tunnelAddress(podCIDR: string): string {
-  return ipv4FromNumber(podSlots(podCIDR).first);
+  return ipv4FromNumber(podSlots({ ipv4: podCIDR }).ipv4 as number);
 }
 
 /** The collect-metadata VXLAN device with the tunnel address and no other, at `mtu`, created once and reused after restarts. */
@@ -82,7 +82,7 @@ export async function ensureTunnelDevice(rtnl: Rtnl, nodeIp: string, podCIDR: st
  * back (a loop that ends only with the TTL). A pod CIDR of an earlier start goes.
  */
 export async function ensurePodCidrUnreachable(rtnl: Rtnl, podCIDR: string): Promise<void> {
-  const network = `${ipv4FromNumber(podSlots(podCIDR).first)}/${parseIpv4Prefix(podCIDR).prefixLength}`;
+  const network = `${tunnelAddress(podCIDR)}/${parseIpv4Prefix(podCIDR).prefixLength}`;
   await rtnl.addRoute({ destination: network, type: 'unreachable', protocol: TWILL_ROUTE_PROTOCOL }, { replace: true });
   const stale = (await rtnl.routes()).filter((route) => route.type === 'unreachable' && route.protocol === TWILL_ROUTE_PROTOCOL && route.destination !== network);
   for (const route of stale) await rtnl.deleteRoute({ destination: route.destination, type: 'unreachable', protocol: TWILL_ROUTE_PROTOCOL });

@@ -6,7 +6,7 @@
 // counters, and labels whose values come from small fixed sets.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-import { counterLabel, readCounters } from '../../bpf/counters';
+import { counterLabel, FAMILY_NAMES, readCounters } from '../../bpf/counters';
 import { DIRECTIONS, REASONS, type DirectionName, type ReasonName } from '../../bpf/layouts';
 import { entryCount } from '../../bpf/map-entries';
 import type { BpfMap } from '../../bpf/tsbpf';
@@ -22,8 +22,10 @@ export const NODE_SOURCE_KINDS = Object.keys(SOURCE_EVENTS) as Array<NodeSource[
 /** What a CNI command can end in: success, or one of the error codes by name. */
 const CNI_RESULTS = ['success', ...RESULT_OF_CODE.values()];
 
-/** Every reason under every hook, as the counters are labelled. */
-const COUNTER_LABELS = (Object.keys(REASONS) as ReasonName[]).flatMap((reason) => (Object.keys(DIRECTIONS) as DirectionName[]).map((direction) => ({ reason: counterLabel(reason), direction: counterLabel(direction) })));
+/** Every reason of each family under every hook, as the counters are labelled. */
+const COUNTER_LABELS = (Object.keys(REASONS) as ReasonName[]).flatMap((reason) =>
+  FAMILY_NAMES.flatMap((family) => (Object.keys(DIRECTIONS) as DirectionName[]).map((direction) => ({ reason: counterLabel(reason), family: counterLabel(family), direction: counterLabel(direction) }))),
+);
 
 /** The maps whose occupancy is exported, by their pinned names. */
 const OCCUPANCY = { endpoints: (maps: DatapathMaps): BpfMap => maps.endpoints, node_subnets: (maps: DatapathMaps): BpfMap => maps.nodeSubnets };
@@ -175,8 +177,8 @@ export class AgentMetrics {
     // (registered after packets) is exported after packets' collect has filled it.
     const packets = new Counter({
       name: 'twill_datapath_packets_total',
-      help: 'Packets the datapath handled, by reason (delivered_local, forwarded_remote, passed_*, dropped_*) and hook.',
-      labelNames: ['reason', 'direction'] as const,
+      help: 'Packets the datapath handled, by reason (delivered_local, forwarded_remote, passed_*, dropped_*), IP family (ARP counts as ipv4) and hook.',
+      labelNames: ['reason', 'family', 'direction'] as const,
       registers: [this.registry],
       collect() {
         packets.reset();
@@ -187,7 +189,7 @@ export class AgentMetrics {
         }
         if (!metrics.datapath) return;
         for (const counter of readCounters(metrics.datapath.counters)) {
-          const labels = { reason: counterLabel(counter.reason), direction: counterLabel(counter.direction) };
+          const labels = { reason: counterLabel(counter.reason), family: counterLabel(counter.family), direction: counterLabel(counter.direction) };
           packets.inc(labels, Number(counter.packets));
           bytes.inc(labels, Number(counter.bytes));
         }
@@ -195,8 +197,8 @@ export class AgentMetrics {
     });
     const bytes = new Counter({
       name: 'twill_datapath_bytes_total',
-      help: 'Bytes the datapath handled (whole frames as the hook saw them), by reason and hook.',
-      labelNames: ['reason', 'direction'] as const,
+      help: 'Bytes the datapath handled (whole frames as the hook saw them), by reason, IP family and hook.',
+      labelNames: ['reason', 'family', 'direction'] as const,
       registers: [this.registry],
     });
     new Gauge({

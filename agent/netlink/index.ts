@@ -8,5 +8,5 @@
 export { Rtnl, type Link, type Neighbour, type RouteEntry, type RouteSpec, type VethSpec } from './lib/rtnl';
 export { NetlinkError } from './lib/errors';
 export type { LinkSettings } from './lib/linkinfo';
-export { ipv4FromBytes, ipv4FromNumber, ipv4ToBytes, ipv4ToNumber, isIpv4, macFromBytes, macToBytes, parseIpv4Prefix, type Ipv4Prefix } from '../../bpf/addresses';
+export { ipv4FromBytes, ipv4FromNumber, ipv4ToBytes, ipv4ToNumber, ipv6FromBytes, ipv6ToBytes, isIpv4, isIpv6, macFromBytes, macToBytes, parseIpPrefix, parseIpv4Prefix, type Ipv4Prefix } from '../../bpf/addresses';
 export { PROC_SYS_NET, hardenHostVeth } from './lib/host-veth-settings';

@@ -10,8 +10,8 @@
 enum twill_reason {
 	TWILL_DELIVERED_LOCAL = 1,   /* redirected into a pod on this node */
 	TWILL_FORWARDED_REMOTE = 2,  /* sent towards the node that owns the destination */
-	TWILL_PASSED_NOT_IPV4 = 3,   /* ARP, IPv6, …: the host stack handles it */
-	TWILL_PASSED_NOT_POD = 4,    /* IPv4 for no pod or pod subnet we know */
+	TWILL_PASSED_NOT_IPV4 = 3,   /* ARP, IPv6 in a cluster without it, …: the host stack handles it */
+	TWILL_PASSED_NOT_POD = 4,    /* IP for no pod or pod subnet we know */
 	TWILL_DROPPED_SPOOFED = 5,   /* a pod sent from an address that is not its own */
 	TWILL_DROPPED_MALFORMED = 6, /* too short for the headers it claims */
 	TWILL_PASSED_NAT_REPLY = 7,  /* a reply the host NATed (a Service): conntrack must reverse it */
@@ -29,6 +29,8 @@ enum twill_reason {
 	TWILL_DROPPED_NO_POD = 19,   /* for an address of this node's pod CIDR that no pod holds: never routed on */
 	TWILL_PASSED_TOO_BIG = 20,   /* vxlan: too big for the uplink once wrapped: the stack answers "fragmentation needed" */
 	TWILL_DROPPED_BY_LIMIT = 21, /* over the bandwidth limit of the pod sending or receiving it */
+	TWILL_PASSED_NEIGHBOUR_DISCOVERY = 22, /* IPv6 neighbour discovery or MLD from a pod's own or link-local address: the stack answers it */
+	TWILL_PASSED_EXTENSION_HEADER = 23, /* IPv6 with an extension header (a fragment, options, routing): the stack routes it */
 	TWILL_REASON_COUNT,          /* not a reason: how many values there are (0 is none), for sizing */
 };
 
@@ -41,16 +43,26 @@ enum twill_direction {
 	TWILL_DIRECTION_COUNT, /* not a direction: how many there are */
 };
 
+/* The IP family of the packet a counter counted; ARP counts under IPv4. */
+enum twill_family {
+	TWILL_IPV4 = 0,
+	TWILL_IPV6 = 1,
+	TWILL_FAMILY_COUNT, /* not a family: how many there are */
+};
+
 /*
  * The counters map is an array (lookups the verifier inlines) with a slot for every
- * reason and direction: reason * TWILL_DIRECTION_SLOTS + direction (counter_index in
- * the datapath, counterIndex in bpf/counters.ts). Its shape is fixed with room to
- * spare, so that a build adding reasons or directions re-adopts the pinned map of the
- * build before it, counts and all.
+ * reason, family and direction: (reason * TWILL_FAMILY_SLOTS + family) *
+ * TWILL_DIRECTION_SLOTS + direction (counter_index in the datapath, counterIndex in
+ * bpf/counters.ts). Its shape is fixed with room to spare, so that a build adding
+ * reasons re-adopts the pinned map of the build before it, counts and all. (Builds
+ * before the family had eight direction slots and no family: their slots are the
+ * IPv4 slots of this shape.)
  */
 enum twill_counter_slots {
 	TWILL_REASON_SLOTS = 64,
-	TWILL_DIRECTION_SLOTS = 8,
+	TWILL_FAMILY_SLOTS = 2,
+	TWILL_DIRECTION_SLOTS = 4,
 };
 
 struct counter_value {
@@ -59,22 +71,27 @@ struct counter_value {
 };
 
 /*
- * IPv4 addresses in map keys and values are four bytes in network order, declared as
- * arrays so that bpftool prints 10.244.1.2 as [10,244,1,2] rather than as an integer.
+ * Addresses in map keys and values are bytes in network order (four for IPv4, sixteen
+ * for IPv6), declared as arrays so that bpftool prints 10.244.1.2 as [10,244,1,2]
+ * rather than as an integer.
  */
 
 /*
- * A pod on this node. The endpoints map is an array with one slot per address of the
- * node's pod CIDR: slot = the address's offset in it (ntohl(ip) - ntohl(network)). A
- * slot with ifindex 0 holds no pod; the address is kept too, so a dump shows which pod
- * a slot holds and userspace can check it against the slot.
+ * A pod on this node. The endpoints map is an array with one slot per pod address of
+ * the node: slot = the address's offset in the node's pod CIDR of its family (for
+ * IPv4, ntohl(ip) - ntohl(network)). A dual-stack pod has the same offset in both
+ * CIDRs, so one slot holds it for both families. A slot with ifindex 0 holds no pod;
+ * the addresses are kept too, so a dump shows which pod a slot holds and userspace can
+ * check them against the slot. ip6 comes last: a map pinned by a build before it holds
+ * the same fields in front.
  */
 struct endpoint {
-	__u8 ip[4];       /* the pod's address */
+	__u8 ip[4];       /* the pod's IPv4 address; 0.0.0.0 in a cluster without IPv4 */
 	__u32 ifindex;    /* the host-side veth; 0: an empty slot */
 	__u8 pod_mac[6];  /* the pod's eth0 */
 	__u8 host_mac[6]; /* the host-side veth, the pod's next hop */
 	__u32 flags;      /* enum twill_endpoint_flag */
+	__u8 ip6[16];     /* the pod's IPv6 address; :: in a cluster without IPv6 */
 };
 
 enum twill_endpoint_flag {

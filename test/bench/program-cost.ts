@@ -38,9 +38,9 @@ const TUNNEL_FLAG_NODE = 3;
 const VXLAN_PORT = 8472;
 // BPF_PROG_TEST_RUN delivers the packet as arriving on lo (ifindex 1): the sender sits
 // behind it, and it is the uplink too (the VXLAN device is ifindex 2).
-const sender: Endpoint = { ip: '10.244.0.2', ifindex: 1, podMac: '02:00:0a:f4:00:02', hostMac: '02:aa:00:00:00:02' };
-const receiver: Endpoint = { ip: '10.244.0.3', ifindex: 4242, podMac: '02:00:0a:f4:00:03', hostMac: '02:aa:00:00:00:03' };
-const receiverUsingStack: Endpoint = { ip: '10.244.0.4', ifindex: 4243, podMac: '02:00:0a:f4:00:04', hostMac: '02:aa:00:00:00:04', usesStack: true };
+const sender = { ip: '10.244.0.2', ifindex: 1, podMac: '02:00:0a:f4:00:02', hostMac: '02:aa:00:00:00:02' } satisfies Endpoint;
+const receiver = { ip: '10.244.0.3', ifindex: 4242, podMac: '02:00:0a:f4:00:03', hostMac: '02:aa:00:00:00:03' } satisfies Endpoint;
+const receiverUsingStack = { ip: '10.244.0.4', ifindex: 4243, podMac: '02:00:0a:f4:00:04', hostMac: '02:aa:00:00:00:04', usesStack: true } satisfies Endpoint;
 
 /** Other node n's pod subnet and address (this node's pods are in POD_CIDR). */
 function node(n: number): { cidr: string; ip: string } {
@@ -82,12 +82,12 @@ const oneRunPaths: Path[] = [
 
 /** The datapath loaded with `count` other nodes' subnets, and its programs. */
 function loadDatapath(count: number): { object: BpfObject; programs: Map<Path['program'], BpfProgram> } {
-  const opened = openDatapath({ podCIDR: POD_CIDR, nodeIp: NODE_IP, clusterCIDR: CLUSTER_CIDR, uplinkIfindex: 1, tunnelIfindex: 2, vxlanPort: VXLAN_PORT });
+  const opened = openDatapath({ podCIDRs: { ipv4: POD_CIDR }, nodeIp: NODE_IP, clusterCIDR: CLUSTER_CIDR, uplinkIfindex: 1, tunnelIfindex: 2, vxlanPort: VXLAN_PORT });
   const object = opened.object.load();
   const programs = new Map<Path['program'], BpfProgram>();
   try {
     const endpoints = object.map('endpoints');
-    for (const pod of [sender, receiver, receiverUsingStack]) writeEndpoint(endpoints, POD_CIDR, pod);
+    for (const pod of [sender, receiver, receiverUsingStack]) writeEndpoint(endpoints, { ipv4: POD_CIDR }, pod);
     endpoints.close();
     const maps = { nodeSubnets: object.map('node_subnets'), nodeSlots: object.map('node_slots'), nodeSubnetLengths: object.map('node_subnet_lengths'), nodeAddresses: object.map('node_addresses') };
     for (let n = 1; n <= count; n++) maps.nodeSubnets.update(nodeSubnetKey(node(n).cidr), encodeNodeSubnet({ nodeIp: node(n).ip, tunnel: n === TUNNEL_FLAG_NODE }));

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { COUNTER_SLOT_COUNT, packetsFor } from '../../bpf/counters';
-import { COUNTER_SLOTS, slotKey } from '../../bpf/layouts';
+import { COUNTER_SLOTS, FAMILIES, LAYOUTS, slotKey } from '../../bpf/layouts';
 
 import { pinPaths } from '../../bpf/datapath';
 import { encodeEndpoint, endpointKey, occupiedSlots, writeEndpoint } from '../../bpf/endpoints';
@@ -127,8 +127,9 @@ describe('agent restarts', needsRoot, () => {
       try {
         for (const [key, value] of current.lookupBatch()) {
           const slot = key.readUInt32LE(0);
-          const [reason, direction] = [Math.floor(slot / COUNTER_SLOTS.TWILL_DIRECTION_SLOTS), slot % COUNTER_SLOTS.TWILL_DIRECTION_SLOTS];
-          if (reason < 21 && direction < 3) replacement.update(slotKey(reason * 3 + direction), value);
+          const { TWILL_FAMILY_SLOTS, TWILL_DIRECTION_SLOTS } = COUNTER_SLOTS;
+          const [reason, family, direction] = [Math.floor(slot / (TWILL_FAMILY_SLOTS * TWILL_DIRECTION_SLOTS)), Math.floor(slot / TWILL_DIRECTION_SLOTS) % TWILL_FAMILY_SLOTS, slot % TWILL_DIRECTION_SLOTS];
+          if (reason < 21 && family === FAMILIES.TWILL_IPV4 && direction < 3) replacement.update(slotKey(reason * 3 + direction), value);
         }
       } finally {
         replacement.close();
@@ -142,6 +143,29 @@ describe('agent restarts', needsRoot, () => {
     assert.ok(podsTalk());
   });
 
+  test('an upgrade over an endpoints map pinned before IPv6 (24-byte values) loads, and keeps every pod', async () => {
+    await node.stopAgent('SIGTERM');
+    const pin = pinPaths(node.bpffsRoot).map('endpoints');
+    const endpoints = () => withPinnedMap(node.bpffsRoot, 'endpoints', (map) => occupiedSlots(map));
+    const live = endpoints();
+    assert.ok(live.length > 0);
+    const older = `${pin}_older`;
+    const slots = withPinnedMap(node.bpffsRoot, 'endpoints', (map) => map.info.maxEntries);
+    execFileSync('bpftool', ['map', 'create', older, 'type', 'array', 'key', '4', 'value', '24', 'entries', String(slots), 'name', 'endpoints']);
+    const replacement = BpfMap.openPinned(older);
+    try {
+      for (const { key, endpoint } of live) replacement.update(key, encodeEndpoint(endpoint).subarray(0, 24));
+    } finally {
+      replacement.close();
+    }
+    fs.renameSync(older, pin);
+
+    await node.startAgent();
+    assert.equal(withPinnedMap(node.bpffsRoot, 'endpoints', (map) => map.valueLength), LAYOUTS.endpoint.size, 'grown to this build\'s values');
+    assert.deepEqual(endpoints(), live, 'every pod in its slot, as before');
+    assert.ok(podsTalk());
+  });
+
   test('a restart removes endpoint entries whose veth is gone or whose slot is not their address, and only those', async () => {
     await node.stopAgent('SIGTERM');
     const endpoints = () => withPinnedMap(node.bpffsRoot, 'endpoints', (map) => occupiedSlots(map).map((slot) => slot.endpoint));
@@ -152,13 +176,13 @@ describe('agent restarts', needsRoot, () => {
     // A live pod's entry in the slot of another address (a map filled under another pod CIDR).
     const misplaced = { ...live[0], ip: '10.245.0.252' };
     withPinnedMap(node.bpffsRoot, 'endpoints', (map) => {
-      for (const stale of [vanished, reused]) writeEndpoint(map, node.podCIDR, stale);
-      map.update(endpointKey(node.podCIDR, '10.244.0.252'), encodeEndpoint(misplaced));
+      for (const stale of [vanished, reused]) writeEndpoint(map, { ipv4: node.podCIDR }, stale);
+      map.update(endpointKey({ ipv4: node.podCIDR }, '10.244.0.252'), encodeEndpoint(misplaced));
     });
 
     await node.startAgent();
     const after = endpoints();
-    const byIp = (list: typeof live) => [...list].sort((a, b) => a.ip.localeCompare(b.ip));
+    const byIp = (list: typeof live) => [...list].sort((a, b) => (a.ip ?? '').localeCompare(b.ip ?? ''));
     assert.deepEqual(byIp(after), byIp(live), 'the stale entries are gone, the live ones untouched');
     assert.ok(podsTalk());
   });

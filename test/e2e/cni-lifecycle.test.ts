@@ -27,7 +27,7 @@ describe('CNI verbs against a real node', needsRoot, () => {
     return fs.existsSync(directory) ? fs.readdirSync(directory).filter((name) => /^\d+\.\d+\.\d+\.\d+$/.test(name)) : [];
   };
   const hostLinks = (): string => node.exec('ip', ['-o', 'link', 'show']);
-  const hasEndpoint = (ip: string): boolean => withPinnedMap(node.bpffsRoot, 'endpoints', (endpoints) => readEndpoint(endpoints, node.podCIDR, ip) !== undefined);
+  const hasEndpoint = (ip: string): boolean => withPinnedMap(node.bpffsRoot, 'endpoints', (endpoints) => readEndpoint(endpoints, { ipv4: node.podCIDR }, ip) !== undefined);
   /** Asserts that nothing of the pod is left: veth, host route, link pin, endpoint, address. */
   const assertGone = (pod: PodSpec, ip: string): void => {
     const veth = hostVethName({ containerID: pod.containerID, ifname: 'eth0' });

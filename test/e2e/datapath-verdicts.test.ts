@@ -1,19 +1,20 @@
 // The datapath programs' verdicts as a table run through BPF_PROG_TEST_RUN: each row
-// is a packet, the verdict expected, the counter that must move, and for redirects the
-// MACs the packet must leave with.
+// is a packet, the verdict expected, the counter that must move (under the packet's
+// family), and for redirects the MACs the packet must leave with. IPv4 in a node
+// without IPv6, then IPv6 (and IPv4 beside it) in a dual-stack node and an IPv6-only one.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
 import { readCounters, type Counter } from '../../bpf/counters';
 import { PROGRAMS, type ProgramName } from '../../bpf/datapath';
-import { writeEndpoint, type Endpoint } from '../../bpf/endpoints';
+import { writeEndpoint, type Endpoint, type PodCidrs } from '../../bpf/endpoints';
 import { SUBNET_FLAGS, type DirectionName, type ReasonName } from '../../bpf/layouts';
 import { encodeNodeSubnet, nodeSubnetKey, rebuildFromNodeSubnets } from '../../bpf/node-subnets';
 import { openDatapath, type DatapathSettings } from '../../bpf/open-datapath';
 import type { BpfMap, BpfObject, BpfProgram } from '../../bpf/tsbpf';
 import { needsRoot } from '../helpers/kernel';
 import { ipv4FromBytes } from '../../agent/netlink';
-import { arpFrame, ethernetFrame, icmpEchoRequest, icmpRedirect, icmpv6Redirect, ipv4ChecksumValid, ipv4Frame, ipv4Packet, neighbourSolicitation, routerAdvertisement, udpDatagram, vxlanPacket, type Ipv4Fields, type VxlanOptions } from '../helpers/packets';
+import { arpFrame, ethernetFrame, icmpEchoRequest, icmpRedirect, icmpv6Redirect, ipv4ChecksumValid, ipv4Frame, ipv4Packet, ipv6Frame, neighbourSolicitation, routerAdvertisement, udpDatagram, vxlanPacket, type Ipv4Fields, type VxlanOptions } from '../helpers/packets';
 
 const TC_ACT_OK = 0;
 const TC_ACT_SHOT = 2;
@@ -22,10 +23,10 @@ const TC_ACT_REDIRECT = 7;
 // This node's pods are in 10.244.0.0/24. Under BPF_PROG_TEST_RUN the packet arrives on
 // lo (ifindex 1): pod A "sits behind" it.
 const POD_CIDR = '10.244.0.0/24';
-const podA: Endpoint = { ip: '10.244.0.2', ifindex: 1, podMac: '02:00:0a:f4:00:02', hostMac: '02:aa:00:00:00:02' };
-const podB: Endpoint = { ip: '10.244.0.3', ifindex: 4242, podMac: '02:00:0a:f4:00:03', hostMac: '02:aa:00:00:00:03' };
+const podA = { ip: '10.244.0.2', ifindex: 1, podMac: '02:00:0a:f4:00:02', hostMac: '02:aa:00:00:00:02' } satisfies Endpoint;
+const podB = { ip: '10.244.0.3', ifindex: 4242, podMac: '02:00:0a:f4:00:03', hostMac: '02:aa:00:00:00:03' } satisfies Endpoint;
 // A pod that has sent into the host stack: replies to it may need conntrack.
-const podC: Endpoint = { ip: '10.244.0.4', ifindex: 4243, podMac: '02:00:0a:f4:00:04', hostMac: '02:aa:00:00:00:04', usesStack: true };
+const podC = { ip: '10.244.0.4', ifindex: 4243, podMac: '02:00:0a:f4:00:04', hostMac: '02:aa:00:00:00:04', usesStack: true } satisfies Endpoint;
 
 interface Row {
   name: string;
@@ -124,13 +125,13 @@ const macOf = (packet: Buffer, offset: number): string => Array.from(packet.suba
 // node_slots, an array, when the agent has a cluster CIDR; the /16 stays in the hash.
 const CLUSTER_CIDR = '10.0.0.0/8';
 
-/** The datapath loaded for this node, with its two pods and the other nodes' subnets. */
-function loadNode(settings: Omit<DatapathSettings, 'podCIDR' | 'nodeIp'>): { object: BpfObject; counters: BpfMap; programs: Map<ProgramName, BpfProgram> } {
-  const opened = openDatapath({ podCIDR: POD_CIDR, nodeIp: NODE_IP, clusterCIDR: CLUSTER_CIDR, ...settings });
+/** The datapath loaded for this node, with its pods and the other nodes' subnets. */
+function loadNode(settings: Omit<DatapathSettings, 'podCIDRs' | 'nodeIp'>, podCIDRs: PodCidrs = { ipv4: POD_CIDR }, pods: Endpoint[] = [podA, podB, podC]): { object: BpfObject; counters: BpfMap; programs: Map<ProgramName, BpfProgram> } {
+  const opened = openDatapath({ podCIDRs, nodeIp: NODE_IP, clusterCIDR: CLUSTER_CIDR, ...settings });
   const object = opened.object.load();
   const { slotLayout } = opened;
   const maps = { endpoints: object.map('endpoints'), nodeSubnets: object.map('node_subnets'), nodeSlots: object.map('node_slots'), nodeSubnetLengths: object.map('node_subnet_lengths'), nodeAddresses: object.map('node_addresses') };
-  for (const pod of [podA, podB, podC]) writeEndpoint(maps.endpoints, POD_CIDR, pod);
+  for (const pod of pods) writeEndpoint(maps.endpoints, podCIDRs, pod);
   for (const [address, prefixLength, nodeIp, flags] of subnets) maps.nodeSubnets.update(nodeSubnetKey(`${address}/${prefixLength}`), encodeNodeSubnet({ nodeIp, tunnel: flags === SUBNET_FLAGS.TWILL_SUBNET_TUNNEL }));
   rebuildFromNodeSubnets(maps, slotLayout);
   Object.values(maps).forEach((map) => map.close());
@@ -143,15 +144,30 @@ function unload(node: ReturnType<typeof loadNode> | undefined): void {
   node?.object.close();
 }
 
-const snapshot = (counters: BpfMap): Map<string, bigint> => new Map(readCounters(counters).map((c: Counter) => [`${c.reason}/${c.direction}`, c.packets]));
+const snapshot = (counters: BpfMap): Map<string, bigint> => new Map(readCounters(counters).map((c: Counter) => [`${c.reason}/${c.family}/${c.direction}`, c.packets]));
 
-/** Runs `packet` through `program` and checks that exactly the counter `counted` moved, by one. */
+/**
+ * Runs `packet` through `program` and checks that exactly the counter `counted` moved,
+ * by one, under the family of the frame's EtherType (ARP and the rest count as IPv4).
+ */
 function runCounted(node: ReturnType<typeof loadNode>, program: ProgramName, packet: Buffer, counted: [ReasonName, DirectionName]): { retval: number; packet: Buffer } {
   const before = snapshot(node.counters);
   const result = (node.programs.get(program) as BpfProgram).testRun(packet);
   const moved = [...snapshot(node.counters)].filter(([key, packets]) => packets !== (before.get(key) ?? 0n));
-  assert.deepEqual(moved, [[counted.join('/'), (before.get(counted.join('/')) ?? 0n) + 1n]], 'exactly one counter moved, by one');
+  const key = [counted[0], packet.readUInt16BE(12) === 0x86dd ? 'TWILL_IPV6' : 'TWILL_IPV4', counted[1]].join('/');
+  assert.deepEqual(moved, [[key, (before.get(key) ?? 0n) + 1n]], 'exactly one counter moved, by one');
   return result;
+}
+
+/** A row's checks on the verdict and on the packet the program left. */
+function checkRow(row: Row, result: { retval: number; packet: Buffer }): void {
+  assert.equal(result.retval, row.verdict, 'verdict');
+  if (row.macs) assert.deepEqual([macOf(result.packet, 0), macOf(result.packet, 6)], row.macs, 'Ethernet destination, source');
+  if (row.ttl !== undefined) {
+    assert.equal(result.packet[14 + 8], row.ttl, 'TTL');
+    assert.ok(ipv4ChecksumValid(result.packet), 'the IPv4 checksum follows the TTL');
+  }
+  if (!row.macs && row.ttl === undefined) assert.deepEqual(result.packet, row.packet, 'the packet is unchanged');
 }
 
 for (const [where, clusterCIDR] of [['node_slots and the hash', CLUSTER_CIDR], ['the hash alone (no cluster CIDR)', undefined]] as const) {
@@ -162,18 +178,7 @@ for (const [where, clusterCIDR] of [['node_slots and the hash', CLUSTER_CIDR], [
     });
     after(() => unload(node));
 
-    for (const row of rows) {
-      test(row.name, () => {
-        const result = runCounted(node, row.program, row.packet, row.counted);
-        assert.equal(result.retval, row.verdict, 'verdict');
-        if (row.macs) assert.deepEqual([macOf(result.packet, 0), macOf(result.packet, 6)], row.macs, 'Ethernet destination, source');
-        if (row.ttl !== undefined) {
-          assert.equal(result.packet[14 + 8], row.ttl, 'TTL');
-          assert.ok(ipv4ChecksumValid(result.packet), 'the IPv4 checksum follows the TTL');
-        }
-        if (!row.macs && row.ttl === undefined) assert.deepEqual(result.packet, row.packet, 'the packet is unchanged');
-      });
-    }
+    for (const row of rows) test(row.name, () => checkRow(row, runCounted(node, row.program, row.packet, row.counted)));
   });
 }
 
@@ -298,4 +303,104 @@ describe('frames on the VXLAN device without a node as their sender', needsRoot,
       assert.equal(result.retval, TC_ACT_SHOT);
     });
   }
+});
+
+// The same pods with IPv6 addresses at the same offsets of this node's IPv6 pod CIDR.
+const POD_CIDR6 = 'fd00:10:244::/64';
+const pod6A = { ...podA, ip6: 'fd00:10:244::2' } satisfies Endpoint;
+const pod6B = { ...podB, ip6: 'fd00:10:244::3' } satisfies Endpoint;
+const LINK_LOCAL_A = 'fe80::74:aff:fe00:2';
+
+/** An IPv6 frame from pod A (its own address unless `source` says otherwise): UDP from port 40000 unless `nextHeader` and `payload` are given. */
+function fromPodA6(destination: string, { source = pod6A.ip6, nextHeader = 17, payload, destinationPort = 8080 }: { source?: string; nextHeader?: number; payload?: Buffer; destinationPort?: number } = {}): Buffer {
+  const body = payload ?? udpDatagram({ source, destination, sourcePort: 40000, destinationPort }, Buffer.alloc(16));
+  return ipv6Frame({ source, destination, nextHeader, payload: body });
+}
+/** An extension header of 8 bytes (hop-by-hop, routing, destination options: next header, length 0, padding), then UDP. */
+const extensionThenUdp = (destination: string): Buffer => Buffer.concat([Buffer.from([17, 0, 1, 4, 0, 0, 0, 0]), udpDatagram({ source: pod6A.ip6, destination, sourcePort: 40000, destinationPort: 8080 }, Buffer.alloc(16))]);
+/** An ICMPv6 message of `type` with an 20-byte body; the programs read only the type. */
+const icmpv6 = (type: number): Buffer => Buffer.concat([Buffer.from([type, 0, 0, 0]), Buffer.alloc(20)]);
+/** A frame cut short: an IPv6 header whose payload length claims more than the frame carries. */
+function truncated(frame: Buffer): Buffer {
+  const copy = Buffer.from(frame);
+  copy.writeUInt16BE(copy.length, 14 + 4);
+  return copy;
+}
+
+const rows6: Row[] = [
+  { name: 'IPv6 pod to local pod: MACs rewritten, redirected into the peer', program: 'from_pod', packet: fromPodA6(pod6B.ip6), verdict: TC_ACT_REDIRECT, counted: ['TWILL_DELIVERED_LOCAL', 'TWILL_FROM_POD'], macs: [podB.podMac, podB.hostMac] },
+  { name: 'IPv6 echo request to a local pod: delivered', program: 'from_pod', packet: fromPodA6(pod6B.ip6, { nextHeader: 58, payload: icmpv6(128) }), verdict: TC_ACT_REDIRECT, counted: ['TWILL_DELIVERED_LOCAL', 'TWILL_FROM_POD'], macs: [podB.podMac, podB.hostMac] },
+  { name: 'IPv4 beside it in the same node: delivered', program: 'from_pod', packet: ipv4Packet(podA.ip, podB.ip), verdict: TC_ACT_REDIRECT, counted: ['TWILL_DELIVERED_LOCAL', 'TWILL_FROM_POD'], macs: [podB.podMac, podB.hostMac] },
+  { name: 'IPv6 to a free address of the pod CIDR: dropped, never routed on', program: 'from_pod', packet: fromPodA6('fd00:10:244::99'), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_NO_POD', 'TWILL_FROM_POD'] },
+  { name: 'IPv6 to the pod CIDR past the slots pods get: passed to the stack', program: 'from_pod', packet: fromPodA6('fd00:10:244::1:0'), verdict: TC_ACT_OK, counted: ['TWILL_PASSED_NOT_POD', 'TWILL_FROM_POD'] },
+  { name: 'IPv6 to an address outside the cluster: passed to the stack', program: 'from_pod', packet: fromPodA6('2001:db8::1'), verdict: TC_ACT_OK, counted: ['TWILL_PASSED_NOT_POD', 'TWILL_FROM_POD'] },
+  { name: 'IPv6 from a free address of the pod CIDR: dropped as spoofed', program: 'from_pod', packet: fromPodA6(pod6B.ip6, { source: 'fd00:10:244::99' }), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_SPOOFED', 'TWILL_FROM_POD'] },
+  { name: "IPv6 from another pod's address on this veth: dropped as spoofed", program: 'from_pod', packet: fromPodA6(pod6A.ip6, { source: pod6B.ip6 }), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_SPOOFED', 'TWILL_FROM_POD'] },
+  { name: 'IPv6 from outside the pod CIDR: dropped as spoofed', program: 'from_pod', packet: fromPodA6(pod6B.ip6, { source: '2001:db8::7' }), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_SPOOFED', 'TWILL_FROM_POD'] },
+  { name: 'IPv6 from a link-local address, not neighbour discovery: dropped as spoofed', program: 'from_pod', packet: fromPodA6(pod6B.ip6, { source: LINK_LOCAL_A }), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_SPOOFED', 'TWILL_FROM_POD'] },
+  { name: 'a neighbour solicitation from a link-local address: passed to the stack', program: 'from_pod', packet: neighbourSolicitation({ source: LINK_LOCAL_A, target: 'fe80::1', sourceMac: podA.podMac }), verdict: TC_ACT_OK, counted: ['TWILL_PASSED_NEIGHBOUR_DISCOVERY', 'TWILL_FROM_POD'] },
+  { name: "a neighbour solicitation from the pod's own address: passed to the stack", program: 'from_pod', packet: neighbourSolicitation({ source: pod6A.ip6, target: 'fe80::1', sourceMac: podA.podMac }), verdict: TC_ACT_OK, counted: ['TWILL_PASSED_NEIGHBOUR_DISCOVERY', 'TWILL_FROM_POD'] },
+  { name: 'a duplicate address detection probe (from ::): passed to the stack', program: 'from_pod', packet: neighbourSolicitation({ source: '::', target: pod6A.ip6, sourceMac: podA.podMac }), verdict: TC_ACT_OK, counted: ['TWILL_PASSED_NEIGHBOUR_DISCOVERY', 'TWILL_FROM_POD'] },
+  { name: 'a router solicitation from a link-local address: passed to the stack', program: 'from_pod', packet: fromPodA6('ff02::2', { source: LINK_LOCAL_A, nextHeader: 58, payload: icmpv6(133) }), verdict: TC_ACT_OK, counted: ['TWILL_PASSED_NEIGHBOUR_DISCOVERY', 'TWILL_FROM_POD'] },
+  { name: 'an MLDv2 report from ::: passed to the stack', program: 'from_pod', packet: fromPodA6('ff02::16', { source: '::', nextHeader: 58, payload: icmpv6(143) }), verdict: TC_ACT_OK, counted: ['TWILL_PASSED_NEIGHBOUR_DISCOVERY', 'TWILL_FROM_POD'] },
+  { name: "a neighbour advertisement from another pod's address: dropped as spoofed", program: 'from_pod', packet: fromPodA6('ff02::1', { source: pod6B.ip6, nextHeader: 58, payload: icmpv6(136) }), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_SPOOFED', 'TWILL_FROM_POD'] },
+  { name: 'a router advertisement from a link-local address: dropped as a router message', program: 'from_pod', packet: routerAdvertisement({ source: LINK_LOCAL_A, sourceMac: podA.podMac, prefix: { prefix: '2001:db8:bad::/64' } }), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_ROUTER_MESSAGE', 'TWILL_FROM_POD'] },
+  { name: "a router advertisement from the pod's own address to a pod: dropped as a router message", program: 'from_pod', packet: routerAdvertisement({ source: pod6A.ip6, destination: pod6B.ip6, sourceMac: podA.podMac }), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_ROUTER_MESSAGE', 'TWILL_FROM_POD'] },
+  { name: 'an ICMPv6 redirect: dropped as a router message', program: 'from_pod', packet: icmpv6Redirect({ source: pod6A.ip6, destination: pod6B.ip6, target: pod6A.ip6, redirected: '2001:db8::1' }), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_ROUTER_MESSAGE', 'TWILL_FROM_POD'] },
+  ...[[0, 'hop-by-hop options'], [43, 'a routing header'], [60, 'destination options']].map(([nextHeader, what]): Row => ({ name: `${what} to a local pod: passed whole to the stack, which parses and routes it`, program: 'from_pod', packet: fromPodA6(pod6B.ip6, { nextHeader: nextHeader as number, payload: extensionThenUdp(pod6B.ip6) }), verdict: TC_ACT_OK, counted: ['TWILL_PASSED_EXTENSION_HEADER', 'TWILL_FROM_POD'] })),
+  { name: 'a fragment to a local pod: passed whole to the stack', program: 'from_pod', packet: fromPodA6(pod6B.ip6, { nextHeader: 44, payload: Buffer.concat([Buffer.from([17, 0, 0, 1, 0, 0, 0, 7]), Buffer.alloc(24)]) }), verdict: TC_ACT_OK, counted: ['TWILL_PASSED_EXTENSION_HEADER', 'TWILL_FROM_POD'] },
+  { name: 'a router advertisement behind destination options: passed, and the hop limit the stack takes off voids it', program: 'from_pod', packet: fromPodA6(pod6B.ip6, { nextHeader: 60, payload: Buffer.concat([Buffer.from([58, 0, 1, 4, 0, 0, 0, 0]), icmpv6(134)]) }), verdict: TC_ACT_OK, counted: ['TWILL_PASSED_EXTENSION_HEADER', 'TWILL_FROM_POD'] },
+  { name: 'an extension header from a spoofed source: dropped as spoofed', program: 'from_pod', packet: fromPodA6(pod6B.ip6, { source: pod6B.ip6, nextHeader: 0, payload: extensionThenUdp(pod6B.ip6) }), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_SPOOFED', 'TWILL_FROM_POD'] },
+  ...['::1', '::', 'ff02::1', 'ff05::2', 'fe80::1', '::ffff:a00:1', '::a00:1'].map((martian): Row => ({ name: `IPv6 pod to ${martian}: dropped as martian`, program: 'from_pod', packet: fromPodA6(martian), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_MARTIAN', 'TWILL_FROM_POD'] })),
+  { name: 'an IPv6 header with version 4: dropped as malformed', program: 'from_pod', packet: (() => { const frame = fromPodA6(pod6B.ip6); frame[14] = 0x40; return frame; })(), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_MALFORMED', 'TWILL_FROM_POD'] },
+  // The kernel refuses to test-run a frame shorter than an IPv6 header, so truncation
+  // here is a payload length that claims more than the frame has.
+  { name: 'an IPv6 payload length beyond the frame: dropped as malformed', program: 'from_pod', packet: truncated(fromPodA6(pod6B.ip6)), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_MALFORMED', 'TWILL_FROM_POD'] },
+  { name: 'IPv6 from the network to a local pod: through the stack while no node subnet carries IPv6', program: 'from_netdev', packet: ipv6Frame({ source: 'fd00:10:244:1::9', destination: pod6B.ip6, nextHeader: 17, payload: Buffer.alloc(16) }), verdict: TC_ACT_OK, counted: ['TWILL_PASSED_FROM_HOST', 'TWILL_FROM_NETDEV'] },
+  { name: 'IPv6 from the network to a free address of the pod CIDR: dropped', program: 'from_netdev', packet: ipv6Frame({ source: '2001:db8::9', destination: 'fd00:10:244::99', nextHeader: 17, payload: Buffer.alloc(16) }), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_NO_POD', 'TWILL_FROM_NETDEV'] },
+  { name: 'IPv6 from the network to the node: passed', program: 'from_netdev', packet: ipv6Frame({ source: '2001:db8::9', destination: '2001:db8::1', nextHeader: 17, payload: Buffer.alloc(16) }), verdict: TC_ACT_OK, counted: ['TWILL_PASSED_NOT_POD', 'TWILL_FROM_NETDEV'] },
+  { name: 'IPv6 neighbour discovery from the network: passed', program: 'from_netdev', packet: neighbourSolicitation({ source: 'fe80::9', target: 'fe80::1' }), verdict: TC_ACT_OK, counted: ['TWILL_PASSED_NOT_POD', 'TWILL_FROM_NETDEV'] },
+  { name: 'IPv6 from the network, cut short: dropped as malformed', program: 'from_netdev', packet: truncated(ipv6Frame({ source: '2001:db8::9', destination: pod6B.ip6, nextHeader: 17, payload: Buffer.alloc(16) })), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_MALFORMED', 'TWILL_FROM_NETDEV'] },
+  { name: 'IPv6 routed by the stack to the pod behind this veth: counted as delivered', program: 'to_pod', packet: ipv6Frame({ source: '2001:db8::9', destination: pod6A.ip6, nextHeader: 17, payload: Buffer.alloc(16) }), verdict: TC_ACT_OK, counted: ['TWILL_DELIVERED_LOCAL', 'TWILL_TO_POD'] },
+  { name: 'IPv6 on a veth that is not the pod’s: passed', program: 'to_pod', packet: ipv6Frame({ source: '2001:db8::9', destination: pod6B.ip6, nextHeader: 17, payload: Buffer.alloc(16) }), verdict: TC_ACT_OK, counted: ['TWILL_PASSED_NOT_POD', 'TWILL_TO_POD'] },
+  { name: 'to the tunnel, IPv6: counted as such and left to the device', program: 'to_tunnel', packet: fromPodA6('fd00:10:244:2::7'), verdict: TC_ACT_OK, counted: ['TWILL_PASSED_NOT_IPV4', 'TWILL_TO_TUNNEL'] },
+];
+
+describe('datapath verdicts for IPv6, in a dual-stack node', needsRoot, () => {
+  let node: ReturnType<typeof loadNode>;
+  before(() => {
+    node = loadNode({}, { ipv4: POD_CIDR, ipv6: POD_CIDR6 }, [pod6A, pod6B, { ...podC, ip6: 'fd00:10:244::4' }]);
+  });
+  after(() => unload(node));
+  for (const row of rows6) test(row.name, () => checkRow(row, runCounted(node, row.program, row.packet, row.counted)));
+});
+
+describe('datapath verdicts in an IPv6-only node', needsRoot, () => {
+  const only6 = (pod: Endpoint): Endpoint => ({ ...pod, ip: undefined });
+  let node: ReturnType<typeof loadNode>;
+  before(() => {
+    node = loadNode({ clusterCIDR: undefined }, { ipv6: 'fd00:10:244::/112' }, [only6(pod6A), only6(pod6B)]);
+  });
+  after(() => unload(node));
+  const rows: Row[] = [
+    rows6[0],
+    { name: 'IPv4 from a pod: dropped as spoofed, no IPv4 address is its own', program: 'from_pod', packet: ipv4Packet(podA.ip, podB.ip), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_SPOOFED', 'TWILL_FROM_POD'] },
+    { name: 'ARP from a pod: dropped as spoofed', program: 'from_pod', packet: arpFrame({ op: 'request', senderMac: podA.podMac, senderIp: podA.ip, targetIp: '169.254.1.1' }), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_SPOOFED', 'TWILL_FROM_POD'] },
+    { name: 'IPv6 past the 4,096 slots of an IPv6-only node: passed to the stack', program: 'from_pod', packet: fromPodA6('fd00:10:244::1000'), verdict: TC_ACT_OK, counted: ['TWILL_PASSED_NOT_POD', 'TWILL_FROM_POD'] },
+    { name: 'IPv6 to a free slot: dropped', program: 'from_pod', packet: fromPodA6('fd00:10:244::fff'), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_NO_POD', 'TWILL_FROM_POD'] },
+  ];
+  for (const row of rows) test(row.name, () => checkRow(row, runCounted(node, row.program, row.packet, row.counted)));
+});
+
+describe('IPv6 in a vxlan node', needsRoot, () => {
+  let node: ReturnType<typeof loadNode>;
+  before(() => {
+    node = loadNode({ uplinkIfindex: 1, tunnelIfindex: 2, vxlanPort: VXLAN_PORT }, { ipv4: POD_CIDR, ipv6: POD_CIDR6 }, [pod6A, pod6B]);
+  });
+  after(() => unload(node));
+  const rows: Row[] = [
+    { name: "unwrapped from the network, an IPv6 source in this node's pod CIDR: dropped", program: 'from_netdev', packet: ipv6Frame({ source: 'fd00:10:244::9', destination: '2001:db8::1', nextHeader: 17, payload: Buffer.alloc(16) }), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_NOT_WRAPPED', 'TWILL_FROM_NETDEV'] },
+    { name: "a pod's IPv6 datagram to the VXLAN port of a host: dropped", program: 'from_pod', packet: fromPodA6('2001:db8::1', { destinationPort: VXLAN_PORT }), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_TUNNEL_FROM_POD', 'TWILL_FROM_POD'] },
+  ];
+  for (const row of rows) test(row.name, () => checkRow(row, runCounted(node, row.program, row.packet, row.counted)));
 });

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { counterLabel } from '../../bpf/counters';
+import { counterLabel, FAMILY_NAMES } from '../../bpf/counters';
 import { DIRECTIONS, REASONS } from '../../bpf/layouts';
 import { pinPaths } from '../../bpf/datapath';
 import { TC_HANDLE, TC_PRIORITY } from '../../bpf/device-hooks';
@@ -56,7 +56,7 @@ describe('the operator view of a two-node lab', needsRoot, () => {
   let lab: Lab;
   let node1: TestNode;
   const pod = (name: string) => lab.pods.find((p) => p.name === name) as Lab['pods'][number];
-  const datapath = (samples: Sample[], metric: string, reason: string, direction: string): number => valueOf(samples, metric, { reason, direction });
+  const datapath = (samples: Sample[], metric: string, reason: string, direction: string, family = 'ipv4'): number => valueOf(samples, metric, { reason, family, direction });
 
   before(async () => {
     lab = await labUp({ nodes: 2, podsPerNode: 2, mode: 'native', prefix: `${TEST_NETNS_PREFIX}${process.pid}-o`, directory: fs.mkdtempSync(path.join(os.tmpdir(), 'twill-lab-')) });
@@ -100,17 +100,17 @@ describe('the operator view of a two-node lab', needsRoot, () => {
     const fromMap = pinnedCounters(node1.bpffsRoot);
     const second = scrape(node1.ns);
     for (const counter of fromMap) {
-      const labels = [counterLabel(counter.reason), counterLabel(counter.direction)] as const;
+      const labels = [counterLabel(counter.reason), counterLabel(counter.direction), counterLabel(counter.family)] as const;
       for (const [metric, value] of [['twill_datapath_packets_total', counter.packets], ['twill_datapath_bytes_total', counter.bytes]] as const) {
         const [low, high] = [datapath(first, metric, ...labels), datapath(second, metric, ...labels)];
         assert.ok(low <= Number(value) && Number(value) <= high, `${metric} ${labels.join('/')}: map ${value}, scrapes ${low} and ${high}`);
       }
     }
-    // Every reason under every hook is exported, those the map has not counted at 0.
+    // Every reason of each family under every hook is exported, those the map has not counted at 0.
     const series = (samples: Sample[]) => samples.filter((s) => s.name === 'twill_datapath_packets_total');
-    assert.equal(series(first).length, Object.keys(REASONS).length * Object.keys(DIRECTIONS).length);
-    const counted = new Set(fromMap.map((c) => `${counterLabel(c.reason)}/${counterLabel(c.direction)}`));
-    assert.ok(series(first).every((s) => counted.has(`${s.labels.reason}/${s.labels.direction}`) || s.value === 0), 'a series the map has not counted is 0');
+    assert.equal(series(first).length, Object.keys(REASONS).length * FAMILY_NAMES.length * Object.keys(DIRECTIONS).length);
+    const counted = new Set(fromMap.map((c) => `${counterLabel(c.reason)}/${counterLabel(c.family)}/${counterLabel(c.direction)}`));
+    assert.ok(series(first).every((s) => counted.has(`${s.labels.reason}/${s.labels.family}/${s.labels.direction}`) || s.value === 0), 'a series the map has not counted is 0');
   });
 
   test('map occupancy and the node count', () => {
@@ -222,10 +222,10 @@ describe('the operator view of a two-node lab', needsRoot, () => {
 
       // Pods keep sending (IPv6 router solicitations count as dropped_not_ipv4 whenever the
       // kernel sends them), so the CLI's figures must lie between two reads of the map.
-      type Counter = { reason: string; direction: string; packets: number; bytes: number };
-      const readMap = (): Counter[] => pinnedCounters(node1.bpffsRoot).map((c) => ({ reason: counterLabel(c.reason), direction: counterLabel(c.direction), packets: Number(c.packets), bytes: Number(c.bytes) }));
-      const byKey = (list: Counter[]) => [...list].sort((a, b) => `${a.reason}/${a.direction}`.localeCompare(`${b.reason}/${b.direction}`));
-      const keyOf = (c: Counter) => `${c.reason}/${c.direction}`;
+      type Counter = { reason: string; family: string; direction: string; packets: number; bytes: number };
+      const readMap = (): Counter[] => pinnedCounters(node1.bpffsRoot).map((c) => ({ reason: counterLabel(c.reason), family: counterLabel(c.family), direction: counterLabel(c.direction), packets: Number(c.packets), bytes: Number(c.bytes) }));
+      const keyOf = (c: Counter) => `${c.reason}/${c.family}/${c.direction}`;
+      const byKey = (list: Counter[]) => [...list].sort((a, b) => keyOf(a).localeCompare(keyOf(b)));
       const before = new Map(readMap().map((c) => [keyOf(c), c]));
       const counters = byKey(JSON.parse(twill(node1, 'counters', '--json')) as Counter[]);
       const after = byKey(readMap());

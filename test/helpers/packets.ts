@@ -2,7 +2,7 @@
 // raw-frames.ts puts on a real wire. Builders of a layer return that layer's bytes;
 // ethernetFrame, arpFrame, ipv4Frame, ipv6Frame and the neighbour-discovery builders
 // return complete frames. Every checksum comes from internetChecksum.
-import { ipv4ToBytes, isIpv4, macFromBytes, macToBytes } from '../../agent/netlink';
+import { ipv4ToBytes, ipv6ToBytes, isIpv4, macFromBytes, macToBytes } from '../../agent/netlink';
 
 const SOURCE_MAC = '02:00:00:00:00:01';
 const DESTINATION_MAC = '02:00:00:00:00:02';
@@ -20,19 +20,6 @@ function onesComplementSum(bytes: Buffer): number {
 /** The checksum of IPv4 headers, ICMP, UDP and TCP: the complemented sum over `parts`, each of even length but the last. */
 function internetChecksum(...parts: Buffer[]): number {
   return ~onesComplementSum(Buffer.concat(parts)) & 0xffff;
-}
-
-/** 16 bytes in network order. Hex groups and `::` only (no dotted IPv4 tail): enough for test addresses. */
-function ipv6ToBytes(text: string): Buffer {
-  const halves = text.split('::');
-  const groups = (half: string | undefined): string[] => (half ? half.split(':') : []);
-  const [head, tail] = [groups(halves[0]), groups(halves[1])];
-  const missing = 8 - head.length - tail.length;
-  const valid = halves.length <= 2 && (halves.length === 2 ? missing >= 1 : missing === 0) && [...head, ...tail].every((group) => /^[0-9a-f]{1,4}$/i.test(group));
-  if (!valid) throw new TypeError(`${JSON.stringify(text)} is not an IPv6 address`);
-  const bytes = Buffer.alloc(16);
-  [...head, ...Array<string>(missing).fill('0'), ...tail].forEach((group, i) => bytes.writeUInt16BE(parseInt(group, 16), 2 * i));
-  return bytes;
 }
 
 /** What UDP, TCP and ICMPv6 checksums cover besides the segment itself (RFC 768; RFC 8200 section 8.1). */

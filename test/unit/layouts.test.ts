@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 
-import { COUNTER_SLOTS, DIRECTION_COUNT, MAPS, REASON_COUNT } from '../../bpf/layouts';
+import { COUNTER_SLOTS, DIRECTION_COUNT, FAMILY_COUNT, MAPS, REASON_COUNT } from '../../bpf/layouts';
 import { repoRoot } from '../helpers/kernel';
 
 const GENERATOR = path.join(repoRoot, 'bpf', 'generate-layouts.mjs');
@@ -30,8 +30,9 @@ describe('the layouts generated from the BTF of the compiled datapath', () => {
     }
   });
 
-  test('the counters map has its fixed shape, with a slot for every reason and direction', () => {
-    assert.equal(MAPS.counters.maxEntries, COUNTER_SLOTS.TWILL_REASON_SLOTS * COUNTER_SLOTS.TWILL_DIRECTION_SLOTS);
-    assert.ok(REASON_COUNT <= COUNTER_SLOTS.TWILL_REASON_SLOTS && DIRECTION_COUNT <= COUNTER_SLOTS.TWILL_DIRECTION_SLOTS);
+  test('the counters map has its fixed shape, with a slot for every reason, family and direction', () => {
+    assert.equal(MAPS.counters.maxEntries, COUNTER_SLOTS.TWILL_REASON_SLOTS * COUNTER_SLOTS.TWILL_FAMILY_SLOTS * COUNTER_SLOTS.TWILL_DIRECTION_SLOTS);
+    assert.equal(MAPS.counters.maxEntries, 64 * 8, 'the size of the builds before the family, so their pinned map is re-adopted');
+    assert.ok(REASON_COUNT <= COUNTER_SLOTS.TWILL_REASON_SLOTS && FAMILY_COUNT <= COUNTER_SLOTS.TWILL_FAMILY_SLOTS && DIRECTION_COUNT <= COUNTER_SLOTS.TWILL_DIRECTION_SLOTS);
   });
 });

@@ -18,13 +18,13 @@ async function seriesOf(metrics: AgentMetrics, name: string): Promise<Array<{ la
 
 const key = (labels: Partial<Record<string, string | number>>, names: string[]): string => names.map((name) => labels[name]).join('/');
 
-test('a fresh agent exports every reason under every hook, bytes and packets, at 0', async () => {
+test('a fresh agent exports every reason of each family under every hook, bytes and packets, at 0', async () => {
   const metrics = new AgentMetrics();
-  const expected = (Object.keys(REASONS) as ReasonName[]).flatMap((reason) => (Object.keys(DIRECTIONS) as DirectionName[]).map((direction) => `${counterLabel(reason)}/${counterLabel(direction)}`));
-  assert.ok(expected.includes('dropped_by_limit/to_pod'));
+  const expected = (Object.keys(REASONS) as ReasonName[]).flatMap((reason) => ['ipv4', 'ipv6'].flatMap((family) => (Object.keys(DIRECTIONS) as DirectionName[]).map((direction) => `${counterLabel(reason)}/${family}/${counterLabel(direction)}`)));
+  assert.ok(expected.includes('dropped_by_limit/ipv6/to_pod'));
   for (const name of ['twill_datapath_packets_total', 'twill_datapath_bytes_total']) {
     const series = await seriesOf(metrics, name);
-    assert.deepEqual(series.map((s) => key(s.labels, ['reason', 'direction'])).sort(), [...expected].sort(), name);
+    assert.deepEqual(series.map((s) => key(s.labels, ['reason', 'family', 'direction'])).sort(), [...expected].sort(), name);
     assert.ok(series.every((s) => s.value === 0), `${name}: all 0`);
   }
 });

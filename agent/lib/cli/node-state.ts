@@ -71,9 +71,9 @@ export function readNodeState(bpffsRoot: string, stateDir: string): NodeState {
 }
 
 /** The counters as rows of labels and numbers, busiest first. */
-export function readCounterRows(bpffsRoot: string): Array<{ reason: string; direction: string; packets: bigint; bytes: bigint }> {
+export function readCounterRows(bpffsRoot: string): Array<{ reason: string; family: string; direction: string; packets: bigint; bytes: bigint }> {
   requireDatapath(bpffsRoot);
   return pinnedCounters(bpffsRoot)
-    .map((c) => ({ reason: counterLabel(c.reason), direction: counterLabel(c.direction), packets: c.packets, bytes: c.bytes }))
+    .map((c) => ({ reason: counterLabel(c.reason), family: counterLabel(c.family), direction: counterLabel(c.direction), packets: c.packets, bytes: c.bytes }))
     .sort((a, b) => (a.packets === b.packets ? a.reason.localeCompare(b.reason) : a.packets > b.packets ? -1 : 1));
 }

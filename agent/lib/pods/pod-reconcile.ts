@@ -51,11 +51,11 @@ export async function removeStrays(host: PodHost, kept: Allocation[]): Promise<n
     removed++;
   }
   for (const slot of occupiedSlots(host.endpoints)) {
-    if (keptAddresses.has(slot.endpoint.ip) && inOwnSlot(host.podCIDR, slot)) continue;
+    if ([slot.endpoint.ip, slot.endpoint.ip6].some((ip) => ip !== undefined && keptAddresses.has(ip)) && inOwnSlot(host.podCIDRs, slot)) continue;
     clearSlot(host.endpoints, slot.key);
     removed++;
   }
-  const limitedKeys = new Set(kept.filter((a) => a.limits && inPodCidr(host.podCIDR, a.ip)).map((a) => endpointKey(host.podCIDR, a.ip).toString('hex')));
+  const limitedKeys = new Set(kept.filter((a) => a.limits && inPodCidr(host.podCIDRs, a.ip)).map((a) => endpointKey(host.podCIDRs, a.ip).toString('hex')));
   for (const key of limitedSlots(host.podLimits)) {
     if (limitedKeys.has(key.toString('hex'))) continue;
     clearLimitsSlot(host.podLimits, key);
@@ -93,16 +93,16 @@ export async function reconcilePods(host: PodHost, ipam: Ipam, stateDir: string,
       repaired.push(`${allocation.ip}: from_pod attached to ${veth.name}`);
     }
     // A pod keeps an address outside a pod CIDR changed under it, but has no slot for it.
-    if (!inPodCidr(host.podCIDR, allocation.ip)) continue;
+    if (!inPodCidr(host.podCIDRs, allocation.ip)) continue;
     const limits = allocation.limits ?? {};
-    if (!holdsPodLimits(host.podLimits, host.podCIDR, allocation.ip, limits) || (limits.ingress && !host.hooks.holds('to_pod', veth))) {
+    if (!holdsPodLimits(host.podLimits, host.podCIDRs, allocation.ip, limits) || (limits.ingress && !host.hooks.holds('to_pod', veth))) {
       applyLimits(host, veth, allocation.ip, limits);
       repaired.push(`${allocation.ip}: bandwidth limits`);
     }
-    const entry = readEndpoint(host.endpoints, host.podCIDR, allocation.ip);
+    const entry = readEndpoint(host.endpoints, host.podCIDRs, allocation.ip);
     const expected = podEndpoint(allocation.ip, veth, podMac(allocation.ip), limits);
     if (!entry || entry.ifindex !== veth.index || entry.hostMac !== veth.mac || entry.egressLimited !== expected.egressLimited || entry.ingressLimited !== expected.ingressLimited) {
-      writeEndpoint(host.endpoints, host.podCIDR, { ...expected, usesStack: entry?.usesStack });
+      writeEndpoint(host.endpoints, host.podCIDRs, { ...expected, usesStack: entry?.usesStack });
       repaired.push(`${allocation.ip}: endpoint entry`);
     }
   }

@@ -7,14 +7,14 @@
 // part is missing.
 import { Code, type Attachment, type PodInterfaces, type PodLimits } from '../../api/cni';
 import type { DeviceHooks } from '../../../bpf/device-hooks';
-import { clearEndpoint, readEndpoint, writeEndpoint, type Endpoint } from '../../../bpf/endpoints';
+import { clearEndpoint, readEndpoint, writeEndpoint, type Endpoint, type PodCidrs } from '../../../bpf/endpoints';
 import { clearPodLimits, holdsPodLimits, writePodLimits } from '../../../bpf/pod-limits';
 import type { BpfMap, BpfProgram } from '../../../bpf/tsbpf';
 import { hardenHostVeth, type Link, type Rtnl } from '../../netlink';
 import { POD_GATEWAY, hostVethName, podMac } from './naming';
 import { PodError } from './pod-error';
 
-/** What the agent's pod work runs on: its host socket, the loaded datapath, the node's pod CIDR. */
+/** What the agent's pod work runs on: its host socket, the loaded datapath, the node's pod CIDRs. */
 export interface PodHost {
   rtnl: Rtnl;
   hooks: DeviceHooks;
@@ -22,7 +22,7 @@ export interface PodHost {
   toPod: BpfProgram;
   endpoints: BpfMap;
   podLimits: BpfMap;
-  podCIDR: string;
+  podCIDRs: PodCidrs;
   procSysNet: string;
 }
 
@@ -57,7 +57,7 @@ export async function wirePod(host: PodHost, pod: Rtnl, netns: string, attachmen
   await host.rtnl.addPermanentNeighbour(hostVeth.index, ip, podInterface.mac);
   attachFromPod(host, hostVeth);
   applyLimits(host, hostVeth, ip, limits);
-  writeEndpoint(host.endpoints, host.podCIDR, podEndpoint(ip, hostVeth, podInterface.mac, limits));
+  writeEndpoint(host.endpoints, host.podCIDRs, podEndpoint(ip, hostVeth, podInterface.mac, limits));
   return { ip, gateway: POD_GATEWAY, hostVeth: { name: hostVeth.name, mac: hostVeth.mac }, podInterface: { name: podInterface.name, mac: podInterface.mac } };
 }
 
@@ -76,8 +76,8 @@ export function attachFromPod(host: PodHost, hostVeth: Link): void {
  * the pod passes. Written again over a live pod, the limits start afresh.
  */
 export function applyLimits(host: PodHost, hostVeth: Link, ip: string, limits: PodLimits): void {
-  if (limits.ingress || limits.egress) writePodLimits(host.podLimits, host.podCIDR, ip, limits);
-  else clearPodLimits(host.podLimits, host.podCIDR, ip);
+  if (limits.ingress || limits.egress) writePodLimits(host.podLimits, host.podCIDRs, ip, limits);
+  else clearPodLimits(host.podLimits, host.podCIDRs, ip);
   if (limits.ingress && !host.hooks.runs('to_pod', host.toPod, hostVeth)) host.hooks.attach('to_pod', host.toPod, hostVeth);
 }
 
@@ -95,8 +95,8 @@ export async function unwirePod(host: PodHost, attachment: Attachment, ip: strin
   host.hooks.release('from_pod', gone);
   host.hooks.release('to_pod', gone);
   if (ip) {
-    clearEndpoint(host.endpoints, host.podCIDR, ip);
-    clearPodLimits(host.podLimits, host.podCIDR, ip);
+    clearEndpoint(host.endpoints, host.podCIDRs, ip);
+    clearPodLimits(host.podLimits, host.podCIDRs, ip);
   }
 }
 
@@ -122,12 +122,12 @@ export async function checkPod(host: PodHost, pod: Rtnl, netns: string, attachme
   if (!gateway?.permanent || gateway.mac !== hostVeth.mac) mismatch(`the permanent neighbour ${POD_GATEWAY} -> ${hostVeth.mac} is missing in ${netns}`);
 
   if (!host.hooks.runs('from_pod', host.fromPod, hostVeth)) mismatch(`from_pod is not attached to ${name} ingress`);
-  const endpoint = readEndpoint(host.endpoints, host.podCIDR, ip);
+  const endpoint = readEndpoint(host.endpoints, host.podCIDRs, ip);
   if (!endpoint || endpoint.ifindex !== hostVeth.index || endpoint.podMac !== podInterface.mac || endpoint.hostMac !== hostVeth.mac) {
     mismatch(`the endpoint entry for ${ip} does not match ${name} and ${attachment.ifname}`);
   }
   const expected = podEndpoint(ip, hostVeth, podInterface.mac, limits);
-  if (!holdsPodLimits(host.podLimits, host.podCIDR, ip, limits) || endpoint.egressLimited !== expected.egressLimited || endpoint.ingressLimited !== expected.ingressLimited) {
+  if (!holdsPodLimits(host.podLimits, host.podCIDRs, ip, limits) || endpoint.egressLimited !== expected.egressLimited || endpoint.ingressLimited !== expected.ingressLimited) {
     mismatch(`the bandwidth limits of ${ip} in the datapath are not the ones ADD set`);
   }
   if (limits.ingress && !host.hooks.runs('to_pod', host.toPod, hostVeth)) mismatch(`to_pod is not attached to ${name} egress`);
