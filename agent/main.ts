@@ -24,6 +24,7 @@ import pino from 'pino';
 import { podCidrProblem } from '../bpf/endpoints';
 import { entryCount } from '../bpf/map-entries';
 import { Rtnl, type Link } from './netlink';
+import { cidrsByFamily, type IpFamily } from '../bpf/addresses';
 import { writeNodeSettings } from './lib/node-settings';
 import { HOOK_DIRECTION, chooseAttachMode } from '../bpf/device-hooks';
 import type { ProgramName } from '../bpf/datapath';
@@ -119,8 +120,13 @@ async function main(): Promise<void> {
   const podCIDR = config.podCIDR ?? self?.podCIDR;
   const nodeIp = config.nodeIP ?? self?.internalIP;
   if (!podCIDR) throw new ConfigError(`no pod CIDR for node ${config.nodeName}: pass --pod-cidr, or list the node with a podCIDR in the node source`);
-  const podCidrRefused = podCidrProblem({ ipv4: podCIDR });
+  const podCIDRs = cidrsByFamily(podCIDR);
+  const clusterCIDRs = config.clusterCIDR ? cidrsByFamily(config.clusterCIDR) : {};
+  const podCidrRefused = podCidrProblem(podCIDRs);
   if (podCidrRefused) throw new ConfigError(`node ${config.nodeName}: ${podCidrRefused}`);
+  // IPv6 reaches pods on this node; other nodes' IPv6 pod subnets are not routed yet.
+  if (podCIDRs.ipv6 && source) throw new ConfigError(`IPv6 pod CIDR ${podCIDRs.ipv6}: this build carries IPv6 between the pods of one node only, and does not route other nodes' IPv6 pod subnets; run it without a node source, or with IPv4 pod CIDRs`);
+  if (!podCIDRs.ipv4 && config.mode === 'vxlan') throw new ConfigError(`mode vxlan needs an IPv4 pod CIDR (the VXLAN device takes its network address); ${podCIDR} has none`);
   if ((source || config.mode === 'vxlan') && !nodeIp) throw new ConfigError(`no address for node ${config.nodeName}: pass --node-ip, or list the node with an internalIP`);
 
   const rtnl = Rtnl.open();
@@ -133,14 +139,14 @@ async function main(): Promise<void> {
   }
   if (source && config.mode === 'native' && !uplink) throw new ConfigError(`native routing to other nodes needs an uplink: no device holds ${nodeIp}; pass --uplink`);
   const uplinkMtu = uplink?.mtu ?? DEFAULT_MTU;
-  const tunnel = config.mode === 'vxlan' ? await ensureTunnelDevice(rtnl, nodeIp as string, podCIDR, podMtuFor(uplinkMtu, true), config.vxlanPort) : undefined;
+  const tunnel = config.mode === 'vxlan' ? await ensureTunnelDevice(rtnl, nodeIp as string, podCIDRs.ipv4 as string, podMtuFor(uplinkMtu, true), config.vxlanPort) : undefined;
   // The programs send wrapped pod packets straight out of the uplink, where a larger
   // one would be dropped without the ICMP "fragmentation needed" the VXLAN device sends.
   if (tunnel && config.mtu !== undefined && config.mtu > tunnel.mtu) {
     throw new ConfigError(`mtu ${config.mtu} is too large for vxlan: the uplink${uplink ? ` ${uplink.name}` : ''} carries ${uplinkMtu} bytes, so pods get at most ${tunnel.mtu} after the ${VXLAN_OVERHEAD} bytes of VXLAN headers`);
   }
 
-  const datapath = loadDatapath(config.bpffsRoot, { uplinkIfindex: uplink?.index ?? 0, tunnelIfindex: tunnel?.index ?? 0, vni: config.vni, vxlanPort: config.vxlanPort, nodeIp, podCIDRs: { ipv4: podCIDR }, clusterCIDR: config.clusterCIDR }, attachMode.mode, log);
+  const datapath = loadDatapath(config.bpffsRoot, { uplinkIfindex: uplink?.index ?? 0, tunnelIfindex: tunnel?.index ?? 0, vni: config.vni, vxlanPort: config.vxlanPort, nodeIp, podCIDRs, clusterCIDR: clusterCIDRs.ipv4 }, attachMode.mode, log);
   const { program, pins, hooks } = datapath;
   const deviceHooks: DeviceHook[] = [];
   if (uplink) deviceHooks.push({ device: uplink, name: 'from_netdev' });
@@ -157,7 +163,7 @@ async function main(): Promise<void> {
     toPod: program('to_pod'),
     endpoints: datapath.maps.endpoints,
     podLimits: datapath.maps.podLimits,
-    podCIDRs: { ipv4: podCIDR },
+    podCIDRs,
     procSysNet: config.procSysNet,
     podMtu: () => podMtu,
     notReady: () => Object.values(health.liveness().problems)[0],
@@ -174,11 +180,11 @@ async function main(): Promise<void> {
   health.ready('node sync', () => syncProblem);
   health.ready('node source', () => source?.problem());
 
-  enableForwarding();
-  if (config.clusterCIDR) ensureMasquerade(podCIDR, config.clusterCIDR);
-  else log.warn('no --cluster-cidr: pod traffic leaving the cluster is not masqueraded');
+  enableForwarding(Object.keys(podCIDRs) as IpFamily[]);
+  const unmasqueraded = ensureMasquerade(podCIDRs, clusterCIDRs);
+  if (unmasqueraded.length > 0) log.warn(`no --cluster-cidr of ${unmasqueraded.join(' or ')}: pod traffic of that family leaving the cluster is not masqueraded`);
 
-  await ensurePodCidrUnreachable(rtnl, podCIDR);
+  await ensurePodCidrUnreachable(rtnl, podCIDRs);
 
   claimRules = { self: config.nodeName, podCIDR, nodeIp, clusterCIDR: config.clusterCIDR };
   sync = new NodeSync({ mode: config.mode, routeDevice: (tunnel ?? uplink)?.index ?? 0, nodeSubnets: datapath.maps.nodeSubnets, nodeSubnetLengths: datapath.maps.nodeSubnetLengths, nodeSlots: datapath.maps.nodeSlots, slotLayout: datapath.slotLayout, nodeAddresses: datapath.maps.nodeAddresses, rtnl, log });

@@ -103,6 +103,38 @@ export function parseIpPrefix(text: string): Ipv4Prefix & { family: 'ipv4' | 'ip
   return { address, prefixLength, family: 'ipv6' };
 }
 
+export type IpFamily = 'ipv4' | 'ipv6';
+
+/** The family of an address or prefix as written: IPv6 has colons. */
+export const familyOf = (text: string): IpFamily => (text.includes(':') ? 'ipv6' : 'ipv4');
+
+/** An address of either family in network order: 4 or 16 bytes. */
+export const ipToBytes = (text: string): Buffer => (familyOf(text) === 'ipv6' ? ipv6ToBytes(text) : ipv4ToBytes(text));
+
+/** The address of 4 or 16 bytes. */
+export const ipFromBytes = (bytes: Buffer): string => (bytes.length === 16 ? ipv6FromBytes(bytes) : ipv4FromBytes(bytes));
+
+/** One CIDR of each family a node or cluster has (at least one). */
+export type CidrsByFamily = Partial<Record<IpFamily, string>>;
+
+/**
+ * Parses one CIDR, or two of different families separated by a comma, as Kubernetes
+ * writes a dual-stack --cluster-cidr (10.244.0.0/16,fd00:10:244::/56).
+ */
+export function cidrsByFamily(text: string): CidrsByFamily {
+  const cidrs: CidrsByFamily = {};
+  for (const cidr of text.split(',').map((part) => part.trim())) {
+    if (!cidr.includes('/')) throw new TypeError(`${JSON.stringify(cidr)} has no prefix length`);
+    const { family } = parseIpPrefix(cidr);
+    if (cidrs[family]) throw new TypeError(`${JSON.stringify(text)} has two ${family === 'ipv4' ? 'IPv4' : 'IPv6'} CIDRs: give one of each family`);
+    cidrs[family] = cidr;
+  }
+  return cidrs;
+}
+
+/** A host's prefix length in its family: /32 or /128. */
+export const hostPrefixLength = (ip: string): number => (familyOf(ip) === 'ipv6' ? 128 : 32);
+
 export function macToBytes(text: string): Buffer {
   const match = MAC.exec(text);
   if (!match) throw new TypeError(`${JSON.stringify(text)} is not a MAC address (aa:bb:cc:dd:ee:ff)`);

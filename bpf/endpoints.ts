@@ -4,7 +4,7 @@
 // hash lookup. A slot whose ifindex is 0 holds no pod; array slots cannot be deleted,
 // so removing a pod writes an empty value.
 import { ENDPOINT_FLAGS, LAYOUTS, slotKey } from './layouts';
-import { ipv4FromBytes, ipv4ToBytes, ipv4ToNumber, ipv6FromBytes, ipv6ToBigInt, ipv6ToBytes, isIpv4, macFromBytes, macToBytes, parseIpPrefix, parseIpv4Prefix } from './addresses';
+import { ipv4FromBytes, ipv4FromNumber, ipv4ToBytes, ipv4ToNumber, ipv6FromBigInt, ipv6FromBytes, ipv6ToBigInt, ipv6ToBytes, isIpv4, macFromBytes, macToBytes, parseIpPrefix, parseIpv4Prefix, type CidrsByFamily } from './addresses';
 import type { BpfMap, BpfObject } from './tsbpf';
 
 export interface Endpoint {
@@ -51,10 +51,7 @@ export const LARGEST_POD_PREFIX = 16;
 export const IPV6_ONLY_SLOTS = 4096;
 
 /** A node's pod CIDRs: one for each family its pods have addresses of (at least one). */
-export interface PodCidrs {
-  ipv4?: string;
-  ipv6?: string;
-}
+export type PodCidrs = CidrsByFamily;
 
 /** The pod CIDRs as the endpoints map lays them out: slot 0's address in each, and how many slots there are. */
 export interface PodSlots {
@@ -63,7 +60,8 @@ export interface PodSlots {
   ipv6?: bigint;
 }
 
-const describe = (cidrs: PodCidrs): string => [cidrs.ipv4, cidrs.ipv6].filter(Boolean).join(' and ');
+/** The CIDRs as an operator wrote them: 10.244.1.0/24 and fd00:10:244:1::/64. */
+export const describeCidrs = (cidrs: PodCidrs): string => [cidrs.ipv4, cidrs.ipv6].filter(Boolean).join(' and ');
 
 /** Why the endpoints map cannot take these pod CIDRs, or undefined when it can. */
 export function podCidrProblem(cidrs: PodCidrs): string | undefined {
@@ -129,6 +127,22 @@ export function slotOf(cidrs: PodCidrs, ip: string): number | undefined {
   return slot !== undefined && slot >= 0 && slot < size ? slot : undefined;
 }
 
+/**
+ * A pod's addresses: those of every family at the slot of `ip`, IPv4 first, the
+ * address a dual-stack pod is allocated by (its IPv4 one) giving the other. An address
+ * without a slot (a pod CIDR changed under its pod) is the pod's only one.
+ */
+export function podAddresses(cidrs: PodCidrs, ip: string): string[] {
+  const slot = slotOf(cidrs, ip);
+  return slot === undefined ? [ip] : slotAddresses(cidrs, slot);
+}
+
+/** The addresses of every family at `slot`, IPv4 first. */
+export function slotAddresses(cidrs: PodCidrs, slot: number): string[] {
+  const { ipv4, ipv6 } = podSlots(cidrs);
+  return [...(ipv4 === undefined ? [] : [ipv4FromNumber(ipv4 + slot)]), ...(ipv6 === undefined ? [] : [ipv6FromBigInt(ipv6 + BigInt(slot))])];
+}
+
 /** Whether `ip` has a slot: it is in the pod CIDR of its family, among the addresses pods get. */
 export function inPodCidr(cidrs: PodCidrs, ip: string): boolean {
   return slotOf(cidrs, ip) !== undefined;
@@ -137,7 +151,7 @@ export function inPodCidr(cidrs: PodCidrs, ip: string): boolean {
 /** The key of the slot for `ip`; throws when the address has none. */
 export function endpointKey(cidrs: PodCidrs, ip: string): Buffer {
   const slot = slotOf(cidrs, ip);
-  if (slot === undefined) throw new RangeError(`${ip} is not in the pod CIDR ${describe(cidrs)}`);
+  if (slot === undefined) throw new RangeError(`${ip} is not in the pod CIDR ${describeCidrs(cidrs)}`);
   return slotKey(slot);
 }
 
@@ -145,7 +159,7 @@ export function endpointKey(cidrs: PodCidrs, ip: string): Buffer {
 function podKey(cidrs: PodCidrs, { ip, ip6 }: Pick<Endpoint, 'ip' | 'ip6'>): Buffer {
   const keys = [ip, ip6].filter((address): address is string => address !== undefined).map((address) => endpointKey(cidrs, address));
   if (keys.length === 0) throw new RangeError('an endpoint needs an address');
-  if (keys.length === 2 && !keys[0].equals(keys[1])) throw new RangeError(`${ip} and ${ip6} are not at the same offset of the pod CIDRs ${describe(cidrs)}`);
+  if (keys.length === 2 && !keys[0].equals(keys[1])) throw new RangeError(`${ip} and ${ip6} are not at the same offset of the pod CIDRs ${describeCidrs(cidrs)}`);
   return keys[0];
 }
 

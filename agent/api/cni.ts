@@ -77,10 +77,15 @@ export interface PodLimits {
 export const RATE_LIMIT_BOUNDS = { minRate: 1_000, maxRate: 1e15, maxBurst: 8 * (2 ** 32 - 1) - 1 } as const;
 
 /** What ADD made: the plugin turns it into the CNI result of the runtime's version. */
-export interface PodInterfaces {
-  /** The pod's address, a.b.c.d (a /32). */
-  ip: string;
+/** One of a pod's addresses: a.b.c.d/32 or an IPv6 /128, and its gateway (the next hop of its family's default route). */
+export interface PodAddress {
+  address: string;
   gateway: string;
+}
+
+export interface PodInterfaces {
+  /** IPv4 first, in a dual-stack node both. */
+  addresses: PodAddress[];
   hostVeth: { name: string; mac: string };
   podInterface: { name: string; mac: string };
 }

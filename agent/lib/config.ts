@@ -6,6 +6,7 @@ import YAML from 'yaml';
 
 import { DEFAULT_BPFFS_ROOT } from '../../bpf/datapath';
 import { ATTACH_CHOICES, type AttachChoice } from '../../bpf/device-hooks';
+import { cidrsByFamily, type CidrsByFamily } from '../../bpf/addresses';
 import { isIpv4, parseIpv4Prefix } from '../netlink';
 import { DEFAULT_STATE_DIR } from '../api/cni';
 
@@ -13,9 +14,9 @@ export type Mode = 'native' | 'vxlan';
 
 export interface AgentConfig {
   nodeName: string;
-  /** This node's pod range; default: what the node source says of this node. */
+  /** This node's pod range, or one of each family (IPv4,IPv6) for dual-stack pods; default: what the node source says of this node. */
   podCIDR?: string;
-  /** Every pod range of the cluster; pod traffic to anywhere else is masqueraded. */
+  /** Every pod range of the cluster, one of each family the pods have; pod traffic to anywhere else is masqueraded. */
   clusterCIDR?: string;
   /** This node's address on the uplink; reached by other nodes (cross-node issue). */
   nodeIP?: string;
@@ -85,14 +86,16 @@ const DEFAULTS = {
   procSysNet: '/proc/sys/net',
 } as const;
 
-function requireCidr(name: string, value: string): void {
+/** One CIDR, or one of each family separated by a comma, as Kubernetes writes them. */
+function requireCidrs(name: string, value: string): CidrsByFamily {
   try {
-    if (!value.includes('/')) throw new TypeError('no prefix length');
-    parseIpv4Prefix(value);
-  } catch {
-    throw new ConfigError(`${name} ${JSON.stringify(value)} is not an IPv4 CIDR such as 10.244.1.0/24`);
+    return cidrsByFamily(value);
+  } catch (error) {
+    throw new ConfigError(`${name} ${JSON.stringify(value)} is not a CIDR such as 10.244.1.0/24, nor one of each family such as 10.244.1.0/24,fd00:10:244:1::/64: ${(error as Error).message}`);
   }
 }
+
+const familyNames = (cidrs: CidrsByFamily): string => Object.keys(cidrs).sort().join(' and ') || 'none';
 
 /** Reads a config file; YAML is a superset of JSON, so one parser serves both. */
 export function readConfigFile(file: string): Partial<AgentConfig> {
@@ -117,11 +120,14 @@ export function resolveConfig(file: Partial<AgentConfig>, flags: Partial<AgentCo
   const merged = { ...DEFAULTS, ...file, ...flags };
   const { nodeName, podCIDR, clusterCIDR, nodeIP, mode, attach, mtu, metricsPort, vni, vxlanPort } = merged;
   if (!nodeName) throw new ConfigError('nodeName is required (--node-name, or NODE_NAME from the downward API)');
-  if (podCIDR !== undefined) {
-    requireCidr('podCIDR', podCIDR);
-    if (parseIpv4Prefix(podCIDR).prefixLength > 30) throw new ConfigError(`podCIDR ${podCIDR} is too small for pods: use /30 or larger`);
+  const podCIDRs = podCIDR === undefined ? undefined : requireCidrs('podCIDR', podCIDR);
+  if (podCIDRs?.ipv4 && parseIpv4Prefix(podCIDRs.ipv4).prefixLength > 30) throw new ConfigError(`podCIDR ${podCIDRs.ipv4} is too small for pods: use /30 or larger`);
+  const clusterCIDRs = clusterCIDR === undefined ? undefined : requireCidrs('clusterCIDR', clusterCIDR);
+  // A node with one family in a dual-stack cluster, or the other way round, would have
+  // pods that cannot reach half the cluster, or traffic masqueraded that should not be.
+  if (podCIDRs && clusterCIDRs && familyNames(podCIDRs) !== familyNames(clusterCIDRs)) {
+    throw new ConfigError(`podCIDR ${podCIDR} (${familyNames(podCIDRs)}) and clusterCIDR ${clusterCIDR} (${familyNames(clusterCIDRs)}) differ in IP families: give the node a pod CIDR of each family the cluster has`);
   }
-  if (clusterCIDR !== undefined) requireCidr('clusterCIDR', clusterCIDR);
   if (!Number.isInteger(vni) || vni < 1 || vni > 0xffffff) throw new ConfigError(`vni ${vni} must be an integer from 1 to 16777215`);
   if (nodeIP !== undefined && !isIpv4(nodeIP)) throw new ConfigError(`nodeIP ${JSON.stringify(nodeIP)} is not an IPv4 address`);
   if (mode !== 'native' && mode !== 'vxlan') throw new ConfigError(`mode ${JSON.stringify(mode)} must be native or vxlan`);

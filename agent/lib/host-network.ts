@@ -1,31 +1,38 @@
 // What the node's own network needs from the agent: forwarding on, pod traffic leaving
-// the cluster masqueraded to the node IP (as Flannel's ip-masq does), and the VXLAN
-// device in overlay mode.
+// the cluster masqueraded to the node IP (as Flannel's ip-masq does), in each family
+// the node's pods have, and the VXLAN device in overlay mode.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 
-import { podSlots } from '../../bpf/endpoints';
+import { ipv6FromBigInt, type CidrsByFamily, type IpFamily } from '../../bpf/addresses';
+import { podSlots, type PodCidrs } from '../../bpf/endpoints';
 import { tunnelMac } from '../../bpf/node-subnets';
-import { ipv4FromNumber, parseIpv4Prefix, type Link, type Rtnl } from '../netlink';
+import { ipv4FromNumber, parseIpPrefix, type Link, type Rtnl } from '../netlink';
 import { TWILL_ROUTE_PROTOCOL } from './node-sync';
 
 export const TUNNEL_DEVICE = 'twill-vxlan';
 /** Outer IPv4 (20) + UDP (8) + VXLAN (8) + inner Ethernet (14). */
 export const VXLAN_OVERHEAD = 50;
 
-const IP_FORWARD = '/proc/sys/net/ipv4/ip_forward';
+/** Each family's forwarding switch, by its sysctl name. */
+const FORWARDING: Record<IpFamily, string> = { ipv4: 'net.ipv4.ip_forward', ipv6: 'net.ipv6.conf.all.forwarding' };
 
 /**
- * Turns forwarding on when it is off. Kubernetes nodes normally have it on already
- * (kubeadm requires it), and a container's /proc/sys is read-only, so the agent writes
- * only when it must and says what to do when it cannot.
+ * Turns forwarding on, in each family the node's pods have, when it is off. Kubernetes
+ * nodes normally have it on already (kubeadm requires it), and a container's /proc/sys
+ * is read-only, so the agent writes only when it must and says what to do when it
+ * cannot. (With IPv6 forwarding on, a node takes router advertisements on its uplink
+ * only with accept_ra=2, as Kubernetes' dual-stack set-up says.)
  */
-export function enableForwarding(): void {
-  if (fs.readFileSync(IP_FORWARD, 'utf8').trim() === '1') return;
-  try {
-    fs.writeFileSync(IP_FORWARD, '1');
-  } catch (error) {
-    throw new Error(`net.ipv4.ip_forward is 0 and cannot be set from here (${(error as NodeJS.ErrnoException).code}): set it on the node with sysctl -w net.ipv4.ip_forward=1`);
+export function enableForwarding(families: IpFamily[]): void {
+  for (const family of families) {
+    const file = `/proc/sys/${FORWARDING[family].replaceAll('.', '/')}`;
+    if (fs.readFileSync(file, 'utf8').trim() === '1') continue;
+    try {
+      fs.writeFileSync(file, '1');
+    } catch (error) {
+      throw new Error(`${FORWARDING[family]} is 0 and cannot be set from here (${(error as NodeJS.ErrnoException).code}): set it on the node with sysctl -w ${FORWARDING[family]}=1`);
+    }
   }
 }
 
@@ -38,16 +45,28 @@ export async function findUplink(rtnl: Rtnl, nodeIp: string): Promise<Link | und
 }
 
 /**
- * Adds the masquerade rule once (iptables -C first). Run at start-up only: this is
- * the one place the agent executes a command, and never on a per-pod path.
+ * Adds the masquerade rule of each family the node's pods and the cluster both have,
+ * once (iptables -C first; ip6tables for IPv6). Run at start-up only: this is the one
+ * place the agent executes a command, and never on a per-pod path. Returns the
+ * families of the pods that no cluster CIDR covers, whose traffic is not masqueraded.
  */
-export function ensureMasquerade(podCIDR: string, clusterCIDR: string): void {
-  const rule = ['POSTROUTING', '-s', podCIDR, '!', '-d', clusterCIDR, '-m', 'comment', '--comment', 'twill: pod traffic leaving the cluster', '-j', 'MASQUERADE'];
-  try {
-    execFileSync('iptables', ['-w', '-t', 'nat', '-C', ...rule], { stdio: 'ignore' });
-  } catch {
-    execFileSync('iptables', ['-w', '-t', 'nat', '-A', ...rule], { stdio: ['ignore', 'ignore', 'pipe'] });
+export function ensureMasquerade(podCIDRs: PodCidrs, clusterCIDRs: CidrsByFamily): IpFamily[] {
+  const unmasqueraded: IpFamily[] = [];
+  for (const [family, podCIDR] of Object.entries(podCIDRs) as Array<[IpFamily, string]>) {
+    const clusterCIDR = clusterCIDRs[family];
+    if (!clusterCIDR) {
+      unmasqueraded.push(family);
+      continue;
+    }
+    const command = family === 'ipv6' ? 'ip6tables' : 'iptables';
+    const rule = ['POSTROUTING', '-s', podCIDR, '!', '-d', clusterCIDR, '-m', 'comment', '--comment', 'twill: pod traffic leaving the cluster', '-j', 'MASQUERADE'];
+    try {
+      execFileSync(command, ['-w', '-t', 'nat', '-C', ...rule], { stdio: 'ignore' });
+    } catch {
+      execFileSync(command, ['-w', '-t', 'nat', '-A', ...rule], { stdio: ['ignore', 'ignore', 'pipe'] });
+    }
   }
+  return unmasqueraded;
 }
 
 /**
@@ -76,14 +95,21 @@ export async function ensureTunnelDevice(rtnl: Rtnl, nodeIp: string, podCIDR: st
 }
 
 /**
- * This node's pod CIDR as an unreachable route, below the pods' /32 routes: a packet
+ * This node's pod CIDRs as unreachable routes, below the pods' host routes: a packet
  * for an address no pod holds is answered "host unreachable" here, never sent on by
  * the default route, where a router that knows the pod subnets would send it straight
- * back (a loop that ends only with the TTL). A pod CIDR of an earlier start goes.
+ * back (a loop that ends only with the TTL or hop limit). Pod CIDRs of an earlier start go.
  */
-export async function ensurePodCidrUnreachable(rtnl: Rtnl, podCIDR: string): Promise<void> {
-  const network = `${tunnelAddress(podCIDR)}/${parseIpv4Prefix(podCIDR).prefixLength}`;
-  await rtnl.addRoute({ destination: network, type: 'unreachable', protocol: TWILL_ROUTE_PROTOCOL }, { replace: true });
-  const stale = (await rtnl.routes()).filter((route) => route.type === 'unreachable' && route.protocol === TWILL_ROUTE_PROTOCOL && route.destination !== network);
-  for (const route of stale) await rtnl.deleteRoute({ destination: route.destination, type: 'unreachable', protocol: TWILL_ROUTE_PROTOCOL });
+export async function ensurePodCidrUnreachable(rtnl: Rtnl, podCIDRs: PodCidrs): Promise<void> {
+  const { ipv4, ipv6 } = podSlots(podCIDRs);
+  const networks: Record<IpFamily, string | undefined> = {
+    ipv4: ipv4 === undefined ? undefined : `${ipv4FromNumber(ipv4)}/${parseIpPrefix(podCIDRs.ipv4 as string).prefixLength}`,
+    ipv6: ipv6 === undefined ? undefined : `${ipv6FromBigInt(ipv6)}/${parseIpPrefix(podCIDRs.ipv6 as string).prefixLength}`,
+  };
+  for (const family of ['ipv4', 'ipv6'] as const) {
+    const network = networks[family];
+    if (network) await rtnl.addRoute({ destination: network, type: 'unreachable', protocol: TWILL_ROUTE_PROTOCOL }, { replace: true });
+    const stale = (await rtnl.routes(family)).filter((route) => route.type === 'unreachable' && route.protocol === TWILL_ROUTE_PROTOCOL && route.destination !== network);
+    for (const route of stale) await rtnl.deleteRoute({ destination: route.destination, type: 'unreachable', protocol: TWILL_ROUTE_PROTOCOL });
+  }
 }

@@ -47,8 +47,10 @@ function addResult(answer: Extract<AgentAnswer, { ok: true }>, args: CmdArgs, ne
   const result: Result = netConf.prevResult ?? emptyResult();
   const first = result.interfaces.length;
   result.interfaces.push({ name: pod.hostVeth.name, mac: pod.hostVeth.mac }, { name: args.ifname, mac: pod.podInterface.mac, sandbox: args.netns });
-  result.ips.push({ address: `${pod.ip}/32`, gateway: pod.gateway, interface: first + 1 });
-  result.routes.push({ dst: '0.0.0.0/0', gw: pod.gateway });
+  for (const { address, gateway } of pod.addresses) {
+    result.ips.push({ address, gateway, interface: first + 1 });
+    result.routes.push({ dst: address.includes(':') ? '::/0' : '0.0.0.0/0', gw: gateway });
+  }
   return formatResult(result, netConf.cniVersion);
 }
 

@@ -55,9 +55,13 @@ describe('agent configuration', () => {
 
   const errors: Array<[string, () => unknown, RegExp]> = [
     ['missing node name', () => resolveConfig({ podCIDR: '10.0.0.0/24' }, {}), /nodeName is required/],
-    ['bad cluster CIDR', () => resolveConfig({ nodeName: 'n', clusterCIDR: '10.244.0.0' }, {}), /clusterCIDR "10.244.0.0" is not an IPv4 CIDR/],
+    ['bad cluster CIDR', () => resolveConfig({ nodeName: 'n', clusterCIDR: '10.244.0.0' }, {}), /clusterCIDR "10.244.0.0" is not a CIDR such as 10.244.1.0\/24, nor one of each family.*has no prefix length/],
+    ['two IPv4 pod CIDRs', () => resolveConfig({ nodeName: 'n', podCIDR: '10.0.0.0/24,10.1.0.0/24' }, {}), /has two IPv4 CIDRs: give one of each family/],
+    ['a bad IPv6 pod CIDR', () => resolveConfig({ nodeName: 'n', podCIDR: '10.0.0.0/24,fd00::1::/64' }, {}), /"fd00::1::\/64" is not an IPv6 prefix/],
+    ['an IPv6 pod CIDR in an IPv4 cluster', () => resolveConfig({ nodeName: 'n', podCIDR: '10.0.0.0/24,fd00::/64', clusterCIDR: '10.0.0.0/16' }, {}), /podCIDR 10.0.0.0\/24,fd00::\/64 \(ipv4 and ipv6\) and clusterCIDR 10.0.0.0\/16 \(ipv4\) differ in IP families/],
+    ['an IPv4 node in a dual-stack cluster', () => resolveConfig({ nodeName: 'n', podCIDR: '10.0.0.0/24', clusterCIDR: '10.0.0.0/16,fd00::/56' }, {}), /differ in IP families: give the node a pod CIDR of each family the cluster has/],
     ['VNI out of range', () => resolveConfig({ nodeName: 'n' }, { vni: 1 << 24 }), /vni 16777216 must be an integer from 1 to 16777215/],
-    ['bad pod CIDR', () => resolveConfig({ nodeName: 'n', podCIDR: '10.0.0.0/40' }, {}), /podCIDR "10.0.0.0\/40" is not an IPv4 CIDR/],
+    ['bad pod CIDR', () => resolveConfig({ nodeName: 'n', podCIDR: '10.0.0.0/40' }, {}), /podCIDR "10.0.0.0\/40" is not a CIDR/],
     ['tiny pod CIDR', () => resolveConfig({ nodeName: 'n', podCIDR: '10.0.0.0/31' }, {}), /too small/],
     ['vxlan without a cluster CIDR', () => resolveConfig({ nodeName: 'n', podCIDR: '10.0.0.0/24', mode: 'vxlan' }, {}), /mode vxlan needs clusterCIDR/],
     ['bad attach', () => resolveConfig({ nodeName: 'n' }, { attach: 'clsact' as 'tc' }), /attach "clsact" must be one of auto, tcx, tc/],

@@ -24,7 +24,7 @@ after(() => fs.rmSync(ROOT, { recursive: true, force: true }));
 const ATTACHMENT = { containerID: 'pod-a-1', ifname: 'eth0' };
 const NETNS = '/run/netns/pod-a';
 const ENV = { CNI_COMMAND: 'ADD', CNI_CONTAINERID: ATTACHMENT.containerID, CNI_NETNS: NETNS, CNI_IFNAME: ATTACHMENT.ifname, CNI_PATH: '/opt/cni/bin' };
-const POD: PodInterfaces = { ip: '10.244.1.5', gateway: '10.244.1.1', hostVeth: { name: 'twl1a2b3c', mac: '02:00:00:00:00:01' }, podInterface: { name: 'eth0', mac: '02:00:00:00:00:02' } };
+const POD: PodInterfaces = { addresses: [{ address: '10.244.1.5/32', gateway: '10.244.1.1' }], hostVeth: { name: 'twl1a2b3c', mac: '02:00:00:00:00:01' }, podInterface: { name: 'eth0', mac: '02:00:00:00:00:02' } };
 
 /** A directory of its own per test: the agent's run directory and state directory both. */
 function freshDir(): string {
@@ -109,6 +109,24 @@ describe('plugin and agent over the CNI socket', () => {
           routes: [{ dst: '0.0.0.0/0', gw: '10.244.1.1' }],
           dns: {},
         });
+      } finally {
+        await agent.close();
+      }
+    });
+
+    test(`ADD ${cniVersion} of a dual-stack pod: both addresses on eth0, a default route for each family`, async () => {
+      const dir = freshDir();
+      const dual: PodInterfaces = { ...POD, addresses: [...POD.addresses, { address: 'fd00:10:244:1::5/128', gateway: 'fe80::1' }] };
+      const agent = await startAgent(dir, () => ({ ok: true, pod: dual }));
+      try {
+        const { exitCode, printed } = await run(ENV, configFor(dir, { cniVersion }));
+        assert.equal(exitCode, 0, JSON.stringify(printed));
+        const old = ['0.3.1', '0.4.0'].includes(cniVersion);
+        assert.deepEqual(printed?.ips, [
+          { ...(old ? { version: '4' } : {}), address: '10.244.1.5/32', gateway: '10.244.1.1', interface: 1 },
+          { ...(old ? { version: '6' } : {}), address: 'fd00:10:244:1::5/128', gateway: 'fe80::1', interface: 1 },
+        ]);
+        assert.deepEqual(printed?.routes, [{ dst: '0.0.0.0/0', gw: '10.244.1.1' }, { dst: '::/0', gw: 'fe80::1' }]);
       } finally {
         await agent.close();
       }

@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import { NetlinkError, ipv4FromBytes, ipv4ToBytes, isIpv4, macFromBytes, macToBytes, parseIpv4Prefix } from '../../agent/netlink';
+import { NetlinkError, ipv4FromBytes, ipv4ToBytes, ipv6FromBytes, ipv6ToBytes, isIpv4, isIpv6, macFromBytes, macToBytes, parseIpPrefix, parseIpv4Prefix } from '../../agent/netlink';
+import { cidrsByFamily } from '../../bpf/addresses';
 import { toNetlinkError } from '../../agent/netlink/lib/errors';
 
 describe('IPv4 and MAC parsing', () => {
@@ -35,6 +36,33 @@ describe('IPv4 and MAC parsing', () => {
     for (const bad of ['10.0.0.0/33', '10.0.0.0/', '10.0.0.0/8/8', '/8', '10.0.0.0/x']) {
       assert.throws(() => parseIpv4Prefix(bad), /not an IPv4 prefix/, bad);
     }
+  });
+});
+
+describe('IPv6 parsing', () => {
+  test('round-trips addresses through bytes, written back in canonical form (RFC 5952)', () => {
+    const rows: Array<[string, string]> = [
+      ['fd00:10:244::5', 'fd00:10:244::5'],
+      ['FD00:0010:0244:0000:0000:0000:0000:0005', 'fd00:10:244::5'],
+      ['::', '::'],
+      ['::1', '::1'],
+      ['fe80::1', 'fe80::1'],
+      ['2001:db8:0:0:1:0:0:1', '2001:db8::1:0:0:1'],
+      ['2001:db8:0:1:1:1:1:1', '2001:db8:0:1:1:1:1:1'],
+      ['1:0:0:2:0:0:0:3', '1:0:0:2::3'],
+    ];
+    for (const [text, canonical] of rows) assert.equal(ipv6FromBytes(ipv6ToBytes(text)), canonical, text);
+    for (const bad of ['fd00::1::2', '1:2:3:4:5:6:7:8:9', 'fd00:::1', '12345::', '10.0.0.1', '']) assert.equal(isIpv6(bad), false, bad);
+  });
+
+  test('prefixes of both families; one of each as Kubernetes writes a dual-stack CIDR', () => {
+    assert.deepEqual(parseIpPrefix('fd00:10:244::/56'), { address: 'fd00:10:244::', prefixLength: 56, family: 'ipv6' });
+    assert.deepEqual(parseIpPrefix('10.244.0.0/16'), { address: '10.244.0.0', prefixLength: 16, family: 'ipv4' });
+    assert.throws(() => parseIpPrefix('fd00::/129'), /not an IPv6 prefix/);
+    assert.deepEqual(cidrsByFamily('10.244.0.0/16,fd00:10:244::/56'), { ipv4: '10.244.0.0/16', ipv6: 'fd00:10:244::/56' });
+    assert.deepEqual(cidrsByFamily(' fd00:10:244::/56 , 10.244.0.0/16'), { ipv4: '10.244.0.0/16', ipv6: 'fd00:10:244::/56' });
+    assert.deepEqual(cidrsByFamily('fd00:10:244::/56'), { ipv6: 'fd00:10:244::/56' });
+    assert.throws(() => cidrsByFamily('fd00::/56,fd01::/56'), /two IPv6 CIDRs/);
   });
 });
 

@@ -1,8 +1,10 @@
 // The node's pod addresses. The agent is their only writer, so they live in memory and
 // every change is written through before the request that made it is answered: one
-// file per allocated address under <stateDir>/ipam naming the attachment that holds it
-// (the format releases before the agent owned IPAM used, so an upgrade adopts it as is),
-// and on a third line the pod's bandwidth limits, if it has any, as JSON.
+// file per allocated pod under <stateDir>/ipam, named by its address (Allocation.ip),
+// naming the attachment that holds it (the format releases before the agent owned IPAM
+// used, so an upgrade adopts it as is), and on a third line the pod's bandwidth
+// limits, if it has any, as JSON. A dual-stack pod is allocated one slot of the
+// endpoints map, and holds the address at that offset in each of the node's pod CIDRs.
 //
 // A file is written whole under a temporary name and renamed into place, so a killed
 // agent leaves each record either absent or complete. A record torn by a power loss
@@ -13,12 +15,14 @@ import path from 'node:path';
 
 import type { Attachment, PodLimits } from '../../api/cni';
 import { Code } from '../../api/cni';
-import { ipv4FromNumber, ipv4ToNumber, isIpv4, parseIpv4Prefix } from '../../../bpf/addresses';
+import { isIpv4, isIpv6 } from '../../../bpf/addresses';
+import { describeCidrs, podSlots, slotAddresses, slotOf, type PodCidrs } from '../../../bpf/endpoints';
 import { ensurePrivateDirectory } from '../private-dir';
 import { PodError } from './pod-error';
 import { attachmentKey } from './naming';
 
 export interface Allocation extends Attachment {
+  /** The address the pod is allocated by: its IPv4 one, or in a node without IPv4 its IPv6 one (podAddresses gives the rest). */
   ip: string;
   limits?: PodLimits;
 }
@@ -28,12 +32,13 @@ const LAST_RESERVED = 'last_reserved_ip';
 /** Left by releases whose plugin processes locked the directory; nobody takes it now. */
 const OBSOLETE = ['lock'];
 
-/** The addresses of a pod CIDR that go to pods: all but the network and broadcast addresses. */
-function podRange(podCIDR: string): { first: number; last: number; size: number } {
-  const { address, prefixLength } = parseIpv4Prefix(podCIDR);
-  const span = 2 ** (32 - prefixLength);
-  const network = ipv4ToNumber(address) - (ipv4ToNumber(address) % span);
-  return { first: network + 1, last: network + span - 2, size: span - 2 };
+/**
+ * The endpoints slots that go to pods: all but the first and the last, which in IPv4
+ * are the network and broadcast addresses (and in IPv6 the subnet-router anycast).
+ */
+function podRange(podCIDRs: PodCidrs): { first: number; last: number; size: number } {
+  const { size } = podSlots(podCIDRs);
+  return { first: 1, last: size - 2, size: size - 2 };
 }
 
 /** A record's limits line; one no one can read is no limit, as the record it is in would be held by no one. */
@@ -47,30 +52,30 @@ function parseLimits(line: string): PodLimits | undefined {
 
 export class Ipam {
   readonly directory: string;
-  readonly #podCIDR: string;
+  readonly #podCIDRs: PodCidrs;
   readonly #range: ReturnType<typeof podRange>;
   readonly #byIp = new Map<string, Allocation>();
   readonly #byAttachment = new Map<string, Allocation>();
-  /** Allocation goes on after the last address handed out, so a freed one is not reused at once. */
+  /** Allocation goes on after the last slot handed out, so a freed one is not reused at once. */
   #cursor: number;
 
-  constructor(stateDir: string, podCIDR: string) {
+  constructor(stateDir: string, podCIDRs: PodCidrs) {
     this.directory = path.join(stateDir, 'ipam');
-    this.#podCIDR = podCIDR;
-    this.#range = podRange(podCIDR);
+    this.#podCIDRs = podCIDRs;
+    this.#range = podRange(podCIDRs);
     ensurePrivateDirectory(this.directory);
     for (const name of OBSOLETE) fs.rmSync(path.join(this.directory, name), { force: true });
     this.#cursor = this.#range.last;
     for (const name of fs.readdirSync(this.directory)) {
       if (name === LAST_RESERVED) this.#cursor = this.#readCursor();
-      else if (isIpv4(name)) this.#remember(this.#readRecord(name));
+      else if (isIpv4(name) || isIpv6(name)) this.#remember(this.#readRecord(name));
       else if (name.endsWith('.tmp')) fs.rmSync(path.join(this.directory, name), { force: true });
     }
   }
 
   /**
-   * The attachment's address: the one it already holds (a retried ADD, whose limits
-   * replace the earlier ones), or a free one.
+   * The attachment's address (see Allocation.ip): the one it already holds (a retried
+   * ADD, whose limits replace the earlier ones), or a free one.
    */
   allocate(attachment: Attachment, limits?: PodLimits): string {
     const held = this.find(attachment);
@@ -81,13 +86,13 @@ export class Ipam {
     const { first, size } = this.#range;
     for (let step = 1; step <= size; step++) {
       const candidate = first + ((this.#cursor - first + step) % size);
-      const ip = ipv4FromNumber(candidate);
+      const [ip] = slotAddresses(this.#podCIDRs, candidate);
       if (this.#byIp.has(ip)) continue;
       this.#write({ ...attachment, ip, limits });
       this.#cursor = candidate;
       return ip;
     }
-    throw new PodError(Code.TryAgainLater, `pod CIDR ${this.#podCIDR} is exhausted: all ${size} pod addresses are allocated`);
+    throw new PodError(Code.TryAgainLater, `pod CIDR ${describeCidrs(this.#podCIDRs)} is exhausted: all ${size} pod addresses are allocated`);
   }
 
   /** Frees what the attachment holds; returns the address, or undefined if it held none. */
@@ -144,7 +149,7 @@ export class Ipam {
     const file = path.join(this.directory, LAST_RESERVED);
     const text = fs.readFileSync(file, 'utf8').trim();
     fs.rmSync(file, { force: true });
-    const value = isIpv4(text) ? ipv4ToNumber(text) : 0;
-    return value >= this.#range.first && value <= this.#range.last ? value : this.#range.last;
+    const slot = isIpv4(text) ? slotOf(this.#podCIDRs, text) : undefined;
+    return slot !== undefined && slot >= this.#range.first && slot <= this.#range.last ? slot : this.#range.last;
   }
 }

@@ -9,7 +9,7 @@ import { Rtnl } from '../../netlink';
 import type { Ipam } from './ipam';
 import { attachmentKey, sameAttachment } from './naming';
 import { asPodError, PodError } from './pod-error';
-import { checkPod, checkPodNamespace, unwirePod, wirePod, type PodHost } from './pod-wiring';
+import { checkPod, checkPodNamespace, podPrefixes, unwirePod, wirePod, type PodHost } from './pod-wiring';
 import { removeStrays } from './pod-reconcile';
 
 /** Pod requests worked on at once; beyond a few, they only wait for RTNL in the kernel. */
@@ -118,7 +118,9 @@ export class PodNetwork {
   async #check(attachment: Attachment, netns: string, addresses: string[]): Promise<void> {
     const allocation = this.#options.ipam.find(attachment);
     if (!allocation) throw new PodError(Code.UnknownContainer, `no address is allocated to container ${attachment.containerID} interface ${attachment.ifname}`);
-    if (!addresses.includes(`${allocation.ip}/32`)) throw new PodError(Code.CheckFailed, `prevResult does not list ${allocation.ip}/32, the address allocated to this pod`);
+    for (const { address } of podPrefixes(this.#options.host, allocation.ip)) {
+      if (!addresses.includes(address)) throw new PodError(Code.CheckFailed, `prevResult does not list ${address}, an address allocated to this pod`);
+    }
     const pod = Rtnl.open(netns);
     try {
       await checkPod(this.#options.host, pod, netns, attachment, allocation.ip, allocation.limits);

@@ -100,8 +100,8 @@ export async function reconcilePods(host: PodHost, ipam: Ipam, stateDir: string,
       repaired.push(`${allocation.ip}: bandwidth limits`);
     }
     const entry = readEndpoint(host.endpoints, host.podCIDRs, allocation.ip);
-    const expected = podEndpoint(allocation.ip, veth, podMac(allocation.ip), limits);
-    if (!entry || entry.ifindex !== veth.index || entry.hostMac !== veth.mac || entry.egressLimited !== expected.egressLimited || entry.ingressLimited !== expected.ingressLimited) {
+    const expected = podEndpoint(host, allocation.ip, veth, podMac(allocation.ip), limits);
+    if (!entry || entry.ifindex !== veth.index || entry.hostMac !== veth.mac || entry.ip6 !== expected.ip6 || entry.egressLimited !== expected.egressLimited || entry.ingressLimited !== expected.ingressLimited) {
       writeEndpoint(host.endpoints, host.podCIDRs, { ...expected, usesStack: entry?.usesStack });
       repaired.push(`${allocation.ip}: endpoint entry`);
     }

@@ -37,7 +37,7 @@ export async function startPodService(options: PodServiceOptions): Promise<PodSe
   const cni = await serveCni(path.join(runDir, AGENT_SOCKET_NAME), async (request) => (await networkReady).serve(request), metrics, log);
 
   const host: PodHost = { ...datapath, rtnl: Rtnl.open() };
-  const ipam = new Ipam(stateDir, host.podCIDRs.ipv4 as string);
+  const ipam = new Ipam(stateDir, host.podCIDRs);
   const network = new PodNetwork({ host, ipam, podMtu, notReady });
   const reconciled = await reconcilePods(host, ipam, stateDir, (attachment) => network.release(attachment), log);
   // The DELs the runtime sent while the agent was down are counted as they complete.

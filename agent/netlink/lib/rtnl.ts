@@ -1,15 +1,17 @@
 // Typed rtnetlink over the pinned `netlink` package: links, veth pairs, addresses,
-// routes and neighbours in one network namespace.
+// routes and neighbours in one network namespace, of either IP family.
 import fs from 'node:fs';
 
 import { createRtNetlink, FlagsNew, ifla, rt, type RtNetlinkSocket } from 'netlink';
 
 import { withNetns } from '../../../bpf/tsbpf';
-import { ipv4FromBytes, ipv4ToBytes, macFromBytes, macToBytes, parseIpv4Prefix } from '../../../bpf/addresses';
+import { familyOf, ipFromBytes, ipToBytes, macFromBytes, macToBytes, parseIpPrefix, type IpFamily } from '../../../bpf/addresses';
 import { NetlinkError, toNetlinkError } from './errors';
 import { linkAttrs, vethLinkInfo, vxlanLinkInfo, type LinkSettings } from './linkinfo';
 
 const AF_INET = 2;
+const AF_INET6 = 10;
+const ADDRESS_FAMILY: Record<IpFamily, number> = { ipv4: AF_INET, ipv6: AF_INET6 };
 const MAIN_TABLE = 254;
 const RTNH_F_ONLINK = 4;
 const REQUEST_TIMEOUT_MS = 5000;
@@ -38,8 +40,10 @@ export interface VethSpec extends LinkSettings {
 }
 
 export interface RouteSpec {
-  /** "default" or a.b.c.d/len. */
+  /** "default" or a prefix (a.b.c.d/len, or an IPv6 one). */
   destination: string;
+  /** Of a default route: the IPv4 one unless a gateway or this says otherwise. */
+  family?: IpFamily;
   /** unicast (the default) goes out of ifindex; unreachable answers ICMP host unreachable and needs no device. */
   type?: RouteType;
   ifindex?: number;
@@ -54,6 +58,7 @@ export interface RouteSpec {
 export type RouteType = 'unicast' | 'unreachable';
 
 export interface RouteEntry {
+  /** "default", or the prefix. */
   destination: string;
   /** unicast, unreachable, or another kind the kernel names (local, blackhole, …). */
   type: string;
@@ -97,12 +102,14 @@ function routeMessage(spec: RouteSpec): { data: rt.Route; attrs: rt.RouteAttrs }
   const unreachable = spec.type === 'unreachable';
   if (!unreachable) requireIndex(spec.ifindex);
   const isDefault = spec.destination === 'default';
-  const prefix = isDefault ? { address: '0.0.0.0', prefixLength: 0 } : parseIpv4Prefix(spec.destination);
-  const gateway = spec.gateway !== undefined ? ipv4ToBytes(spec.gateway) : undefined;
+  const family = isDefault ? spec.family ?? (spec.gateway ? familyOf(spec.gateway) : 'ipv4') : familyOf(spec.destination);
+  const prefix = isDefault ? { address: '', prefixLength: 0 } : parseIpPrefix(spec.destination);
+  const gateway = spec.gateway !== undefined ? ipToBytes(spec.gateway) : undefined;
+  if (gateway && familyOf(spec.gateway as string) !== family) throw new TypeError(`route ${spec.destination}: gateway ${spec.gateway} is of the other family`);
   const table = spec.table ?? MAIN_TABLE;
   return {
     data: {
-      family: AF_INET,
+      family: ADDRESS_FAMILY[family],
       dstLen: prefix.prefixLength,
       table: table < 256 ? table : 0,
       protocol: spec.protocol ?? 3,
@@ -111,7 +118,7 @@ function routeMessage(spec: RouteSpec): { data: rt.Route; attrs: rt.RouteAttrs }
       flags: spec.onlink ? { __unknown: RTNH_F_ONLINK } : {},
     },
     attrs: {
-      ...(isDefault ? {} : { dst: ipv4ToBytes(prefix.address) }),
+      ...(isDefault ? {} : { dst: ipToBytes(prefix.address) }),
       ...(spec.ifindex !== undefined ? { oif: spec.ifindex } : {}),
       ...(gateway ? { gateway } : {}),
       table,
@@ -208,7 +215,11 @@ export class Rtnl {
     return this.#delete(`RTM_DELLINK ${ifindex}`, 'ENODEV', (options) => this.#socket.delLink({ index: ifindex }, {}, options));
   }
 
-  /** Adds a.b.c.d/len to a link (a bare address is a /32). */
+  /**
+   * Adds a.b.c.d/len (or an IPv6 prefix) to a link; a bare address is a host prefix. An
+   * IPv6 address is usable at once: no duplicate address detection, which would hold
+   * it back for a second, and which the owner of the prefix (Twill's IPAM) makes moot.
+   */
   async addAddress(ifindex: number, prefix: string): Promise<void> {
     const message = this.#addressMessage(ifindex, prefix);
     await this.#request(`RTM_NEWADDR ${prefix}`, (options) =>
@@ -221,13 +232,13 @@ export class Rtnl {
     return this.#delete(`RTM_DELADDR ${prefix}`, 'EADDRNOTAVAIL', (options) => this.#socket.delAddress(message.data, message.attrs, options));
   }
 
-  /** IPv4 addresses as a.b.c.d/len, of one link or all. */
-  async addresses(ifindex?: number): Promise<string[]> {
-    const messages = await this.#request('RTM_GETADDR', (options) => this.#socket.getAddresses({ family: AF_INET }, undefined, options));
+  /** Addresses of one family (IPv4 unless asked) as address/len, of one link or all. */
+  async addresses(ifindex?: number, family: IpFamily = 'ipv4'): Promise<string[]> {
+    const messages = await this.#request('RTM_GETADDR', (options) => this.#socket.getAddresses({ family: ADDRESS_FAMILY[family] }, undefined, options));
     return messages
       .filter((m) => ifindex === undefined || m.data.index === ifindex)
       .filter((m) => m.attrs.local ?? m.attrs.address)
-      .map((m) => `${ipv4FromBytes((m.attrs.local ?? m.attrs.address) as Buffer)}/${m.data.prefixlen}`);
+      .map((m) => `${ipFromBytes((m.attrs.local ?? m.attrs.address) as Buffer)}/${m.data.prefixlen}`);
   }
 
   async addRoute(spec: RouteSpec, { replace = false } = {}): Promise<void> {
@@ -242,43 +253,44 @@ export class Rtnl {
     return this.#delete(`RTM_DELROUTE ${spec.destination}`, 'ESRCH', (options) => this.#socket.delRoute(message.data, message.attrs, options));
   }
 
-  /** IPv4 routes of the main table. */
-  async routes(): Promise<RouteEntry[]> {
-    const messages = await this.#request('RTM_GETROUTE', (options) => this.#socket.getRoutes({ family: AF_INET }, undefined, options));
+  /** Routes of the main table, of one family (IPv4 unless asked). */
+  async routes(family: IpFamily = 'ipv4'): Promise<RouteEntry[]> {
+    const messages = await this.#request('RTM_GETROUTE', (options) => this.#socket.getRoutes({ family: ADDRESS_FAMILY[family] }, undefined, options));
     return messages
       .filter((m) => (m.attrs.table ?? m.data.table) === MAIN_TABLE)
       .map((m) => ({
-        destination: m.attrs.dst ? `${ipv4FromBytes(m.attrs.dst)}/${m.data.dstLen}` : 'default',
+        destination: m.attrs.dst ? `${ipFromBytes(m.attrs.dst)}/${m.data.dstLen}` : 'default',
         type: (typeof m.data.type === 'number' ? rt.RouteType[m.data.type] ?? String(m.data.type) : m.data.type ?? 'UNICAST').toLowerCase(),
         ...(m.attrs.oif !== undefined ? { ifindex: m.attrs.oif } : {}),
-        ...(m.attrs.gateway ? { gateway: ipv4FromBytes(m.attrs.gateway) } : {}),
+        ...(m.attrs.gateway ? { gateway: ipFromBytes(m.attrs.gateway) } : {}),
         // The package names the protocols it knows and leaves others as numbers.
         protocol: typeof m.data.protocol === 'number' ? m.data.protocol : rt.RouteProtocol[(m.data.protocol ?? 'UNSPEC') as keyof typeof rt.RouteProtocol],
       }));
   }
 
-  /** A permanent ARP entry (created or replaced): ip is at mac on ifindex. */
+  /** A permanent ARP or neighbour-discovery entry (created or replaced): ip is at mac on ifindex. */
   async addPermanentNeighbour(ifindex: number, ip: string, mac: string): Promise<void> {
     requireIndex(ifindex);
-    const attrs = { dst: ipv4ToBytes(ip), lladdr: macToBytes(mac) };
+    const attrs = { dst: ipToBytes(ip), lladdr: macToBytes(mac) };
     await this.#request(`RTM_NEWNEIGH ${ip}`, (options) =>
-      this.#socket.newNeighbor({ family: AF_INET, ifindex, state: { permanent: true } }, attrs, { ...options, flags: CREATE_OR_REPLACE }),
+      this.#socket.newNeighbor({ family: ADDRESS_FAMILY[familyOf(ip)], ifindex, state: { permanent: true } }, attrs, { ...options, flags: CREATE_OR_REPLACE }),
     );
   }
 
   async deleteNeighbour(ifindex: number, ip: string): Promise<boolean> {
     requireIndex(ifindex);
-    const attrs = { dst: ipv4ToBytes(ip) };
-    return this.#delete(`RTM_DELNEIGH ${ip}`, 'ENOENT', (options) => this.#socket.delNeighbor({ family: AF_INET, ifindex }, attrs, options));
+    const attrs = { dst: ipToBytes(ip) };
+    return this.#delete(`RTM_DELNEIGH ${ip}`, 'ENOENT', (options) => this.#socket.delNeighbor({ family: ADDRESS_FAMILY[familyOf(ip)], ifindex }, attrs, options));
   }
 
-  async neighbours(ifindex?: number): Promise<Neighbour[]> {
-    const messages = await this.#request('RTM_GETNEIGH', (options) => this.#socket.getNeighbors({ family: AF_INET }, undefined, options));
+  /** Neighbours of one family (IPv4 unless asked), of one link or all. */
+  async neighbours(ifindex?: number, family: IpFamily = 'ipv4'): Promise<Neighbour[]> {
+    const messages = await this.#request('RTM_GETNEIGH', (options) => this.#socket.getNeighbors({ family: ADDRESS_FAMILY[family] }, undefined, options));
     return messages
       .filter((m) => m.attrs.dst && (ifindex === undefined || m.data.ifindex === ifindex))
       .map((m) => ({
         ifindex: m.data.ifindex ?? 0,
-        ip: ipv4FromBytes(m.attrs.dst as Buffer),
+        ip: ipFromBytes(m.attrs.dst as Buffer),
         ...(m.attrs.lladdr ? { mac: macFromBytes(m.attrs.lladdr) } : {}),
         permanent: m.data.state?.permanent === true,
       }));
@@ -307,9 +319,10 @@ export class Rtnl {
 
   #addressMessage(ifindex: number, prefix: string): { data: rt.Address; attrs: rt.AddressAttrs } {
     requireIndex(ifindex);
-    const { address, prefixLength } = parseIpv4Prefix(prefix);
-    const bytes = ipv4ToBytes(address);
-    return { data: { family: AF_INET, prefixlen: prefixLength, index: ifindex }, attrs: { local: bytes, address: bytes } };
+    const { address, prefixLength, family } = parseIpPrefix(prefix);
+    const bytes = ipToBytes(address);
+    const flags = family === 'ipv6' ? { nodad: true as const } : {};
+    return { data: { family: ADDRESS_FAMILY[family], prefixlen: prefixLength, index: ifindex, flags }, attrs: { local: bytes, address: bytes, flags } };
   }
 
   async #request<T>(op: string, send: (options: { timeout: number }) => Promise<T>): Promise<T> {
