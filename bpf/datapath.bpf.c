@@ -10,8 +10,8 @@
 // natively or wrapped in VXLAN here); everything else is the host stack's. The VXLAN
 // device carries the host's own traffic to pods elsewhere, and any pod traffic the
 // programs cannot wrap or unwrap themselves.
-// IPv6 pods (ipv6_pods) are handled beside IPv4 ones, in the same programs; until the
-// node subnets carry IPv6, their traffic to and from other nodes is the stack's to route.
+// IPv6 pods (ipv6_pods) are handled beside IPv4 ones, in the same programs: other
+// nodes' IPv6 pod subnets (node_subnets6) are reached natively; VXLAN carries IPv4 alone.
 // Pods are untrusted: from_pod lets a pod send only IP from its own addresses, ARP
 // about itself and neighbour discovery from its own or a link-local address, and hands
 // the stack nothing a pod may not ask of it; from_netdev accepts tunnel traffic only
@@ -33,6 +33,7 @@
 #define ETH_ALEN 6
 #define ARPHRD_ETHER 1
 #define AF_INET 2
+#define AF_INET6 10
 #define IPPROTO_ICMP 1
 #define IPPROTO_TCP 6
 #define IPPROTO_UDP 17
@@ -107,6 +108,22 @@ struct {
 	__type(key, __u32);
 	__type(value, struct node_subnet_lengths);
 } node_subnet_lengths SEC(".maps");
+
+// The other nodes' IPv6 pod subnets, and their prefix lengths in use (as for IPv4; no
+// array of slots: IPv6 node subnets are looked up in the hash alone).
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct node_subnet6_key);
+	__type(value, struct node_subnet6);
+} node_subnets6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct node_subnet_lengths);
+} node_subnet_lengths6 SEC(".maps");
 
 // The node subnets that have this node's prefix length and lie in the cluster CIDR,
 // also in an array, one slot per subnet of that size in the CIDR (slot = the offset of
@@ -704,6 +721,54 @@ static __always_inline struct node_subnet *node_subnet_of(__be32 address)
 	return NULL;
 }
 
+// The node whose IPv6 pod subnet holds `address`: node_subnet_of for IPv6, one hash
+// lookup per prefix length in use, longest first.
+static __always_inline struct node_subnet6 *node_subnet6_of(const struct in6_addr *address)
+{
+	struct node_subnet6_key key = {};
+	struct node_subnet_lengths *in_use;
+	struct node_subnet6 *subnet;
+	__u32 *network = (__u32 *)key.addr;
+	__u32 zero = 0;
+
+	in_use = bpf_map_lookup_elem(&node_subnet_lengths6, &zero);
+	if (!in_use)
+		return NULL;
+	for (int i = 0; i < TWILL_PREFIX_LENGTHS_MAX && i < in_use->count; i++) {
+		__u32 length = in_use->lengths[i];
+
+		if (length == 0 || length > 128)
+			return NULL;
+		// The address with its host bits cleared, a 32-bit word at a time.
+		for (int word = 0; word < 4; word++) {
+			__u32 bits = length > word * 32 ? length - word * 32 : 0;
+
+			network[word] = bits >= 32 ? address->in6_u.u6_addr32[word] :
+				       bits ? address->in6_u.u6_addr32[word] & bpf_htonl(0xffffffffULL << (32 - bits)) : 0;
+		}
+		key.prefixlen = length;
+		subnet = bpf_map_lookup_elem(&node_subnets6, &key);
+		if (subnet)
+			return subnet;
+	}
+	return NULL;
+}
+
+// forward_remote for IPv6: routed to the node that owns the destination through the
+// uplink's neighbour for that node's IPv6 address, the hop limit taken down as a router
+// does (IPv6 has no header checksum to follow).
+static __always_inline int forward_remote6(struct __sk_buff *skb, struct ipv6hdr *ip6, const struct node_subnet6 *remote)
+{
+	struct bpf_redir_neigh next_hop = { .nh_family = AF_INET6 };
+
+	if (ip6->hop_limit <= 1)
+		return account(skb, TWILL_PASSED_TTL_EXCEEDED, TWILL_FROM_POD, TC_ACT_OK);
+	ip6->hop_limit--;
+	account(skb, TWILL_FORWARDED_REMOTE, TWILL_FROM_POD, TC_ACT_OK);
+	__builtin_memcpy(next_hop.ipv6_nh, remote->node_ip6, sizeof(next_hop.ipv6_nh));
+	return bpf_redirect_neigh(uplink_ifindex, &next_hop, sizeof(next_hop), 0);
+}
+
 // An ARP packet about IPv4 over Ethernet (RFC 826).
 struct arp_ipv4 {
 	__be16 hardware;
@@ -872,6 +937,7 @@ static __always_inline int from_pod_ipv6(struct __sk_buff *skb, struct ethhdr *e
 {
 	struct ipv6hdr *ip6 = ipv6_header(skb, eth);
 	struct endpoint *sender, *receiver;
+	struct node_subnet6 *remote;
 	__u32 slot;
 	__u8 type;
 
@@ -905,6 +971,9 @@ static __always_inline int from_pod_ipv6(struct __sk_buff *skb, struct ethhdr *e
 	}
 	if (unallocated(slot))
 		return account(skb, TWILL_DROPPED_NO_POD, TWILL_FROM_POD, TC_ACT_SHOT);
+	remote = node_subnet6_of(&ip6->daddr);
+	if (remote)
+		return forward_remote6(skb, ip6, remote);
 
 	// The rest is for the host stack, which must not be handed what a pod may not ask of it.
 	if (martian_destination6(&ip6->daddr))
@@ -924,7 +993,7 @@ int from_pod(struct __sk_buff *skb)
 
 	if (!eth)
 		return account(skb, TWILL_DROPPED_MALFORMED, TWILL_FROM_POD, TC_ACT_SHOT);
-	if (eth->h_proto == bpf_htons(ETH_P_IPV6) && ipv6_pods)
+	if (ipv6_pods && eth->h_proto == bpf_htons(ETH_P_IPV6))
 		return from_pod_ipv6(skb, eth);
 	if (eth->h_proto != bpf_htons(ETH_P_IP))
 		return from_pod_not_ip(skb, eth);
@@ -1041,13 +1110,15 @@ static __always_inline bool speaks_for(__be32 node, __be32 address, const struct
 	return owner == node;
 }
 
-// IPv6 arriving from the network. No node subnet carries IPv6 yet, so no node speaks
-// for an IPv6 source in the tunnel, and every IPv6 packet for a pod here is routed in
-// by the stack (its source is as good as a host's); an address of the pod CIDR that
-// no pod holds is still a dead end, and this node's pod sources arrive only wrapped.
+// IPv6 arriving from the network, as from_netdev judges IPv4: a pod-to-pod packet from
+// another node's IPv6 pod subnet goes straight into the pod here, a routing hop taken;
+// one from a node or an outside host goes through the stack, so conntrack sees both
+// directions, and so does one with extension headers. No node speaks for an IPv6
+// source in the tunnel yet, and this node's pod sources arrive only wrapped.
 static __always_inline int from_netdev_ipv6(struct __sk_buff *skb, struct ethhdr *eth, bool tunnelled)
 {
 	struct ipv6hdr *ip6 = ipv6_header(skb, eth);
+	struct endpoint *receiver;
 	__u32 slot;
 
 	if (!ip6)
@@ -1057,11 +1128,21 @@ static __always_inline int from_netdev_ipv6(struct __sk_buff *skb, struct ethhdr
 	if (tunnel_ifindex && ipv6_slot(&ip6->saddr) < pod_cidr_size)
 		return account(skb, TWILL_DROPPED_NOT_WRAPPED, TWILL_FROM_NETDEV, TC_ACT_SHOT);
 	slot = ipv6_slot(&ip6->daddr);
-	if (endpoint_in(slot))
-		return account(skb, TWILL_PASSED_FROM_HOST, TWILL_FROM_NETDEV, TC_ACT_OK);
-	if (unallocated(slot))
+	receiver = endpoint_in(slot);
+	if (!receiver && unallocated(slot))
 		return account(skb, TWILL_DROPPED_NO_POD, TWILL_FROM_NETDEV, TC_ACT_SHOT);
-	return account(skb, TWILL_PASSED_NOT_POD, TWILL_FROM_NETDEV, TC_ACT_OK);
+	if (!receiver)
+		return account(skb, TWILL_PASSED_NOT_POD, TWILL_FROM_NETDEV, TC_ACT_OK);
+	if (!node_subnet6_of(&ip6->saddr))
+		return account(skb, TWILL_PASSED_FROM_HOST, TWILL_FROM_NETDEV, TC_ACT_OK);
+	if (extension_header(ip6->nexthdr))
+		return account(skb, TWILL_PASSED_EXTENSION_HEADER, TWILL_FROM_NETDEV, TC_ACT_OK);
+	if (ip6->hop_limit <= 1)
+		return account(skb, TWILL_PASSED_TTL_EXCEEDED, TWILL_FROM_NETDEV, TC_ACT_OK);
+	if (nat_reply6(skb, ip6, receiver))
+		return account(skb, TWILL_PASSED_NAT_REPLY, TWILL_FROM_NETDEV, TC_ACT_OK);
+	ip6->hop_limit--;
+	return redirect_into(skb, eth, ipv6_transport(ip6), receiver, slot, TWILL_FROM_NETDEV);
 }
 
 SEC("tc")
@@ -1083,7 +1164,7 @@ int from_netdev(struct __sk_buff *skb)
 		if (!sender_node)
 			return account(skb, TWILL_DROPPED_FORGED_TUNNEL, TWILL_FROM_NETDEV, TC_ACT_SHOT);
 	}
-	if (eth->h_proto == bpf_htons(ETH_P_IPV6) && ipv6_pods)
+	if (ipv6_pods && eth->h_proto == bpf_htons(ETH_P_IPV6))
 		return from_netdev_ipv6(skb, eth, tunnelled);
 	if (eth->h_proto != bpf_htons(ETH_P_IP))
 		return account(skb, TWILL_PASSED_NOT_IPV4, TWILL_FROM_NETDEV, TC_ACT_OK);
@@ -1166,7 +1247,7 @@ int to_pod(struct __sk_buff *skb)
 	struct iphdr *ip;
 	__u32 slot;
 
-	if (eth && eth->h_proto == bpf_htons(ETH_P_IPV6) && ipv6_pods) {
+	if (eth && ipv6_pods && eth->h_proto == bpf_htons(ETH_P_IPV6)) {
 		ip6 = ipv6_header(skb, eth);
 		if (!ip6)
 			return account(skb, TWILL_DROPPED_MALFORMED, TWILL_TO_POD, TC_ACT_SHOT);

@@ -134,12 +134,11 @@ export function slotOf(cidrs: PodCidrs, ip: string): number | undefined {
  */
 export function podAddresses(cidrs: PodCidrs, ip: string): string[] {
   const slot = slotOf(cidrs, ip);
-  return slot === undefined ? [ip] : slotAddresses(cidrs, slot);
+  return slot === undefined ? [ip] : slotAddresses(podSlots(cidrs), slot);
 }
 
 /** The addresses of every family at `slot`, IPv4 first. */
-export function slotAddresses(cidrs: PodCidrs, slot: number): string[] {
-  const { ipv4, ipv6 } = podSlots(cidrs);
+export function slotAddresses({ ipv4, ipv6 }: PodSlots, slot: number): string[] {
   return [...(ipv4 === undefined ? [] : [ipv4FromNumber(ipv4 + slot)]), ...(ipv6 === undefined ? [] : [ipv6FromBigInt(ipv6 + BigInt(slot))])];
 }
 

@@ -52,6 +52,19 @@ export const LAYOUTS = {
       slotted_length: 12,
     },
   },
+  node_subnet6_key: {
+    size: 20,
+    members: {
+      prefixlen: 0,
+      addr: 4,
+    },
+  },
+  node_subnet6: {
+    size: 16,
+    members: {
+      node_ip6: 0,
+    },
+  },
   node_address: {
     size: 4,
     members: {
@@ -147,6 +160,16 @@ export const MAPS = {
     maxEntries: 16384,
   },
   node_subnet_lengths: {
+    key: '__u32',
+    value: 'node_subnet_lengths',
+    maxEntries: 1,
+  },
+  node_subnets6: {
+    key: 'node_subnet6_key',
+    value: 'node_subnet6',
+    maxEntries: 16384,
+  },
+  node_subnet_lengths6: {
     key: '__u32',
     value: 'node_subnet_lengths',
     maxEntries: 1,

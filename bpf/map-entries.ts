@@ -16,11 +16,13 @@ export function entryCount(name: MapName, map: BpfMap): number {
     case 'counters':
       return readCounters(map).length;
     case 'node_subnets':
+    case 'node_subnets6':
     case 'node_addresses':
       return map.keys().length;
     case 'node_slots':
       return map.lookupBatch().filter(([, value]) => value.readUInt32BE(LAYOUTS.node_subnet.members.node_ip) !== 0).length;
     case 'node_subnet_lengths':
+    case 'node_subnet_lengths6':
       return map.lookup(slotKey(0))?.readUInt32LE(LAYOUTS.node_subnet_lengths.members.count) ?? 0;
   }
 }

@@ -2,9 +2,10 @@
 // is reached through the tunnel; the prefix lengths in use, which the datapath tries
 // longest first (see struct node_subnet_lengths); and what is derived from it:
 // node_slots, the same entries of this node's prefix length in an array over the
-// cluster CIDR, and node_addresses, the set of the nodes' addresses.
+// cluster CIDR, and node_addresses, the set of the nodes' addresses. IPv6 pod subnets
+// have maps of their own (node_subnets6 -> the node's IPv6 address, and their lengths).
 import { LAYOUTS, PREFIX_LENGTHS_MAX, SUBNET_FLAGS, TUNNEL_MAC, slotKey } from './layouts';
-import { ipv4FromBytes, ipv4ToBytes, ipv4ToNumber, macFromBytes, parseIpv4Prefix, type Ipv4Prefix } from './addresses';
+import { ipv4FromBytes, ipv4ToBytes, ipv4ToNumber, ipv6ToBigInt, ipv6ToBytes, macFromBytes, parseIpPrefix, parseIpv4Prefix, type Ipv4Prefix } from './addresses';
 import type { BpfMap, BpfObject } from './tsbpf';
 
 export interface NodeSubnet {
@@ -26,6 +27,28 @@ export function nodeSubnetKey(cidr: string): Buffer {
   key.writeUInt32LE(prefixLength, KEY.members.prefixlen);
   key.writeUInt32BE((ipv4ToNumber(address) & prefixMask(prefixLength)) >>> 0, KEY.members.addr);
   return key;
+}
+
+const KEY6 = LAYOUTS.node_subnet6_key;
+const VALUE6 = LAYOUTS.node_subnet6;
+
+/** The key of an IPv6 prefix in node_subnets6, host bits cleared as the datapath masks them. */
+export function nodeSubnet6Key(cidr: string): Buffer {
+  const { address, prefixLength, family } = parseIpPrefix(cidr);
+  if (family !== 'ipv6') throw new TypeError(`${cidr} is not an IPv6 prefix`);
+  const host = (1n << BigInt(128 - prefixLength)) - 1n;
+  const network = ipv6ToBigInt(address) & ~host;
+  const key = Buffer.alloc(KEY6.size);
+  key.writeUInt32LE(prefixLength, KEY6.members.prefixlen);
+  Buffer.from(network.toString(16).padStart(32, '0'), 'hex').copy(key, KEY6.members.addr);
+  return key;
+}
+
+/** Another node's IPv6 pod subnet: reached through the uplink's neighbour for the node's IPv6 address. */
+export function encodeNodeSubnet6({ nodeIp6 }: { nodeIp6: string }): Buffer {
+  const value = Buffer.alloc(VALUE6.size);
+  ipv6ToBytes(nodeIp6).copy(value, VALUE6.members.node_ip6);
+  return value;
 }
 
 /** Where node_slots keeps the node subnets of one prefix length inside the cluster CIDR. */
@@ -79,13 +102,14 @@ export function writeNodeSlot(map: BpfMap, layout: NodeSlotLayout | undefined, c
 }
 
 /**
- * Writes the node_subnet_lengths entry for a map holding `cidrs`: their distinct prefix
- * lengths, longest first, and the length node_slots answers for when every one of them
- * with that length has a slot. More lengths than the datapath tries is an error naming them.
+ * Writes the node_subnet_lengths (or, for IPv6 subnets, node_subnet_lengths6) entry for
+ * a map holding `cidrs`: their distinct prefix lengths, longest first, and the length
+ * node_slots answers for when every one of them with that length has a slot (IPv4
+ * alone). More lengths than the datapath tries is an error naming them.
  */
 export function writePrefixLengths(map: BpfMap, cidrs: Iterable<string>, layout?: NodeSlotLayout): void {
   // Parsed once each: a sync of 5,000 nodes passes every subnet, twice over.
-  const prefixes = [...new Set(cidrs)].map(parseIpv4Prefix);
+  const prefixes = [...new Set(cidrs)].map(parseIpPrefix);
   const lengths = [...new Set(prefixes.map((prefix) => prefix.prefixLength))].sort((a, b) => b - a);
   if (lengths.length > PREFIX_LENGTHS_MAX) {
     throw new RangeError(`node pod subnets use ${lengths.length} different prefix lengths (/${lengths.join(', /')}); the datapath handles at most ${PREFIX_LENGTHS_MAX}`);

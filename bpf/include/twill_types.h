@@ -170,6 +170,19 @@ struct node_subnet {
 };
 
 /*
+ * Another node's IPv6 pod subnet, as node_subnet_key is an IPv4 one: the node_subnets6
+ * map is searched the same way, once per prefix length in node_subnet_lengths6.
+ */
+struct node_subnet6_key {
+	__u32 prefixlen;
+	__u8 addr[16];
+};
+
+struct node_subnet6 {
+	__u8 node_ip6[16]; /* the node's IPv6 address: the next hop of its IPv6 pods */
+};
+
+/*
  * The MAC of a node's VXLAN device: these two bytes, then the node's address. The agent
  * gives each device this MAC, so a tunnelled frame arrives addressed to its receiver.
  */

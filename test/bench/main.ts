@@ -4,7 +4,7 @@
 // the machine's description; --update also rewrites BENCHMARKS.md.
 //   --repetitions N  (5)   --seconds S per traffic measure (3)
 //   --only a,b       only these suites (program, paths, cni, bursts, nodes, bandwidth,
-//                    previous)
+//                    ipv6, previous)
 //   --previous REV   also build the commit REV and measure its unlimited pod paths beside
 //                    this build's (the `previous` suite)
 //   --results-dir D  where the run is saved (bench-results/)
@@ -21,6 +21,7 @@ import { markdownReport } from './markdown';
 import { nodeScaleSuite } from './node-scale';
 import { podPathsSuite } from './pod-paths';
 import { previousBuildSuite } from './previous-build';
+import { ipv6PathsSuite } from './ipv6-paths';
 import { programCostSuite } from './program-cost';
 import { summarise } from './results';
 import { resolveRevision } from './revision-build';
@@ -53,6 +54,7 @@ const available: Record<string, () => Suite> = {
   bursts: () => cniBurstSuite({ pods: 128, churnSeconds: 20, inFlight: 16 }),
   nodes: () => nodeScaleSuite(),
   bandwidth: () => bandwidthSuite({ seconds }),
+  ipv6: () => ipv6PathsSuite({ seconds }),
   ...(previousCommit ? { previous: () => previousBuildSuite({ commit: previousCommit, seconds, log }) } : {}),
 };
 const chosen = values.only ? values.only.split(',') : Object.keys(available);

@@ -3,6 +3,8 @@
 // on a busy host): their ratio resolves differences far smaller than the run-to-run
 // spread of either. 64-byte TCP messages, as the other round-trip measures.
 //
+// IP is an address of either family.
+//
 //   paired-round-trips server IP PORT
 //       echoes every 64-byte message, one connection after another
 //   paired-round-trips client NETNS_A IP_A NETNS_B IP_B PORT SECONDS
@@ -10,8 +12,8 @@
 //       then alternates round trips (A B B A ...) for SECONDS after a warm-up, and
 //       prints {"a":{"average":µs,"p50":µs,"count":n},"b":{...}}
 #define _GNU_SOURCE
-#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sched.h>
@@ -37,10 +39,15 @@ static double now_us(void) {
   return t.tv_sec * 1e6 + t.tv_nsec / 1e3;
 }
 
-static struct sockaddr_in address_of(const char *ip, const char *port) {
-  struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons(atoi(port))};
-  if (inet_pton(AF_INET, ip, &address.sin_addr) != 1) fail(ip);
-  return address;
+// The socket address of a numeric IPv4 or IPv6 address and port (no name lookup).
+static struct addrinfo *address_of(const char *ip, const char *port) {
+  struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV}, *found;
+  int error = getaddrinfo(ip, port, &hints, &found);
+  if (error) {
+    fprintf(stderr, "%s: %s\n", ip, gai_strerror(error));
+    exit(1);
+  }
+  return found;
 }
 
 static int no_delay(int fd) {
@@ -60,11 +67,12 @@ static int exchange(int fd, char *buffer) {
 }
 
 static void serve(const char *ip, const char *port) {
-  struct sockaddr_in address = address_of(ip, port);
+  struct addrinfo *address = address_of(ip, port);
   int one = 1;
-  int listener = socket(AF_INET, SOCK_STREAM, 0);
+  int listener = socket(address->ai_family, SOCK_STREAM, 0);
   if (listener < 0 || setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0) fail("socket");
-  if (bind(listener, (struct sockaddr *)&address, sizeof(address)) < 0 || listen(listener, 4) < 0) fail("listen");
+  if (bind(listener, address->ai_addr, address->ai_addrlen) < 0 || listen(listener, 4) < 0) fail("listen");
+  freeaddrinfo(address);
   char buffer[MESSAGE];
   for (;;) {
     int fd = accept(listener, NULL, NULL);
@@ -89,9 +97,10 @@ static int connect_from(const char *netns, const char *ip, const char *port) {
   int ns = open(netns, O_RDONLY | O_CLOEXEC);
   if (ns < 0 || setns(ns, CLONE_NEWNET) < 0) fail(netns);
   close(ns);
-  struct sockaddr_in address = address_of(ip, port);
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0 || connect(fd, (struct sockaddr *)&address, sizeof(address)) < 0) fail(ip);
+  struct addrinfo *address = address_of(ip, port);
+  int fd = socket(address->ai_family, SOCK_STREAM, 0);
+  if (fd < 0 || connect(fd, address->ai_addr, address->ai_addrlen) < 0) fail(ip);
+  freeaddrinfo(address);
   return no_delay(fd);
 }
 

@@ -55,9 +55,11 @@ export function directVeth(): Topology {
     a.exec('ip', ['link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', b.name]);
     a.exec('ip', ['addr', 'add', '10.247.0.1/24', 'dev', 'eth0']);
     b.exec('ip', ['addr', 'add', '10.247.0.2/24', 'dev', 'eth0']);
+    a.exec('ip', ['-6', 'addr', 'add', 'fd00:247::1/64', 'dev', 'eth0', 'nodad']);
+    b.exec('ip', ['-6', 'addr', 'add', 'fd00:247::2/64', 'dev', 'eth0', 'nodad']);
     a.exec('ip', ['link', 'set', 'eth0', 'up']);
     b.exec('ip', ['link', 'set', 'eth0', 'up']);
-    return { client: { ns: a.name, ip: '10.247.0.1' }, server: { ns: b.name, ip: '10.247.0.2' } };
+    return { client: { ns: a.name, ip: '10.247.0.1' }, server: { ns: b.name, ip: '10.247.0.2' }, client6: { ns: a.name, ip: 'fd00:247::1' }, server6: { ns: b.name, ip: 'fd00:247::2' } };
   });
 }
 

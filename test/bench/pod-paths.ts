@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { counterLabel } from '../../bpf/counters';
-import type { DirectionName, ReasonName } from '../../bpf/layouts';
+import type { DirectionName, FamilyName, ReasonName } from '../../bpf/layouts';
 import { labDown, labUp, type Lab, type LabMode } from '../lab/cluster';
 import { TEST_NETNS_PREFIX } from '../helpers/netns';
 import { directVeth, flannelNodes, type Topology } from './peers';
@@ -35,6 +35,8 @@ interface DatapathEvidence {
   bpffsRoot: string;
   reason: ReasonName;
   direction: DirectionName;
+  /** IPv4 unless said. */
+  family?: FamilyName;
 }
 
 export interface PodPath {
@@ -80,8 +82,10 @@ export function twillPaths(lab: Lab, cross: PathLabel, same?: PathLabel): PodPat
 }
 
 function packets(evidence: DatapathEvidence): bigint {
-  const rows = JSON.parse(execFileSync(process.execPath, [evidence.cli, 'counters', '--json', '--bpffs-root', evidence.bpffsRoot], { encoding: 'utf8' })) as Array<{ reason: string; direction: string; packets: number }>;
-  const row = rows.find((r) => r.reason === counterLabel(evidence.reason) && r.direction === counterLabel(evidence.direction));
+  const rows = JSON.parse(execFileSync(process.execPath, [evidence.cli, 'counters', '--json', '--bpffs-root', evidence.bpffsRoot], { encoding: 'utf8' })) as Array<{ reason: string; family?: string; direction: string; packets: number }>;
+  // Builds before the family counted IPv4 alone, and print no family.
+  const family = counterLabel(evidence.family ?? 'TWILL_IPV4');
+  const row = rows.find((r) => r.reason === counterLabel(evidence.reason) && r.direction === counterLabel(evidence.direction) && (r.family ?? 'ipv4') === family);
   return BigInt(row?.packets ?? 0);
 }
 

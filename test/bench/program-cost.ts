@@ -1,6 +1,7 @@
 // Nanoseconds per packet of each datapath path under BPF_PROG_TEST_RUN, next to an
 // empty TC program (what the test-run harness alone costs), and the node-subnet
-// lookups with 10 versus 5,000 node subnets in the map.
+// lookups with 10 versus 5,000 node subnets in the map. IPv4 paths run on a node with
+// only an IPv4 pod CIDR, as before IPv6 came; IPv6 paths on a dual-stack one.
 //
 // The harness repeats a run on the same packet. A path that wraps or unwraps VXLAN
 // would meet its own output on the second run, so those paths run once per call, in
@@ -9,12 +10,12 @@
 // compare only within their group.
 import path from 'node:path';
 
-import { writeEndpoint, type Endpoint } from '../../bpf/endpoints';
+import { writeEndpoint, type Endpoint, type PodCidrs } from '../../bpf/endpoints';
 import { encodeNodeSubnet, nodeSubnetKey, rebuildFromNodeSubnets } from '../../bpf/node-subnets';
 import { openDatapath } from '../../bpf/open-datapath';
 import { BpfObject, type BpfProgram } from '../../bpf/tsbpf';
 import { testObjects } from '../helpers/kernel';
-import { ipv4Packet, vxlanPacket } from '../helpers/packets';
+import { ipv4Packet, ipv6Frame, udpDatagram, vxlanPacket } from '../helpers/packets';
 import { median } from './results';
 import type { Suite } from './suite';
 
@@ -32,6 +33,7 @@ const TTL = 255;
 
 const NODE_IP = '192.168.60.1';
 const POD_CIDR = '10.244.0.0/24';
+const DUAL_STACK: PodCidrs = { ipv4: POD_CIDR, ipv6: 'fd00:10:244::/64' };
 // As the lab's agents run: node subnets laid out over the cluster CIDR (node_slots).
 const CLUSTER_CIDR = '10.0.0.0/8';
 const TUNNEL_FLAG_NODE = 3;
@@ -41,6 +43,10 @@ const VXLAN_PORT = 8472;
 const sender = { ip: '10.244.0.2', ifindex: 1, podMac: '02:00:0a:f4:00:02', hostMac: '02:aa:00:00:00:02' } satisfies Endpoint;
 const receiver = { ip: '10.244.0.3', ifindex: 4242, podMac: '02:00:0a:f4:00:03', hostMac: '02:aa:00:00:00:03' } satisfies Endpoint;
 const receiverUsingStack = { ip: '10.244.0.4', ifindex: 4243, podMac: '02:00:0a:f4:00:04', hostMac: '02:aa:00:00:00:04', usesStack: true } satisfies Endpoint;
+// The same pods' IPv6 addresses, at the same offsets of the IPv6 pod CIDR.
+const [sender6, receiver6] = ['fd00:10:244::2', 'fd00:10:244::3'];
+const ipv6Packet = (source: string, destination: string): Buffer =>
+  ipv6Frame({ source, destination, nextHeader: 17, payload: udpDatagram({ source, destination, sourcePort: 40000, destinationPort: 8080 }, Buffer.alloc(18)), hopLimit: TTL });
 
 /** Other node n's pod subnet and address (this node's pods are in POD_CIDR). */
 function node(n: number): { cidr: string; ip: string } {
@@ -72,6 +78,13 @@ const paths: Path[] = [
   { subject: "to_tunnel: the host's own traffic, tunnel key set", program: 'to_tunnel', packet: ipv4Packet(NODE_IP, TUNNEL_NODE_POD, { ttl: TTL }) },
 ];
 
+/** On the dual-stack node. */
+const ipv6Paths: Path[] = [
+  { subject: 'from_pod: IPv6 to a pod on this node', program: 'from_pod', packet: ipv6Packet(sender6, receiver6) },
+  { subject: 'from_pod: IPv6 to the host stack', program: 'from_pod', packet: ipv6Packet(sender6, '2001:db8::10') },
+];
+export const IPV6_PROGRAM_SUBJECTS = ipv6Paths.map((p) => p.subject);
+
 /** Run once per call (see the top). */
 const oneRunPaths: Path[] = [
   empty,
@@ -80,14 +93,15 @@ const oneRunPaths: Path[] = [
   { subject: 'from_netdev: VXLAN from another node into a pod (unwraps it)', program: 'from_netdev', packet: vxlanPacket(node(TUNNEL_FLAG_NODE).ip, NODE_IP, ipv4Packet(TUNNEL_NODE_POD, receiver.ip, { ttl: TTL })) },
 ];
 
-/** The datapath loaded with `count` other nodes' subnets, and its programs. */
-function loadDatapath(count: number): { object: BpfObject; programs: Map<Path['program'], BpfProgram> } {
-  const opened = openDatapath({ podCIDRs: { ipv4: POD_CIDR }, nodeIp: NODE_IP, clusterCIDR: CLUSTER_CIDR, uplinkIfindex: 1, tunnelIfindex: 2, vxlanPort: VXLAN_PORT });
+/** The datapath loaded with `count` other nodes' subnets and pods with addresses of `podCIDRs`' families, and its programs. */
+function loadDatapath(count: number, podCIDRs: PodCidrs = { ipv4: POD_CIDR }): { object: BpfObject; programs: Map<Path['program'], BpfProgram> } {
+  const opened = openDatapath({ podCIDRs, nodeIp: NODE_IP, clusterCIDR: CLUSTER_CIDR, uplinkIfindex: 1, tunnelIfindex: 2, vxlanPort: VXLAN_PORT });
   const object = opened.object.load();
   const programs = new Map<Path['program'], BpfProgram>();
   try {
     const endpoints = object.map('endpoints');
-    for (const pod of [sender, receiver, receiverUsingStack]) writeEndpoint(endpoints, { ipv4: POD_CIDR }, pod);
+    const pods: Endpoint[] = podCIDRs.ipv6 ? [{ ...sender, ip6: sender6 }, { ...receiver, ip6: receiver6 }] : [sender, receiver, receiverUsingStack];
+    for (const pod of pods) writeEndpoint(endpoints, podCIDRs, pod);
     endpoints.close();
     const maps = { nodeSubnets: object.map('node_subnets'), nodeSlots: object.map('node_slots'), nodeSubnetLengths: object.map('node_subnet_lengths'), nodeAddresses: object.map('node_addresses') };
     for (let n = 1; n <= count; n++) maps.nodeSubnets.update(nodeSubnetKey(node(n).cidr), encodeNodeSubnet({ nodeIp: node(n).ip, tunnel: n === TUNNEL_FLAG_NODE }));
@@ -125,11 +139,14 @@ export function programCostSuite(options: { calls: number }): Suite {
       loaded.push(few.object, ...few.programs.values());
       const many = loadDatapath(MANY_NODES);
       loaded.push(many.object, ...many.programs.values());
+      const dual = loadDatapath(FEW_NODES, DUAL_STACK);
+      loaded.push(dual.object, ...dual.programs.values());
       const programOf = (datapath: typeof few, name: Path['program']): BpfProgram => (name === 'empty' ? emptyProgram : (datapath.programs.get(name) as BpfProgram));
       const manyNodes = `${MANY_NODES.toLocaleString('en')} node subnets`;
       const run = (group: string, subject: string, datapath: typeof few, measured: Path, repeat = REPEAT): Run => ({ group, subject, program: programOf(datapath, measured.program), packet: measured.packet, repeat });
       runs = [
         ...paths.map((p) => run(PROGRAM_GROUP, p.subject, few, p)),
+        ...ipv6Paths.map((p) => run(PROGRAM_GROUP, p.subject, dual, p)),
         ...oneRunPaths.map((p) => run(ONE_RUN_GROUP, p.subject, few, p, 1)),
         run(NODE_MAP_GROUPS.fromPod, `${FEW_NODES} node subnets`, few, nativeRemote),
         run(NODE_MAP_GROUPS.fromPod, manyNodes, many, nativeRemote),

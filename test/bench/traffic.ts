@@ -54,14 +54,20 @@ function listening(ns: string, port: number): boolean {
   return inNetns(ns, 'ss', ['-Hltn', `sport = :${port}`]).trim() !== '';
 }
 
-/** The four servers on `host`; stop() ends them by PID. */
-export async function startServers(host: Host): Promise<{ stop: () => void }> {
-  const commands: Array<[number, string, string, string[]]> = [
-    [PORTS.iperf3, STREAM_SERVER_CPU, 'iperf3', ['-s', '-B', host.ip, '-p', String(PORTS.iperf3)]],
-    [PORTS.sockperf, CLIENT_CPU, 'sockperf', ['server', '--tcp', '-i', host.ip, '-p', String(PORTS.sockperf)]],
-    [PORTS.connectionRate, CLIENT_CPU, CONNECTION_RATE, ['server', host.ip, String(PORTS.connectionRate)]],
-    [PORTS.pairedRoundTrips, CLIENT_CPU, PAIRED_ROUND_TRIPS, ['server', host.ip, String(PORTS.pairedRoundTrips)]],
-  ];
+export type ServerKind = keyof typeof PORTS;
+
+/**
+ * The servers of `kinds` on `host` (all four unless named: the side-by-side measures
+ * need only iperf3 and the paired round trips, which also speak IPv6); stop() ends them by PID.
+ */
+export async function startServers(host: Host, kinds: readonly ServerKind[] = ['iperf3', 'sockperf', 'connectionRate', 'pairedRoundTrips']): Promise<{ stop: () => void }> {
+  const every: Record<ServerKind, [number, string, string, string[]]> = {
+    iperf3: [PORTS.iperf3, STREAM_SERVER_CPU, 'iperf3', ['-s', '-B', host.ip, '-p', String(PORTS.iperf3)]],
+    sockperf: [PORTS.sockperf, CLIENT_CPU, 'sockperf', ['server', '--tcp', '-i', host.ip, '-p', String(PORTS.sockperf)]],
+    connectionRate: [PORTS.connectionRate, CLIENT_CPU, CONNECTION_RATE, ['server', host.ip, String(PORTS.connectionRate)]],
+    pairedRoundTrips: [PORTS.pairedRoundTrips, CLIENT_CPU, PAIRED_ROUND_TRIPS, ['server', host.ip, String(PORTS.pairedRoundTrips)]],
+  };
+  const commands = kinds.map((kind) => every[kind]);
   const servers: ChildProcess[] = [];
   const kill = (): void => servers.forEach((server) => server.kill('SIGKILL'));
   const forget = atExit(kill);

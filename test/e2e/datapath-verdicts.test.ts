@@ -9,7 +9,7 @@ import { readCounters, type Counter } from '../../bpf/counters';
 import { PROGRAMS, type ProgramName } from '../../bpf/datapath';
 import { writeEndpoint, type Endpoint, type PodCidrs } from '../../bpf/endpoints';
 import { SUBNET_FLAGS, type DirectionName, type ReasonName } from '../../bpf/layouts';
-import { encodeNodeSubnet, nodeSubnetKey, rebuildFromNodeSubnets } from '../../bpf/node-subnets';
+import { encodeNodeSubnet, encodeNodeSubnet6, nodeSubnet6Key, nodeSubnetKey, rebuildFromNodeSubnets, writePrefixLengths } from '../../bpf/node-subnets';
 import { openDatapath, type DatapathSettings } from '../../bpf/open-datapath';
 import type { BpfMap, BpfObject, BpfProgram } from '../../bpf/tsbpf';
 import { needsRoot } from '../helpers/kernel';
@@ -38,6 +38,8 @@ interface Row {
   macs?: [string, string];
   /** For routed packets: the TTL they leave with (the checksum must still be right). */
   ttl?: number;
+  /** For routed IPv6 packets: the hop limit they leave with. */
+  hopLimit?: number;
 }
 
 // This node is 192.168.60.1; node 2 is reached natively, node 3 through the tunnel;
@@ -125,8 +127,8 @@ const macOf = (packet: Buffer, offset: number): string => Array.from(packet.suba
 // node_slots, an array, when the agent has a cluster CIDR; the /16 stays in the hash.
 const CLUSTER_CIDR = '10.0.0.0/8';
 
-/** The datapath loaded for this node, with its pods and the other nodes' subnets. */
-function loadNode(settings: Omit<DatapathSettings, 'podCIDRs' | 'nodeIp'>, podCIDRs: PodCidrs = { ipv4: POD_CIDR }, pods: Endpoint[] = [podA, podB, podC]): { object: BpfObject; counters: BpfMap; programs: Map<ProgramName, BpfProgram> } {
+/** The datapath loaded for this node, with its pods and the other nodes' subnets (IPv6 ones: `subnets6`, CIDR and node address). */
+function loadNode(settings: Omit<DatapathSettings, 'podCIDRs' | 'nodeIp'>, podCIDRs: PodCidrs = { ipv4: POD_CIDR }, pods: Endpoint[] = [podA, podB, podC], subnets6: Array<[string, string]> = []): { object: BpfObject; counters: BpfMap; programs: Map<ProgramName, BpfProgram> } {
   const opened = openDatapath({ podCIDRs, nodeIp: NODE_IP, clusterCIDR: CLUSTER_CIDR, ...settings });
   const object = opened.object.load();
   const { slotLayout } = opened;
@@ -134,7 +136,10 @@ function loadNode(settings: Omit<DatapathSettings, 'podCIDRs' | 'nodeIp'>, podCI
   for (const pod of pods) writeEndpoint(maps.endpoints, podCIDRs, pod);
   for (const [address, prefixLength, nodeIp, flags] of subnets) maps.nodeSubnets.update(nodeSubnetKey(`${address}/${prefixLength}`), encodeNodeSubnet({ nodeIp, tunnel: flags === SUBNET_FLAGS.TWILL_SUBNET_TUNNEL }));
   rebuildFromNodeSubnets(maps, slotLayout);
-  Object.values(maps).forEach((map) => map.close());
+  const [nodeSubnets6, lengths6] = [object.map('node_subnets6'), object.map('node_subnet_lengths6')];
+  for (const [cidr, nodeIp6] of subnets6) nodeSubnets6.update(nodeSubnet6Key(cidr), encodeNodeSubnet6({ nodeIp6 }));
+  writePrefixLengths(lengths6, subnets6.map(([cidr]) => cidr));
+  [nodeSubnets6, lengths6, ...Object.values(maps)].forEach((map) => map.close());
   return { object, counters: object.map('counters'), programs: new Map(PROGRAMS.map((name) => [name, object.program(name)])) };
 }
 
@@ -167,7 +172,8 @@ function checkRow(row: Row, result: { retval: number; packet: Buffer }): void {
     assert.equal(result.packet[14 + 8], row.ttl, 'TTL');
     assert.ok(ipv4ChecksumValid(result.packet), 'the IPv4 checksum follows the TTL');
   }
-  if (!row.macs && row.ttl === undefined) assert.deepEqual(result.packet, row.packet, 'the packet is unchanged');
+  if (row.hopLimit !== undefined) assert.equal(hopLimitOf(result.packet), row.hopLimit, 'hop limit');
+  if (!row.macs && row.ttl === undefined && row.hopLimit === undefined) assert.deepEqual(result.packet, row.packet, 'the packet is unchanged');
 }
 
 for (const [where, clusterCIDR] of [['node_slots and the hash', CLUSTER_CIDR], ['the hash alone (no cluster CIDR)', undefined]] as const) {
@@ -327,6 +333,16 @@ function truncated(frame: Buffer): Buffer {
   return copy;
 }
 
+// Other nodes' IPv6 pod subnets: nested ones of two lengths, and a /56, whose mask ends
+// inside a 32-bit word of the address.
+const SUBNETS6: Array<[string, string]> = [
+  ['fd00:10:244:1::/64', 'fd00:60::2'],
+  ['fd00:10:250::/48', 'fd00:60::4'],
+  ['fd00:10:250:3::/64', 'fd00:60::5'],
+  ['fd00:10:252:100::/56', 'fd00:60::6'],
+];
+const hopLimitOf = (frame: Buffer): number => frame[14 + 7];
+
 const rows6: Row[] = [
   { name: 'IPv6 pod to local pod: MACs rewritten, redirected into the peer', program: 'from_pod', packet: fromPodA6(pod6B.ip6), verdict: TC_ACT_REDIRECT, counted: ['TWILL_DELIVERED_LOCAL', 'TWILL_FROM_POD'], macs: [podB.podMac, podB.hostMac] },
   { name: 'IPv6 echo request to a local pod: delivered', program: 'from_pod', packet: fromPodA6(pod6B.ip6, { nextHeader: 58, payload: icmpv6(128) }), verdict: TC_ACT_REDIRECT, counted: ['TWILL_DELIVERED_LOCAL', 'TWILL_FROM_POD'], macs: [podB.podMac, podB.hostMac] },
@@ -356,7 +372,13 @@ const rows6: Row[] = [
   // The kernel refuses to test-run a frame shorter than an IPv6 header, so truncation
   // here is a payload length that claims more than the frame has.
   { name: 'an IPv6 payload length beyond the frame: dropped as malformed', program: 'from_pod', packet: truncated(fromPodA6(pod6B.ip6)), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_MALFORMED', 'TWILL_FROM_POD'] },
-  { name: 'IPv6 from the network to a local pod: through the stack while no node subnet carries IPv6', program: 'from_netdev', packet: ipv6Frame({ source: 'fd00:10:244:1::9', destination: pod6B.ip6, nextHeader: 17, payload: Buffer.alloc(16) }), verdict: TC_ACT_OK, counted: ['TWILL_PASSED_FROM_HOST', 'TWILL_FROM_NETDEV'] },
+  { name: 'IPv6 from a host (not a pod) to a local pod: through the stack so conntrack sees both ways', program: 'from_netdev', packet: ipv6Frame({ source: '2001:db8::9', destination: pod6B.ip6, nextHeader: 17, payload: Buffer.alloc(16) }), verdict: TC_ACT_OK, counted: ['TWILL_PASSED_FROM_HOST', 'TWILL_FROM_NETDEV'] },
+  { name: 'IPv6 from a remote pod with an extension header: passed whole to the stack', program: 'from_netdev', packet: ipv6Frame({ source: 'fd00:10:244:1::9', destination: pod6B.ip6, nextHeader: 60, payload: Buffer.concat([Buffer.from([17, 0, 1, 4, 0, 0, 0, 0]), Buffer.alloc(16)]) }), verdict: TC_ACT_OK, counted: ['TWILL_PASSED_EXTENSION_HEADER', 'TWILL_FROM_NETDEV'] },
+  { name: 'IPv6 from a remote pod with hop limit 1: passed so the stack answers time exceeded', program: 'from_netdev', packet: ipv6Frame({ source: 'fd00:10:244:1::9', destination: pod6B.ip6, nextHeader: 17, payload: Buffer.alloc(16), hopLimit: 1 }), verdict: TC_ACT_OK, counted: ['TWILL_PASSED_TTL_EXCEEDED', 'TWILL_FROM_NETDEV'] },
+  { name: 'IPv6 pod to a remote pod with hop limit 1: passed so the stack answers time exceeded', program: 'from_pod', packet: ipv6Frame({ source: pod6A.ip6, destination: 'fd00:10:244:1::7', nextHeader: 17, payload: Buffer.alloc(16), hopLimit: 1 }), verdict: TC_ACT_OK, counted: ['TWILL_PASSED_TTL_EXCEEDED', 'TWILL_FROM_POD'] },
+  ...['fd00:10:244:1::7', 'fd00:10:250:9::7', 'fd00:10:250:3::7', 'fd00:10:252:100::7', 'fd00:10:252:1ff::7'].map((destination): Row => ({ name: `IPv6 pod to ${destination}, in a node's IPv6 subnet: hop limit down, redirected to the uplink neighbour`, program: 'from_pod', packet: fromPodA6(destination), verdict: TC_ACT_REDIRECT, counted: ['TWILL_FORWARDED_REMOTE', 'TWILL_FROM_POD'], hopLimit: 63 })),
+  ...['fd00:10:244:2::7', 'fd00:10:252:200::7', 'fd00:10:252:ff::7'].map((destination): Row => ({ name: `IPv6 pod to ${destination}, just outside every node's subnet: passed to the stack`, program: 'from_pod', packet: fromPodA6(destination), verdict: TC_ACT_OK, counted: ['TWILL_PASSED_NOT_POD', 'TWILL_FROM_POD'] })),
+  { name: 'IPv6 from a remote pod to a local pod: hop limit down, redirected into the peer', program: 'from_netdev', packet: ipv6Frame({ source: 'fd00:10:244:1::9', destination: pod6B.ip6, nextHeader: 17, payload: Buffer.alloc(16) }), verdict: TC_ACT_REDIRECT, counted: ['TWILL_DELIVERED_LOCAL', 'TWILL_FROM_NETDEV'], macs: [podB.podMac, podB.hostMac], hopLimit: 63 },
   { name: 'IPv6 from the network to a free address of the pod CIDR: dropped', program: 'from_netdev', packet: ipv6Frame({ source: '2001:db8::9', destination: 'fd00:10:244::99', nextHeader: 17, payload: Buffer.alloc(16) }), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_NO_POD', 'TWILL_FROM_NETDEV'] },
   { name: 'IPv6 from the network to the node: passed', program: 'from_netdev', packet: ipv6Frame({ source: '2001:db8::9', destination: '2001:db8::1', nextHeader: 17, payload: Buffer.alloc(16) }), verdict: TC_ACT_OK, counted: ['TWILL_PASSED_NOT_POD', 'TWILL_FROM_NETDEV'] },
   { name: 'IPv6 neighbour discovery from the network: passed', program: 'from_netdev', packet: neighbourSolicitation({ source: 'fe80::9', target: 'fe80::1' }), verdict: TC_ACT_OK, counted: ['TWILL_PASSED_NOT_POD', 'TWILL_FROM_NETDEV'] },
@@ -369,7 +391,7 @@ const rows6: Row[] = [
 describe('datapath verdicts for IPv6, in a dual-stack node', needsRoot, () => {
   let node: ReturnType<typeof loadNode>;
   before(() => {
-    node = loadNode({}, { ipv4: POD_CIDR, ipv6: POD_CIDR6 }, [pod6A, pod6B, { ...podC, ip6: 'fd00:10:244::4' }]);
+    node = loadNode({}, { ipv4: POD_CIDR, ipv6: POD_CIDR6 }, [pod6A, pod6B, { ...podC, ip6: 'fd00:10:244::4' }], SUBNETS6);
   });
   after(() => unload(node));
   for (const row of rows6) test(row.name, () => checkRow(row, runCounted(node, row.program, row.packet, row.counted)));

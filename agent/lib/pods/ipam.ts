@@ -16,7 +16,7 @@ import path from 'node:path';
 import type { Attachment, PodLimits } from '../../api/cni';
 import { Code } from '../../api/cni';
 import { isIpv4, isIpv6 } from '../../../bpf/addresses';
-import { describeCidrs, podSlots, slotAddresses, slotOf, type PodCidrs } from '../../../bpf/endpoints';
+import { describeCidrs, podSlots, slotAddresses, slotOf, type PodCidrs, type PodSlots } from '../../../bpf/endpoints';
 import { ensurePrivateDirectory } from '../private-dir';
 import { PodError } from './pod-error';
 import { attachmentKey } from './naming';
@@ -36,8 +36,7 @@ const OBSOLETE = ['lock'];
  * The endpoints slots that go to pods: all but the first and the last, which in IPv4
  * are the network and broadcast addresses (and in IPv6 the subnet-router anycast).
  */
-function podRange(podCIDRs: PodCidrs): { first: number; last: number; size: number } {
-  const { size } = podSlots(podCIDRs);
+function podRange({ size }: PodSlots): { first: number; last: number; size: number } {
   return { first: 1, last: size - 2, size: size - 2 };
 }
 
@@ -53,6 +52,7 @@ function parseLimits(line: string): PodLimits | undefined {
 export class Ipam {
   readonly directory: string;
   readonly #podCIDRs: PodCidrs;
+  readonly #slots: PodSlots;
   readonly #range: ReturnType<typeof podRange>;
   readonly #byIp = new Map<string, Allocation>();
   readonly #byAttachment = new Map<string, Allocation>();
@@ -62,7 +62,8 @@ export class Ipam {
   constructor(stateDir: string, podCIDRs: PodCidrs) {
     this.directory = path.join(stateDir, 'ipam');
     this.#podCIDRs = podCIDRs;
-    this.#range = podRange(podCIDRs);
+    this.#slots = podSlots(podCIDRs);
+    this.#range = podRange(this.#slots);
     ensurePrivateDirectory(this.directory);
     for (const name of OBSOLETE) fs.rmSync(path.join(this.directory, name), { force: true });
     this.#cursor = this.#range.last;
@@ -86,7 +87,7 @@ export class Ipam {
     const { first, size } = this.#range;
     for (let step = 1; step <= size; step++) {
       const candidate = first + ((this.#cursor - first + step) % size);
-      const [ip] = slotAddresses(this.#podCIDRs, candidate);
+      const [ip] = slotAddresses(this.#slots, candidate);
       if (this.#byIp.has(ip)) continue;
       this.#write({ ...attachment, ip, limits });
       this.#cursor = candidate;
