@@ -41,7 +41,6 @@
 #define ICMP_REDIRECT 5
 #define ICMP_ROUTER_ADVERTISEMENT 9
 #define ICMPV6_MLD_QUERY 130
-#define ICMPV6_MLD_DONE 132
 #define ICMPV6_ROUTER_SOLICITATION 133
 #define ICMPV6_ROUTER_ADVERTISEMENT 134
 #define ICMPV6_NEIGHBOUR_SOLICITATION 135
@@ -887,6 +886,7 @@ static __always_inline int pass_to_stack(struct __sk_buff *skb, struct endpoint 
 // or 1, such messages are for the node's stack, and no router forwards them.
 static __always_inline bool link_message(__u8 type)
 {
+	// 130 to 133: MLD query, report and done, and router solicitation.
 	return (type >= ICMPV6_MLD_QUERY && type <= ICMPV6_ROUTER_SOLICITATION) || type == ICMPV6_NEIGHBOUR_SOLICITATION ||
 	       type == ICMPV6_NEIGHBOUR_ADVERTISEMENT || type == ICMPV6_MLD2_REPORT;
 }
