@@ -109,6 +109,30 @@ describe('IPv6 pods on a dual-stack node', needsRoot, () => {
     assert.equal(ping(a.ns.name, NODE_IPV6, 3), 3, 'pod to node');
   });
 
+  test('IPv6 to a host outside the cluster CIDR leaves masqueraded to the node; within it, the pod is seen as itself', async () => {
+    const [a] = pods;
+    const outside = new TestNetns('out6');
+    try {
+      node.exec('ip', ['link', 'add', 'out6', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', outside.name]);
+      node.exec('ip', ['-6', 'addr', 'add', '2001:db8:ff::1/64', 'dev', 'out6', 'nodad']);
+      node.exec('ip', ['link', 'set', 'out6', 'up']);
+      outside.exec('ip', ['-6', 'addr', 'add', '2001:db8:ff::2/64', 'dev', 'eth0', 'nodad']);
+      outside.exec('ip', ['-6', 'addr', 'add', 'fd00:10:244:99::2/128', 'dev', 'eth0', 'nodad']);
+      outside.exec('ip', ['link', 'set', 'eth0', 'up']);
+      outside.exec('ip', ['-6', 'route', 'add', 'default', 'via', '2001:db8:ff::1']);
+      node.exec('ip', ['-6', 'route', 'add', 'fd00:10:244:99::2/128', 'via', '2001:db8:ff::2']);
+      const server = await startTcpServer(outside.name, 7071, 'outside', '::');
+      try {
+        assert.equal(tcpExchange(a.ns.name, '2001:db8:ff::2', 7071), 'outside saw 2001:db8:ff::1', 'masqueraded to the node\'s address');
+        assert.equal(tcpExchange(a.ns.name, 'fd00:10:244:99::2', 7071), `outside saw ${a.ipv6}`, 'inside the cluster CIDR: not masqueraded');
+      } finally {
+        server.stop();
+      }
+    } finally {
+      outside.delete();
+    }
+  });
+
   test('a pod sending from an IPv6 address not its own is refused and counted', () => {
     const [a, b] = pods;
     a.ns.exec('ip', ['-6', 'addr', 'add', 'fd00:10:244::99/128', 'dev', 'eth0', 'nodad']);
