@@ -88,8 +88,13 @@ export function ipv6ToBigInt(text: string): bigint {
   return BigInt(`0x${ipv6ToBytes(text).toString('hex')}`);
 }
 
+/** An unsigned 128-bit number as the 16 bytes of an IPv6 address, in network order. */
+export function ipv6BytesFromBigInt(value: bigint): Buffer {
+  return Buffer.from(value.toString(16).padStart(32, '0'), 'hex');
+}
+
 export function ipv6FromBigInt(value: bigint): string {
-  return ipv6FromBytes(Buffer.from(value.toString(16).padStart(32, '0'), 'hex'));
+  return ipv6FromBytes(ipv6BytesFromBigInt(value));
 }
 
 /** Parses "address/len" of either family; a bare address is a host prefix. Both families' prefixes have this shape. */

@@ -4,7 +4,7 @@
 // hash lookup. A slot whose ifindex is 0 holds no pod; array slots cannot be deleted,
 // so removing a pod writes an empty value.
 import { ENDPOINT_FLAGS, LAYOUTS, slotKey } from './layouts';
-import { ipv4FromBytes, ipv4FromNumber, ipv4ToBytes, ipv4ToNumber, ipv6FromBigInt, ipv6FromBytes, ipv6ToBigInt, ipv6ToBytes, isIpv4, macFromBytes, macToBytes, parseIpPrefix, parseIpv4Prefix, type CidrsByFamily } from './addresses';
+import { ipv4FromBytes, ipv4FromNumber, ipv4ToBytes, ipv4ToNumber, ipv6BytesFromBigInt, ipv6FromBigInt, ipv6FromBytes, ipv6ToBigInt, ipv6ToBytes, isIpv4, macFromBytes, macToBytes, parseIpPrefix, parseIpv4Prefix, type CidrsByFamily } from './addresses';
 import type { BpfMap, BpfObject } from './tsbpf';
 
 export interface Endpoint {
@@ -111,7 +111,7 @@ export function setPodCidrs(object: BpfObject, cidrs: PodCidrs): BpfObject {
   const network = Buffer.alloc(4);
   network.writeUInt32BE(ipv4 ?? 0);
   object.setRodata('ipv4_pods', ipv4 === undefined ? 0 : 1).setRodata('pod_cidr_first', network);
-  object.setRodata('ipv6_pods', ipv6 === undefined ? 0 : 1).setRodata('pod_ipv6_first', Buffer.from((ipv6 ?? 0n).toString(16).padStart(32, '0'), 'hex'));
+  object.setRodata('ipv6_pods', ipv6 === undefined ? 0 : 1).setRodata('pod_ipv6_first', ipv6BytesFromBigInt(ipv6 ?? 0n));
   return object.setRodata('pod_cidr_size', size).setMaxEntries('endpoints', size).setMaxEntries('pod_limits', size);
 }
 

@@ -5,7 +5,7 @@
 // cluster CIDR, and node_addresses, the set of the nodes' addresses. IPv6 pod subnets
 // have maps of their own (node_subnets6 -> the node's IPv6 address, and their lengths).
 import { LAYOUTS, PREFIX_LENGTHS_MAX, SUBNET_FLAGS, TUNNEL_MAC, slotKey } from './layouts';
-import { ipv4FromBytes, ipv4ToBytes, ipv4ToNumber, ipv6ToBigInt, ipv6ToBytes, macFromBytes, parseIpPrefix, parseIpv4Prefix, type Ipv4Prefix } from './addresses';
+import { ipv4FromBytes, ipv4ToBytes, ipv4ToNumber, ipv6BytesFromBigInt, ipv6ToBigInt, ipv6ToBytes, macFromBytes, parseIpPrefix, parseIpv4Prefix, type Ipv4Prefix } from './addresses';
 import type { BpfMap, BpfObject } from './tsbpf';
 
 export interface NodeSubnet {
@@ -40,7 +40,7 @@ export function nodeSubnet6Key(cidr: string): Buffer {
   const network = ipv6ToBigInt(address) & ~host;
   const key = Buffer.alloc(KEY6.size);
   key.writeUInt32LE(prefixLength, KEY6.members.prefixlen);
-  Buffer.from(network.toString(16).padStart(32, '0'), 'hex').copy(key, KEY6.members.addr);
+  ipv6BytesFromBigInt(network).copy(key, KEY6.members.addr);
   return key;
 }
 
