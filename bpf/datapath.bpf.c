@@ -38,6 +38,7 @@
 #define IPPROTO_TCP 6
 #define IPPROTO_UDP 17
 #define IPPROTO_ICMPV6 58
+#define IPPROTO_HOPOPTS 0
 #define ICMP_REDIRECT 5
 #define ICMP_ROUTER_ADVERTISEMENT 9
 #define ICMPV6_MLD_QUERY 130
@@ -284,7 +285,7 @@ static __always_inline struct ipv6hdr *ipv6_header(struct __sk_buff *skb, struct
 static __always_inline bool extension_header(__u8 next)
 {
 	switch (next) {
-	case 0:   /* hop-by-hop options */
+	case IPPROTO_HOPOPTS:
 	case 43:  /* routing */
 	case 44:  /* fragment */
 	case 51:  /* authentication */
@@ -933,6 +934,24 @@ static __always_inline bool tunnel_datagram6(struct __sk_buff *skb, const struct
 // answers them; router advertisements and redirects go nowhere. A packet with extension
 // headers goes to the stack too, which parses them and routes it (the hop limit it
 // takes off is what makes a router message it carries worthless to any receiver).
+// The type of a pod's ICMPv6 message, found right after the fixed header or behind a
+// Hop-by-Hop header, which every MLD message carries (its router alert option); false
+// when the packet carries no ICMPv6 there.
+static __always_inline bool icmpv6_type(struct __sk_buff *skb, struct ipv6hdr *ip6, __u8 *type)
+{
+	__u8 hop_by_hop[2]; // its next header, and its length in 8 bytes beyond the first 8
+
+	if (ip6->nexthdr == IPPROTO_ICMPV6) {
+		*type = icmp_type_at(skb, IPV6_TRANSPORT);
+		return true;
+	}
+	if (ip6->nexthdr != IPPROTO_HOPOPTS || bpf_skb_load_bytes(skb, IPV6_TRANSPORT, hop_by_hop, sizeof(hop_by_hop)) < 0 ||
+	    hop_by_hop[0] != IPPROTO_ICMPV6)
+		return false;
+	*type = icmp_type_at(skb, IPV6_TRANSPORT + (hop_by_hop[1] + 1) * 8);
+	return true;
+}
+
 static __always_inline int from_pod_ipv6(struct __sk_buff *skb, struct ethhdr *eth)
 {
 	struct ipv6hdr *ip6 = ipv6_header(skb, eth);
@@ -947,8 +966,7 @@ static __always_inline int from_pod_ipv6(struct __sk_buff *skb, struct ethhdr *e
 	sender = endpoint_in(slot);
 	if (sender && sender->ifindex != skb->ifindex)
 		sender = NULL;
-	if (ip6->nexthdr == IPPROTO_ICMPV6) {
-		type = icmp_type_at(skb, IPV6_TRANSPORT);
+	if (icmpv6_type(skb, ip6, &type)) {
 		if (type == ICMPV6_ROUTER_ADVERTISEMENT || type == ICMPV6_REDIRECT)
 			return account(skb, TWILL_DROPPED_ROUTER_MESSAGE, TWILL_FROM_POD, TC_ACT_SHOT);
 		if (link_message(type) && (sender || link_scoped(&ip6->saddr)))

@@ -324,6 +324,8 @@ function fromPodA6(destination: string, { source = pod6A.ip6, nextHeader = 17, p
 }
 /** An extension header of 8 bytes (hop-by-hop, routing, destination options: next header, length 0, padding), then UDP. */
 const extensionThenUdp = (destination: string): Buffer => Buffer.concat([Buffer.from([17, 0, 1, 4, 0, 0, 0, 0]), udpDatagram({ source: pod6A.ip6, destination, sourcePort: 40000, destinationPort: 8080 }, Buffer.alloc(16))]);
+/** A hop-by-hop header of 8 bytes holding the router alert option MLD messages carry, then ICMPv6. */
+const ROUTER_ALERT_THEN_ICMPV6 = Buffer.from([58, 0, 5, 2, 0, 0, 1, 0]);
 /** An ICMPv6 message of `type` with an 20-byte body; the programs read only the type. */
 const icmpv6 = (type: number): Buffer => Buffer.concat([Buffer.from([type, 0, 0, 0]), Buffer.alloc(20)]);
 /** A frame cut short: an IPv6 header whose payload length claims more than the frame carries. */
@@ -359,6 +361,9 @@ const rows6: Row[] = [
   { name: 'a duplicate address detection probe (from ::): passed to the stack', program: 'from_pod', packet: neighbourSolicitation({ source: '::', target: pod6A.ip6, sourceMac: podA.podMac }), verdict: TC_ACT_OK, counted: ['TWILL_PASSED_NEIGHBOUR_DISCOVERY', 'TWILL_FROM_POD'] },
   { name: 'a router solicitation from a link-local address: passed to the stack', program: 'from_pod', packet: fromPodA6('ff02::2', { source: LINK_LOCAL_A, nextHeader: 58, payload: icmpv6(133) }), verdict: TC_ACT_OK, counted: ['TWILL_PASSED_NEIGHBOUR_DISCOVERY', 'TWILL_FROM_POD'] },
   { name: 'an MLDv2 report from ::: passed to the stack', program: 'from_pod', packet: fromPodA6('ff02::16', { source: '::', nextHeader: 58, payload: icmpv6(143) }), verdict: TC_ACT_OK, counted: ['TWILL_PASSED_NEIGHBOUR_DISCOVERY', 'TWILL_FROM_POD'] },
+  { name: 'an MLDv2 report behind its hop-by-hop router alert, from a link-local address: passed to the stack', program: 'from_pod', packet: fromPodA6('ff02::16', { source: LINK_LOCAL_A, nextHeader: 0, payload: Buffer.concat([ROUTER_ALERT_THEN_ICMPV6, icmpv6(143)]) }), verdict: TC_ACT_OK, counted: ['TWILL_PASSED_NEIGHBOUR_DISCOVERY', 'TWILL_FROM_POD'] },
+  { name: "a router advertisement behind hop-by-hop options, from the pod's own address: dropped as a router message", program: 'from_pod', packet: fromPodA6('ff02::1', { nextHeader: 0, payload: Buffer.concat([ROUTER_ALERT_THEN_ICMPV6, icmpv6(134)]) }), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_ROUTER_MESSAGE', 'TWILL_FROM_POD'] },
+  { name: 'an echo request behind hop-by-hop options, from a link-local address: dropped as spoofed', program: 'from_pod', packet: fromPodA6(pod6B.ip6, { source: LINK_LOCAL_A, nextHeader: 0, payload: Buffer.concat([ROUTER_ALERT_THEN_ICMPV6, icmpv6(128)]) }), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_SPOOFED', 'TWILL_FROM_POD'] },
   { name: "a neighbour advertisement from another pod's address: dropped as spoofed", program: 'from_pod', packet: fromPodA6('ff02::1', { source: pod6B.ip6, nextHeader: 58, payload: icmpv6(136) }), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_SPOOFED', 'TWILL_FROM_POD'] },
   { name: 'a router advertisement from a link-local address: dropped as a router message', program: 'from_pod', packet: routerAdvertisement({ source: LINK_LOCAL_A, sourceMac: podA.podMac, prefix: { prefix: '2001:db8:bad::/64' } }), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_ROUTER_MESSAGE', 'TWILL_FROM_POD'] },
   { name: "a router advertisement from the pod's own address to a pod: dropped as a router message", program: 'from_pod', packet: routerAdvertisement({ source: pod6A.ip6, destination: pod6B.ip6, sourceMac: podA.podMac }), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_ROUTER_MESSAGE', 'TWILL_FROM_POD'] },
