@@ -82,7 +82,7 @@ function nodes(options: Options): unknown {
   if (options.json) return { subnets, refused };
   const routed = formatTable(['POD SUBNET', 'NODE IP', 'VIA'], subnets.map((s) => [s.cidr, s.nodeIp, s.tunnel ? 'vxlan' : 'native']));
   if (refused.length === 0) return routed;
-  const refusals = formatTable(['REFUSED NODE', 'POD SUBNET', 'NODE IP', 'REASON'], refused.map((n) => [n.name, n.podCIDR ?? '-', n.internalIP ?? '-', n.reason]));
+  const refusals = formatTable(['REFUSED NODE', 'FAMILY', 'POD SUBNET', 'NODE IP', 'REASON'], refused.map((n) => [n.name, n.family ?? '-', n.podCIDR ?? '-', n.internalIP ?? '-', n.reason]));
   return [routed, '', refusals, '', ...refused.map((n) => `${n.name}: ${n.detail}`)].join('\n');
 }
 

@@ -24,12 +24,12 @@ import pino from 'pino';
 import { podCidrProblem } from '../bpf/endpoints';
 import { entryCount } from '../bpf/map-entries';
 import { Rtnl, type Link } from './netlink';
-import { cidrsByFamily, type IpFamily } from '../bpf/addresses';
+import { addressesByFamily, cidrsByFamily, type AddressesByFamily, type IpFamily } from '../bpf/addresses';
 import { writeNodeSettings } from './lib/node-settings';
 import { HOOK_DIRECTION, chooseAttachMode } from '../bpf/device-hooks';
 import type { ProgramName } from '../bpf/datapath';
 import type { ClusterNode } from './lib/cluster-nodes';
-import { ConfigError, readConfigFile, resolveConfig } from './lib/config';
+import { ConfigError, readConfigFile, requireCidrs, requireSameFamilies, resolveConfig } from './lib/config';
 import { loadDatapath } from './lib/datapath';
 import { USAGE, parseFlags } from './lib/flags';
 import { Health } from './lib/health';
@@ -52,6 +52,15 @@ const SYNC_RETRY_MS = 5000;
 interface DeviceHook {
   device: Link;
   name: ProgramName;
+}
+
+/** The node's addresses by family, from --node-ip or its entry in the node source. */
+function nodeAddresses(nodeIp: string | undefined): AddressesByFamily {
+  try {
+    return nodeIp ? addressesByFamily(nodeIp) : {};
+  } catch (error) {
+    throw new ConfigError(`this node's internalIP ${JSON.stringify(nodeIp)} in the node source: ${(error as Error).message}`);
+  }
 }
 
 async function main(): Promise<void> {
@@ -120,33 +129,39 @@ async function main(): Promise<void> {
   const podCIDR = config.podCIDR ?? self?.podCIDR;
   const nodeIp = config.nodeIP ?? self?.internalIP;
   if (!podCIDR) throw new ConfigError(`no pod CIDR for node ${config.nodeName}: pass --pod-cidr, or list the node with a podCIDR in the node source`);
-  const podCIDRs = cidrsByFamily(podCIDR);
+  if (config.clusterCIDR) requireSameFamilies(podCIDR, config.clusterCIDR);
+  const podCIDRs = requireCidrs('podCIDR', podCIDR);
   const clusterCIDRs = config.clusterCIDR ? cidrsByFamily(config.clusterCIDR) : {};
   const podCidrRefused = podCidrProblem(podCIDRs);
   if (podCidrRefused) throw new ConfigError(`node ${config.nodeName}: ${podCidrRefused}`);
-  // IPv6 reaches pods on this node; other nodes' IPv6 pod subnets are not routed yet.
-  if (podCIDRs.ipv6 && source) throw new ConfigError(`IPv6 pod CIDR ${podCIDRs.ipv6}: this build carries IPv6 between the pods of one node only, and does not route other nodes' IPv6 pod subnets; run it without a node source, or with IPv4 pod CIDRs`);
+  const nodeIps = nodeAddresses(nodeIp);
+  // The programs tunnel IPv4 pod packets alone; other nodes' IPv6 pod subnets are routed natively.
+  if (podCIDRs.ipv6 && source && config.mode === 'vxlan') throw new ConfigError(`IPv6 pod CIDR ${podCIDRs.ipv6} in mode vxlan: this build tunnels IPv4 pod traffic only; route IPv6 between nodes with mode native`);
   if (!podCIDRs.ipv4 && config.mode === 'vxlan') throw new ConfigError(`mode vxlan needs an IPv4 pod CIDR (the VXLAN device takes its network address); ${podCIDR} has none`);
   if ((source || config.mode === 'vxlan') && !nodeIp) throw new ConfigError(`no address for node ${config.nodeName}: pass --node-ip, or list the node with an internalIP`);
+  for (const family of Object.keys(podCIDRs) as IpFamily[]) {
+    if (source && !nodeIps[family]) log.warn({ nodeIp }, `no ${family === 'ipv4' ? 'IPv4' : 'IPv6'} address for node ${config.nodeName} (${nodeIp}): other nodes refuse to route its ${podCIDRs[family]} pods (missing_family); give it one (--node-ip, or an InternalIP of that family)`);
+  }
+  if (config.mode === 'vxlan' && !nodeIps.ipv4) throw new ConfigError(`mode vxlan needs an IPv4 address of node ${config.nodeName}, the tunnel's end; ${nodeIp} has none`);
 
   const rtnl = Rtnl.open();
   let uplink: Link | undefined;
   if (config.uplink) {
     uplink = await rtnl.link(config.uplink);
     if (!uplink) throw new ConfigError(`uplink ${config.uplink} does not exist in this network namespace`);
-  } else if (nodeIp) {
-    uplink = await findUplink(rtnl, nodeIp);
+  } else if (nodeIps.ipv4 ?? nodeIps.ipv6) {
+    uplink = await findUplink(rtnl, (nodeIps.ipv4 ?? nodeIps.ipv6) as string);
   }
   if (source && config.mode === 'native' && !uplink) throw new ConfigError(`native routing to other nodes needs an uplink: no device holds ${nodeIp}; pass --uplink`);
   const uplinkMtu = uplink?.mtu ?? DEFAULT_MTU;
-  const tunnel = config.mode === 'vxlan' ? await ensureTunnelDevice(rtnl, nodeIp as string, podCIDRs.ipv4 as string, podMtuFor(uplinkMtu, true), config.vxlanPort) : undefined;
+  const tunnel = config.mode === 'vxlan' ? await ensureTunnelDevice(rtnl, nodeIps.ipv4 as string, podCIDRs.ipv4 as string, podMtuFor(uplinkMtu, true), config.vxlanPort) : undefined;
   // The programs send wrapped pod packets straight out of the uplink, where a larger
   // one would be dropped without the ICMP "fragmentation needed" the VXLAN device sends.
   if (tunnel && config.mtu !== undefined && config.mtu > tunnel.mtu) {
     throw new ConfigError(`mtu ${config.mtu} is too large for vxlan: the uplink${uplink ? ` ${uplink.name}` : ''} carries ${uplinkMtu} bytes, so pods get at most ${tunnel.mtu} after the ${VXLAN_OVERHEAD} bytes of VXLAN headers`);
   }
 
-  const datapath = loadDatapath(config.bpffsRoot, { uplinkIfindex: uplink?.index ?? 0, tunnelIfindex: tunnel?.index ?? 0, vni: config.vni, vxlanPort: config.vxlanPort, nodeIp, podCIDRs, clusterCIDR: clusterCIDRs.ipv4 }, attachMode.mode, log);
+  const datapath = loadDatapath(config.bpffsRoot, { uplinkIfindex: uplink?.index ?? 0, tunnelIfindex: tunnel?.index ?? 0, vni: config.vni, vxlanPort: config.vxlanPort, nodeIp: nodeIps.ipv4, podCIDRs, clusterCIDR: clusterCIDRs.ipv4 }, attachMode.mode, log);
   const { program, pins, hooks } = datapath;
   const deviceHooks: DeviceHook[] = [];
   if (uplink) deviceHooks.push({ device: uplink, name: 'from_netdev' });
@@ -187,7 +202,7 @@ async function main(): Promise<void> {
   await ensurePodCidrUnreachable(rtnl, podCIDRs);
 
   claimRules = { self: config.nodeName, podCIDR, nodeIp, clusterCIDR: config.clusterCIDR };
-  sync = new NodeSync({ mode: config.mode, routeDevice: (tunnel ?? uplink)?.index ?? 0, nodeSubnets: datapath.maps.nodeSubnets, nodeSubnetLengths: datapath.maps.nodeSubnetLengths, nodeSlots: datapath.maps.nodeSlots, slotLayout: datapath.slotLayout, nodeAddresses: datapath.maps.nodeAddresses, rtnl, log });
+  sync = new NodeSync({ mode: config.mode, routeDevice: (tunnel ?? uplink)?.index ?? 0, maps: datapath.maps, slotLayout: datapath.slotLayout, rtnl, log });
   if (source) await syncNodes(latest);
 
   const settings = { nodeName: config.nodeName, podCIDR, bpffsRoot: config.bpffsRoot, agentSocket: pods.socketPath };

@@ -116,25 +116,45 @@ export const familyOf = (text: string): IpFamily => (text.includes(':') ? 'ipv6'
 /** An address of either family in network order: 4 or 16 bytes. */
 export const ipToBytes = (text: string): Buffer => (familyOf(text) === 'ipv6' ? ipv6ToBytes(text) : ipv4ToBytes(text));
 
+/** An address of either family as an unsigned number (32 or 128 bits). */
+export const ipToBigInt = (text: string): bigint => BigInt(`0x${ipToBytes(text).toString('hex')}`);
+
 /** The address of 4 or 16 bytes. */
 export const ipFromBytes = (bytes: Buffer): string => (bytes.length === 16 ? ipv6FromBytes(bytes) : ipv4FromBytes(bytes));
 
-/** One CIDR of each family a node or cluster has (at least one). */
+/** One CIDR (or address) of each family a node or cluster has (at least one). */
 export type CidrsByFamily = Partial<Record<IpFamily, string>>;
+export type AddressesByFamily = CidrsByFamily;
+
+/** Splits "a,b" into at most one of each family, each checked by `check`; `things` names them in an error. */
+function oneOfEachFamily(text: string, things: string, check: (part: string) => IpFamily): CidrsByFamily {
+  const parts: CidrsByFamily = {};
+  for (const part of text.split(',').map((item) => item.trim())) {
+    const family = check(part);
+    if (parts[family]) throw new TypeError(`${JSON.stringify(text)} has two ${family === 'ipv4' ? 'IPv4' : 'IPv6'} ${things}: give one of each family`);
+    parts[family] = part;
+  }
+  return parts;
+}
 
 /**
  * Parses one CIDR, or two of different families separated by a comma, as Kubernetes
  * writes a dual-stack --cluster-cidr (10.244.0.0/16,fd00:10:244::/56).
  */
 export function cidrsByFamily(text: string): CidrsByFamily {
-  const cidrs: CidrsByFamily = {};
-  for (const cidr of text.split(',').map((part) => part.trim())) {
+  return oneOfEachFamily(text, 'CIDRs', (cidr) => {
     if (!cidr.includes('/')) throw new TypeError(`${JSON.stringify(cidr)} has no prefix length`);
-    const { family } = parseIpPrefix(cidr);
-    if (cidrs[family]) throw new TypeError(`${JSON.stringify(text)} has two ${family === 'ipv4' ? 'IPv4' : 'IPv6'} CIDRs: give one of each family`);
-    cidrs[family] = cidr;
-  }
-  return cidrs;
+    return parseIpPrefix(cidr).family;
+  });
+}
+
+/** Parses one address, or two of different families separated by a comma, as kubelet's --node-ip takes them. */
+export function addressesByFamily(text: string): AddressesByFamily {
+  return oneOfEachFamily(text, 'addresses', (address) => {
+    if (isIpv4(address)) return 'ipv4';
+    if (isIpv6(address)) return 'ipv6';
+    throw new TypeError(`${JSON.stringify(address)} is not an IPv4 or IPv6 address`);
+  });
 }
 
 /** A host's prefix length in its family: /32 or /128. */

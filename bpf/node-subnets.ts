@@ -5,7 +5,7 @@
 // cluster CIDR, and node_addresses, the set of the nodes' addresses. IPv6 pod subnets
 // have maps of their own (node_subnets6 -> the node's IPv6 address, and their lengths).
 import { LAYOUTS, PREFIX_LENGTHS_MAX, SUBNET_FLAGS, TUNNEL_MAC, slotKey } from './layouts';
-import { ipv4FromBytes, ipv4ToBytes, ipv4ToNumber, ipv6BytesFromBigInt, ipv6ToBigInt, ipv6ToBytes, macFromBytes, parseIpPrefix, parseIpv4Prefix, type Ipv4Prefix } from './addresses';
+import { ipv4FromBytes, ipv4ToBytes, ipv4ToNumber, ipv6BytesFromBigInt, ipv6FromBytes, ipv6ToBigInt, ipv6ToBytes, macFromBytes, parseIpPrefix, parseIpv4Prefix, type IpFamily, type Ipv4Prefix } from './addresses';
 import type { BpfMap, BpfObject } from './tsbpf';
 
 export interface NodeSubnet {
@@ -44,11 +44,20 @@ export function nodeSubnet6Key(cidr: string): Buffer {
   return key;
 }
 
-/** Another node's IPv6 pod subnet: reached through the uplink's neighbour for the node's IPv6 address. */
-export function encodeNodeSubnet6({ nodeIp6 }: { nodeIp6: string }): Buffer {
+export function nodeSubnet6Cidr(key: Buffer): string {
+  return `${ipv6FromBytes(key.subarray(KEY6.members.addr, KEY6.members.addr + 16))}/${key.readUInt32LE(KEY6.members.prefixlen)}`;
+}
+
+/** Another node's IPv6 pod subnet: reached through the uplink's neighbour for the node's IPv6 address (not tunnelled). */
+export function encodeNodeSubnet6(subnet: NodeSubnet): Buffer {
+  if (subnet.tunnel) throw new TypeError(`node subnets of IPv6 are reached natively; ${subnet.nodeIp} cannot be a tunnel's end`);
   const value = Buffer.alloc(VALUE6.size);
-  ipv6ToBytes(nodeIp6).copy(value, VALUE6.members.node_ip6);
+  ipv6ToBytes(subnet.nodeIp).copy(value, VALUE6.members.node_ip6);
   return value;
+}
+
+export function decodeNodeSubnet6(value: Buffer): NodeSubnet {
+  return { nodeIp: ipv6FromBytes(value.subarray(VALUE6.members.node_ip6, VALUE6.members.node_ip6 + 16)), tunnel: false };
 }
 
 /** Where node_slots keeps the node subnets of one prefix length inside the cluster CIDR. */
@@ -122,17 +131,33 @@ export function writePrefixLengths(map: BpfMap, cidrs: Iterable<string>, layout?
   map.update(slotKey(0), value);
 }
 
-/** The maps node_subnets is the source of, and node_subnets itself. */
+/** How one family's node-subnet map spells its keys and values. */
+export interface NodeSubnetCodec {
+  key(cidr: string): Buffer;
+  cidr(key: Buffer): string;
+  encode(subnet: NodeSubnet): Buffer;
+  decode(value: Buffer): NodeSubnet;
+}
+
+export const NODE_SUBNET_CODECS: Record<IpFamily, NodeSubnetCodec> = {
+  ipv4: { key: nodeSubnetKey, cidr: nodeSubnetCidr, encode: encodeNodeSubnet, decode: decodeNodeSubnet },
+  ipv6: { key: nodeSubnet6Key, cidr: nodeSubnet6Cidr, encode: encodeNodeSubnet6, decode: decodeNodeSubnet6 },
+};
+
+/** The maps node_subnets is the source of, node_subnets itself, and IPv6's pair. */
 export interface NodeSubnetMaps {
   nodeSubnets: BpfMap;
   nodeSubnetLengths: BpfMap;
   nodeSlots: BpfMap;
   nodeAddresses: BpfMap;
+  nodeSubnets6: BpfMap;
+  nodeSubnetLengths6: BpfMap;
 }
 
 /**
  * Fills a fresh node_slots and node_addresses from node_subnets and points
- * node_subnet_lengths at them: what a load does before any program runs.
+ * node_subnet_lengths at them, and node_subnet_lengths6 at node_subnets6: what a load
+ * does before any program runs.
  */
 export function rebuildFromNodeSubnets(maps: NodeSubnetMaps, layout: NodeSlotLayout | undefined): void {
   const cidrs = maps.nodeSubnets.lookupBatch().map(([key, value]) => {
@@ -143,6 +168,7 @@ export function rebuildFromNodeSubnets(maps: NodeSubnetMaps, layout: NodeSlotLay
     return cidr;
   });
   writePrefixLengths(maps.nodeSubnetLengths, cidrs, layout);
+  writePrefixLengths(maps.nodeSubnetLengths6, maps.nodeSubnets6.keys().map(nodeSubnet6Cidr));
 }
 
 const NODE_ADDRESS_PRESENT = Buffer.from([1, 0, 0, 0]);

@@ -7,8 +7,8 @@ import fs from 'node:fs';
 import { occupiedSlots, type Endpoint } from './endpoints';
 import { decodePodLimits, type PodLimitsHeld } from './pod-limits';
 import type { MapName } from './layouts';
-import { ipv4ToNumber } from './addresses';
-import { decodeNodeSubnet, nodeSubnetCidr, type NodeSubnet } from './node-subnets';
+import { ipToBigInt, type IpFamily } from './addresses';
+import { NODE_SUBNET_CODECS, type NodeSubnet } from './node-subnets';
 import { BpfMap } from './tsbpf';
 
 /** Opens the pinned map `name` under `bpffsRoot`, runs `read` on it, and closes it. */
@@ -21,9 +21,9 @@ export function withPinnedMap<T>(bpffsRoot: string, name: MapName, read: (map: B
   }
 }
 
-/** The node subnets in a node's map, as sorted CIDRs. */
+/** The node subnets in a node's maps (IPv4, then IPv6), as sorted CIDRs. */
 export function pinnedNodeSubnets(bpffsRoot: string): string[] {
-  return withPinnedMap(bpffsRoot, 'node_subnets', (map) => map.keys().map(nodeSubnetCidr).sort());
+  return pinnedRemoteSubnets(bpffsRoot).map((subnet) => subnet.cidr);
 }
 
 export function pinnedCounters(bpffsRoot: string): Counter[] {
@@ -40,12 +40,15 @@ export function pinnedEndpoints(bpffsRoot: string): Array<Endpoint & { limits: P
   return slots.map((slot, i) => ({ ...slot.endpoint, limits: limits[i] }));
 }
 
-/** The other nodes' pod subnets, sorted by address. */
-export function pinnedRemoteSubnets(bpffsRoot: string): Array<{ cidr: string } & NodeSubnet> {
-  return withPinnedMap(bpffsRoot, 'node_subnets', (map) => map.lookupBatch().map(([key, value]) => ({ cidr: nodeSubnetCidr(key), ...decodeNodeSubnet(value) })))
-    .sort((a, b) => compareIpv4(a.cidr.split('/')[0], b.cidr.split('/')[0]));
-}
+/** The pinned node-subnet map of each family; a datapath pinned before IPv6 has none of IPv6. */
+const NODE_SUBNET_MAPS: Array<[MapName, IpFamily]> = [['node_subnets', 'ipv4'], ['node_subnets6', 'ipv6']];
 
-function compareIpv4(a: string, b: string): number {
-  return ipv4ToNumber(a) - ipv4ToNumber(b);
+/** The other nodes' pod subnets, IPv4 then IPv6, each sorted by address. */
+export function pinnedRemoteSubnets(bpffsRoot: string): Array<{ cidr: string } & NodeSubnet> {
+  return NODE_SUBNET_MAPS.filter(([name]) => fs.existsSync(pinPaths(bpffsRoot).map(name))).flatMap(([name, family]) => {
+    const codec = NODE_SUBNET_CODECS[family];
+    const subnets = withPinnedMap(bpffsRoot, name, (map) => map.lookupBatch().map(([key, value]) => ({ cidr: codec.cidr(key), ...codec.decode(value) })));
+    const start = (subnet: { cidr: string }): bigint => ipToBigInt(subnet.cidr.split('/')[0]);
+    return subnets.sort((a, b) => (start(a) < start(b) ? -1 : start(a) > start(b) ? 1 : 0));
+  });
 }

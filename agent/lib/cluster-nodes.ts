@@ -1,9 +1,12 @@
 // The nodes of the cluster as every node source reports them.
 export interface ClusterNode {
   name: string;
-  /** The node's pod range; a node without one yet has no pods to reach. */
+  /**
+   * The node's pod range, or one per family separated by a comma, as --pod-cidr takes
+   * them (10.244.2.0/24,fd00:10:244:2::/64); a node without one yet has no pods to reach.
+   */
   podCIDR?: string;
-  /** The address other nodes reach it at. */
+  /** The address other nodes reach it at, or one per family, likewise. */
   internalIP?: string;
   /** Why the source's entry cannot be used as it is written (see node-claims.ts). */
   problem?: string;
@@ -14,9 +17,28 @@ export class NodeListError extends Error {
 }
 
 /**
- * Reads a list of {name, podCIDR, internalIP}. Only a document that is no list at all
- * is an error; an entry with a field of the wrong type is kept with its problem, named
- * by index and field, so that one bad line refuses one node and not the whole file.
+ * One field of an entry that may be written once (`podCIDR: a`) or as a list
+ * (`podCIDRs: [a, b]`, one per family), as the Node object has spec.podCIDR and
+ * spec.podCIDRs; joined into the comma-separated form, or a problem naming the field.
+ */
+function singleOrList(node: Record<string, unknown>, single: string, list: string, at: string): { value?: string; problem?: string } {
+  const one = node[single];
+  const many = node[list];
+  if (one !== undefined && typeof one !== 'string') return { problem: `${at}.${single} ${JSON.stringify(one)} is not a string` };
+  if (many === undefined) return one === undefined ? {} : { value: one };
+  if (!Array.isArray(many) || many.length === 0 || many.length > 2 || !many.every((item) => typeof item === 'string' && !item.includes(','))) {
+    return { problem: `${at}.${list} ${JSON.stringify(many)} is not a list of one or two strings, one per family` };
+  }
+  // Kubernetes' rule for the two: the single field is the first of the list.
+  if (one !== undefined && one !== many[0]) return { problem: `${at}.${single} ${one} is not the first of ${list} ${JSON.stringify(many)}` };
+  return { value: many.join(',') };
+}
+
+/**
+ * Reads a list of {name, podCIDR or podCIDRs, internalIP or internalIPs}. Only a
+ * document that is no list at all is an error; an entry with a field of the wrong type
+ * is kept with its problem, named by index and field, so that one bad line refuses one
+ * node and not the whole file.
  */
 export function parseNodeList(raw: unknown, origin: string): ClusterNode[] {
   const list = raw !== null && typeof raw === 'object' && !Array.isArray(raw) && 'nodes' in raw ? (raw as { nodes: unknown }).nodes : raw;
@@ -25,18 +47,14 @@ export function parseNodeList(raw: unknown, origin: string): ClusterNode[] {
     const node = (entry !== null && typeof entry === 'object' ? entry : {}) as Record<string, unknown>;
     const at = `${origin}: nodes[${i}]`;
     const named = typeof node.name === 'string' && node.name !== '';
+    const podCIDR = singleOrList(node, 'podCIDR', 'podCIDRs', at);
+    const internalIP = singleOrList(node, 'internalIP', 'internalIPs', at);
     const fields = {
       name: named ? (node.name as string) : `nodes[${i}]`,
-      ...(typeof node.podCIDR === 'string' ? { podCIDR: node.podCIDR } : {}),
-      ...(typeof node.internalIP === 'string' ? { internalIP: node.internalIP } : {}),
+      ...(podCIDR.value !== undefined ? { podCIDR: podCIDR.value } : {}),
+      ...(internalIP.value !== undefined ? { internalIP: internalIP.value } : {}),
     };
-    const problem = !named
-      ? `${at}.name must be a non-empty string`
-      : node.podCIDR !== undefined && typeof node.podCIDR !== 'string'
-        ? `${at}.podCIDR ${JSON.stringify(node.podCIDR)} is not an IPv4 CIDR`
-        : node.internalIP !== undefined && typeof node.internalIP !== 'string'
-          ? `${at}.internalIP ${JSON.stringify(node.internalIP)} is not an IPv4 address`
-          : undefined;
+    const problem = !named ? `${at}.name must be a non-empty string` : (podCIDR.problem ?? internalIP.problem);
     return problem ? { ...fields, problem } : fields;
   });
 }

@@ -6,8 +6,8 @@ import YAML from 'yaml';
 
 import { DEFAULT_BPFFS_ROOT } from '../../bpf/datapath';
 import { ATTACH_CHOICES, type AttachChoice } from '../../bpf/device-hooks';
-import { cidrsByFamily, type CidrsByFamily } from '../../bpf/addresses';
-import { isIpv4, parseIpv4Prefix } from '../netlink';
+import { addressesByFamily, cidrsByFamily, type CidrsByFamily } from '../../bpf/addresses';
+import { parseIpv4Prefix } from '../netlink';
 import { DEFAULT_STATE_DIR } from '../api/cni';
 
 export type Mode = 'native' | 'vxlan';
@@ -87,7 +87,7 @@ const DEFAULTS = {
 } as const;
 
 /** One CIDR, or one of each family separated by a comma, as Kubernetes writes them. */
-function requireCidrs(name: string, value: string): CidrsByFamily {
+export function requireCidrs(name: string, value: string): CidrsByFamily {
   try {
     return cidrsByFamily(value);
   } catch (error) {
@@ -96,6 +96,14 @@ function requireCidrs(name: string, value: string): CidrsByFamily {
 }
 
 const familyNames = (cidrs: CidrsByFamily): string => Object.keys(cidrs).sort().join(' and ') || 'none';
+
+/** The node's pod CIDRs (from the flags or its node source) must have the cluster's families. */
+export function requireSameFamilies(podCIDR: string, clusterCIDR: string): void {
+  const [podCIDRs, clusterCIDRs] = [requireCidrs('podCIDR', podCIDR), requireCidrs('clusterCIDR', clusterCIDR)];
+  if (familyNames(podCIDRs) !== familyNames(clusterCIDRs)) {
+    throw new ConfigError(`podCIDR ${podCIDR} (${familyNames(podCIDRs)}) and clusterCIDR ${clusterCIDR} (${familyNames(clusterCIDRs)}) differ in IP families: give the node a pod CIDR of each family the cluster has`);
+  }
+}
 
 /** Reads a config file; YAML is a superset of JSON, so one parser serves both. */
 export function readConfigFile(file: string): Partial<AgentConfig> {
@@ -122,14 +130,18 @@ export function resolveConfig(file: Partial<AgentConfig>, flags: Partial<AgentCo
   if (!nodeName) throw new ConfigError('nodeName is required (--node-name, or NODE_NAME from the downward API)');
   const podCIDRs = podCIDR === undefined ? undefined : requireCidrs('podCIDR', podCIDR);
   if (podCIDRs?.ipv4 && parseIpv4Prefix(podCIDRs.ipv4).prefixLength > 30) throw new ConfigError(`podCIDR ${podCIDRs.ipv4} is too small for pods: use /30 or larger`);
-  const clusterCIDRs = clusterCIDR === undefined ? undefined : requireCidrs('clusterCIDR', clusterCIDR);
+  if (clusterCIDR !== undefined) requireCidrs('clusterCIDR', clusterCIDR);
   // A node with one family in a dual-stack cluster, or the other way round, would have
   // pods that cannot reach half the cluster, or traffic masqueraded that should not be.
-  if (podCIDRs && clusterCIDRs && familyNames(podCIDRs) !== familyNames(clusterCIDRs)) {
-    throw new ConfigError(`podCIDR ${podCIDR} (${familyNames(podCIDRs)}) and clusterCIDR ${clusterCIDR} (${familyNames(clusterCIDRs)}) differ in IP families: give the node a pod CIDR of each family the cluster has`);
-  }
+  if (podCIDR !== undefined && clusterCIDR !== undefined) requireSameFamilies(podCIDR, clusterCIDR);
   if (!Number.isInteger(vni) || vni < 1 || vni > 0xffffff) throw new ConfigError(`vni ${vni} must be an integer from 1 to 16777215`);
-  if (nodeIP !== undefined && !isIpv4(nodeIP)) throw new ConfigError(`nodeIP ${JSON.stringify(nodeIP)} is not an IPv4 address`);
+  if (nodeIP !== undefined) {
+    try {
+      addressesByFamily(nodeIP);
+    } catch (error) {
+      throw new ConfigError(`nodeIP ${JSON.stringify(nodeIP)} is not an address such as 192.168.1.10, nor one of each family such as 192.168.1.10,fd00:1::10: ${(error as Error).message}`);
+    }
+  }
   if (mode !== 'native' && mode !== 'vxlan') throw new ConfigError(`mode ${JSON.stringify(mode)} must be native or vxlan`);
   if (!(ATTACH_CHOICES as readonly string[]).includes(attach)) throw new ConfigError(`attach ${JSON.stringify(attach)} must be one of ${ATTACH_CHOICES.join(', ')}`);
   // Pod traffic for other nodes' own addresses leaves unwrapped, and the receiver refuses

@@ -61,7 +61,7 @@ export function loadDatapath(bpffsRoot: string, settings: DatapathSettings, atta
       programs.set(name, program);
       replacePin(program, pins.program(name));
     }
-    maps = { counters: object.map('counters'), endpoints: object.map('endpoints'), podLimits: object.map('pod_limits'), nodeSubnets: object.map('node_subnets'), nodeSubnetLengths: object.map('node_subnet_lengths'), nodeSlots: object.map('node_slots'), nodeAddresses: object.map('node_addresses') };
+    maps = { counters: object.map('counters'), endpoints: object.map('endpoints'), podLimits: object.map('pod_limits'), nodeSubnets: object.map('node_subnets'), nodeSubnetLengths: object.map('node_subnet_lengths'), nodeSlots: object.map('node_slots'), nodeAddresses: object.map('node_addresses'), nodeSubnets6: object.map('node_subnets6'), nodeSubnetLengths6: object.map('node_subnet_lengths6') };
   } finally {
     object.close();
   }

@@ -6,14 +6,14 @@ import { ConfigError, type AgentConfig } from './config';
 export const USAGE = `usage: twill-agent [--config FILE] [flags]
   --config FILE        YAML or JSON settings; flags override it
   --node-name NAME     this node (default: $NODE_NAME)
-  --pod-cidr CIDR      this node's pod range (default: from the node source)
-  --cluster-cidr CIDR  all pod ranges; pod traffic to elsewhere is masqueraded
-  --node-ip IP         this node's address towards other nodes
+  --pod-cidr CIDR      this node's pod range, or one per family (default: from the node source)
+  --cluster-cidr CIDR  all pod ranges, one per family; pod traffic to elsewhere is masqueraded
+  --node-ip IP[,IP]    this node's address towards other nodes, one per family
   --uplink DEVICE      the device towards other nodes (default: the one holding the node IP)
   --bpffs-root DIR     where maps, programs and links are pinned (default /sys/fs/bpf/twill)
   --state-dir DIR      node settings and IPAM state (default /var/lib/twill)
   --run-dir DIR        runtime files: the socket the CNI plugin asks (default /run/twill)
-  --nodes-file FILE    static list of nodes {name, podCIDR, internalIP}, reloaded on change
+  --nodes-file FILE    static list of nodes {name, podCIDRs, internalIPs}, reloaded on change
   --kubeconfig FILE    watch Node objects with this kubeconfig (in a pod: the service account)
   --mode MODE          native (default) or vxlan
   --attach MODE        how programs attach to devices: auto (default: tcx where the

@@ -4,7 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 
-import { ipv6FromBigInt, type CidrsByFamily, type IpFamily } from '../../bpf/addresses';
+import { familyOf, ipv6FromBigInt, type CidrsByFamily, type IpFamily } from '../../bpf/addresses';
 import { podSlots, type PodCidrs } from '../../bpf/endpoints';
 import { tunnelMac } from '../../bpf/node-subnets';
 import { ipv4FromNumber, parseIpPrefix, type Link, type Rtnl } from '../netlink';
@@ -39,7 +39,7 @@ export function enableForwarding(families: IpFamily[]): void {
 /** The device holding the node's address: the uplink, when none is configured. */
 export async function findUplink(rtnl: Rtnl, nodeIp: string): Promise<Link | undefined> {
   for (const link of await rtnl.links()) {
-    if ((await rtnl.addresses(link.index)).some((address) => address.split('/')[0] === nodeIp)) return link;
+    if ((await rtnl.addresses(link.index, familyOf(nodeIp))).some((address) => address.split('/')[0] === nodeIp)) return link;
   }
   return undefined;
 }

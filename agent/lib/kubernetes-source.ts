@@ -7,7 +7,7 @@
 // must not look like a cluster without nodes.
 import type { Logger } from 'pino';
 
-import { isIpv4 } from '../netlink';
+import { familyOf, type IpFamily } from '../../bpf/addresses';
 import type { ClusterNode, NodeSource, NodeSourceObserver } from './cluster-nodes';
 import { SourceStaleness } from './source-staleness';
 
@@ -23,10 +23,19 @@ const importModule = new Function('specifier', 'return import(specifier)') as (s
 const RETRY_FIRST_MS = 1000;
 const RETRY_MAX_MS = 30_000;
 
-/** A Node object as Twill needs it: IPv4 pod CIDR and InternalIP. */
+/** The first of `values` of each family, joined as the agent's flags write them ("" when none). */
+function firstOfEachFamily(values: Array<string | undefined>): string {
+  const first = new Map<IpFamily, string>();
+  for (const value of values) {
+    if (value && !first.has(familyOf(value))) first.set(familyOf(value), value);
+  }
+  return [...first.values()].join(',');
+}
+
+/** A Node object as Twill needs it: its pod CIDRs and InternalIPs, one of each family. */
 export function toClusterNode(node: Node): ClusterNode {
-  const podCIDR = [node.spec?.podCIDR, ...(node.spec?.podCIDRs ?? [])].find((cidr) => cidr && isIpv4(cidr.split('/')[0]));
-  const internalIP = node.status?.addresses?.find((a) => a.type === 'InternalIP' && isIpv4(a.address))?.address;
+  const podCIDR = firstOfEachFamily(node.spec?.podCIDRs?.length ? node.spec.podCIDRs : [node.spec?.podCIDR]);
+  const internalIP = firstOfEachFamily((node.status?.addresses ?? []).filter((a) => a.type === 'InternalIP').map((a) => a.address));
   return { name: node.metadata?.name ?? '', ...(podCIDR ? { podCIDR } : {}), ...(internalIP ? { internalIP } : {}) };
 }
 

@@ -1,9 +1,11 @@
-// Keeps the node-subnet map and the host's routes in step with the cluster's nodes.
+// Keeps the node-subnet maps (one per family) and the host's routes in step with the
+// cluster's nodes.
 // Every change is a diff: new and changed nodes are written before departed ones are
 // removed, and nothing is ever flushed, so established flows never see a gap.
 import type { Logger } from 'pino';
 
-import { addNodeAddress, decodeNodeSubnet, encodeNodeSubnet, nodeSubnetCidr, nodeSubnetKey, removeNodeAddress, tunnelMac, writeNodeSlot, writePrefixLengths, type NodeSlotLayout, type NodeSubnet } from '../../bpf/node-subnets';
+import { familyOf, type IpFamily } from '../../bpf/addresses';
+import { NODE_SUBNET_CODECS, addNodeAddress, removeNodeAddress, tunnelMac, writeNodeSlot, writePrefixLengths, type NodeSlotLayout, type NodeSubnet, type NodeSubnetMaps } from '../../bpf/node-subnets';
 import type { Rtnl } from '../netlink';
 import type { BpfMap } from '../../bpf/tsbpf';
 import type { Mode } from './config';
@@ -16,14 +18,9 @@ export interface NodeSyncOptions {
   mode: Mode;
   /** The device remote pod subnets are routed through: the uplink, or the VXLAN device. */
   routeDevice: number;
-  nodeSubnets: BpfMap;
-  /** The prefix lengths the datapath tries, longest first. */
-  nodeSubnetLengths: BpfMap;
-  /** The subnets of this node's prefix length again, in an array over the cluster CIDR (none without one). */
-  nodeSlots: BpfMap;
+  /** node_subnets and what is derived from it, and IPv6's node_subnets6 with its lengths. */
+  maps: NodeSubnetMaps;
   slotLayout?: NodeSlotLayout;
-  /** The nodes' addresses, which VXLAN is accepted from. */
-  nodeAddresses: BpfMap;
   rtnl: Rtnl;
   log: Logger;
 }
@@ -36,10 +33,13 @@ export interface SyncSummary {
   durationMs: number;
 }
 
-interface Remote {
+/** A node subnet as the maps and routes hold it: its family's map, and the node it is routed to. */
+interface Remote extends NodeSubnet {
   cidr: string;
-  nodeIp: string;
+  family: IpFamily;
 }
+
+const FAMILIES: IpFamily[] = ['ipv4', 'ipv6'];
 
 export class NodeSync {
   readonly #options: NodeSyncOptions;
@@ -55,7 +55,7 @@ export class NodeSync {
     this.#options = options;
   }
 
-  /** Makes the map and the routes match the admitted nodes (node-claims.ts); changes apply one at a time, in order. */
+  /** Makes the maps and the routes match the admitted nodes (node-claims.ts); changes apply one at a time, in order. */
   apply(nodes: AdmittedNode[]): Promise<SyncSummary> {
     const run = this.#queue.then(() => this.#apply(nodes));
     this.#queue = run.catch(() => {
@@ -64,27 +64,40 @@ export class NodeSync {
     return run;
   }
 
+  /** One family's map and prefix lengths. */
+  #mapsOf(family: IpFamily): { subnets: BpfMap; lengths: BpfMap; layout?: NodeSlotLayout } {
+    const { maps, slotLayout } = this.#options;
+    return family === 'ipv4' ? { subnets: maps.nodeSubnets, lengths: maps.nodeSubnetLengths, layout: slotLayout } : { subnets: maps.nodeSubnets6, lengths: maps.nodeSubnetLengths6 };
+  }
+
   async #apply(nodes: AdmittedNode[]): Promise<SyncSummary> {
     const started = performance.now();
-    const { mode, nodeSubnets, nodeSubnetLengths, slotLayout, log } = this.#options;
-    const tunnel = mode === 'vxlan';
-    const desired = new Map<string, Remote>(nodes.map((node) => [node.cidr, { cidr: node.cidr, nodeIp: node.nodeIp }]));
+    const tunnel = this.#options.mode === 'vxlan';
+    const desired = new Map<string, Remote>(nodes.map((node) => [node.cidr, { cidr: node.cidr, family: familyOf(node.cidr), nodeIp: node.nodeIp, tunnel }]));
 
-    // One batched read of the whole map, not a lookup per key.
-    const current = new Map(nodeSubnets.lookupBatch().map(([key, value]) => [nodeSubnetCidr(key), decodeNodeSubnet(value)]));
+    // One batched read of each whole map, not a lookup per key.
+    const current = new Map<string, Remote>();
+    for (const family of FAMILIES) {
+      const codec = NODE_SUBNET_CODECS[family];
+      for (const [key, value] of this.#mapsOf(family).subnets.lookupBatch()) {
+        const cidr = codec.cidr(key);
+        current.set(cidr, { cidr, family, ...codec.decode(value) });
+      }
+    }
     const writes = [...desired.values()].filter((remote) => {
       const existing = current.get(remote.cidr);
-      return !existing || existing.nodeIp !== remote.nodeIp || existing.tunnel !== tunnel;
+      return !existing || existing.nodeIp !== remote.nodeIp || existing.tunnel !== remote.tunnel;
     });
-    const departed = [...current].filter(([cidr]) => !desired.has(cidr));
+    const departed = [...current.values()].filter((remote) => !desired.has(remote.cidr));
     // The datapath finds only subnets whose prefix length is listed: while entries of
-    // both lists are in the map, both lengths are.
-    writePrefixLengths(nodeSubnetLengths, [...current.keys(), ...desired.keys()], slotLayout);
+    // both lists are in a map, both lengths are.
+    this.#writePrefixLengths([...current.keys(), ...desired.keys()]);
     await this.#write(writes);
     await this.#remove(departed);
-    const desiredNodeIps = new Set([...desired.values()].map((remote) => remote.nodeIp));
-    await this.#forgetNodes([...new Set([...current.values()].map((subnet) => subnet.nodeIp))].filter((nodeIp) => !desiredNodeIps.has(nodeIp)));
-    writePrefixLengths(nodeSubnetLengths, desired.keys(), slotLayout);
+    const nodeIpsOf = (remotes: Iterable<Remote>): Set<string> => new Set([...remotes].filter((remote) => remote.family === 'ipv4').map((remote) => remote.nodeIp));
+    const desiredNodeIps = nodeIpsOf(desired.values());
+    await this.#forgetNodes([...nodeIpsOf(current.values())].filter((nodeIp) => !desiredNodeIps.has(nodeIp)));
+    this.#writePrefixLengths(desired.keys());
     if (this.#strayRoutesPossible) {
       await this.#removeStrayRoutes(desired);
       this.#strayRoutesPossible = false;
@@ -92,8 +105,16 @@ export class NodeSync {
 
     const changed = writes.filter((remote) => current.has(remote.cidr)).length;
     const summary = { nodes: desired.size, added: writes.length - changed, changed, removed: departed.length, durationMs: Math.round((performance.now() - started) * 10) / 10 };
-    if (writes.length + departed.length > 0) log.info(summary, 'node subnets synced');
+    if (writes.length + departed.length > 0) this.#options.log.info(summary, 'node subnets synced');
     return summary;
+  }
+
+  #writePrefixLengths(cidrs: Iterable<string>): void {
+    const all = [...cidrs];
+    for (const family of FAMILIES) {
+      const { lengths, layout } = this.#mapsOf(family);
+      writePrefixLengths(lengths, all.filter((cidr) => familyOf(cidr) === family), layout);
+    }
   }
 
   /**
@@ -102,40 +123,42 @@ export class NodeSync {
    * its VXLAN is accepted once traffic goes to it.
    */
   async #write(remotes: Remote[]): Promise<void> {
-    const { mode, routeDevice, nodeSubnets, nodeSlots, slotLayout, nodeAddresses, rtnl } = this.#options;
-    const tunnel = mode === 'vxlan';
+    const { routeDevice, maps, slotLayout, rtnl } = this.#options;
     await rtnl.pipeline(remotes, async (remote) => {
-      if (tunnel) await rtnl.addPermanentNeighbour(routeDevice, remote.nodeIp, tunnelMac(remote.nodeIp));
+      const subnet = { nodeIp: remote.nodeIp, tunnel: remote.tunnel };
+      if (remote.tunnel) await rtnl.addPermanentNeighbour(routeDevice, remote.nodeIp, tunnelMac(remote.nodeIp));
       await rtnl.addRoute({ destination: remote.cidr, ifindex: routeDevice, gateway: remote.nodeIp, onlink: true, protocol: TWILL_ROUTE_PROTOCOL }, { replace: true });
-      addNodeAddress(nodeAddresses, remote.nodeIp);
-      const subnet = { nodeIp: remote.nodeIp, tunnel };
-      nodeSubnets.update(nodeSubnetKey(remote.cidr), encodeNodeSubnet(subnet));
-      writeNodeSlot(nodeSlots, slotLayout, remote.cidr, subnet);
+      if (remote.family === 'ipv4') addNodeAddress(maps.nodeAddresses, remote.nodeIp);
+      const codec = NODE_SUBNET_CODECS[remote.family];
+      this.#mapsOf(remote.family).subnets.update(codec.key(remote.cidr), codec.encode(subnet));
+      if (remote.family === 'ipv4') writeNodeSlot(maps.nodeSlots, slotLayout, remote.cidr, subnet);
     });
   }
 
   /** Departed subnets lose their map entries first, then their route. */
-  async #remove(departed: Array<[string, NodeSubnet]>): Promise<void> {
-    const { routeDevice, nodeSubnets, nodeSlots, slotLayout, rtnl } = this.#options;
-    await rtnl.pipeline(departed, async ([cidr, existing]) => {
-      writeNodeSlot(nodeSlots, slotLayout, cidr, undefined);
-      nodeSubnets.delete(nodeSubnetKey(cidr));
-      await rtnl.deleteRoute({ destination: cidr, ifindex: routeDevice, gateway: existing.nodeIp, protocol: TWILL_ROUTE_PROTOCOL });
+  async #remove(departed: Remote[]): Promise<void> {
+    const { routeDevice, maps, slotLayout, rtnl } = this.#options;
+    await rtnl.pipeline(departed, async (remote) => {
+      if (remote.family === 'ipv4') writeNodeSlot(maps.nodeSlots, slotLayout, remote.cidr, undefined);
+      this.#mapsOf(remote.family).subnets.delete(NODE_SUBNET_CODECS[remote.family].key(remote.cidr));
+      await rtnl.deleteRoute({ destination: remote.cidr, ifindex: routeDevice, gateway: remote.nodeIp, protocol: TWILL_ROUTE_PROTOCOL });
     });
   }
 
-  /** Addresses no node has any more (it left, or its address changed): their VXLAN is refused, and their tunnel neighbour goes. */
+  /** IPv4 addresses no node has any more (it left, or its address changed): their VXLAN is refused, and their tunnel neighbour goes. */
   async #forgetNodes(nodeIps: string[]): Promise<void> {
-    const { mode, routeDevice, nodeAddresses, rtnl } = this.#options;
+    const { mode, routeDevice, maps, rtnl } = this.#options;
     await rtnl.pipeline(nodeIps, async (nodeIp) => {
-      removeNodeAddress(nodeAddresses, nodeIp);
+      removeNodeAddress(maps.nodeAddresses, nodeIp);
       if (mode === 'vxlan') await rtnl.deleteNeighbour(routeDevice, nodeIp);
     });
   }
 
   async #removeStrayRoutes(desired: Map<string, Remote>): Promise<void> {
     const { routeDevice, rtnl } = this.#options;
-    const strays = (await rtnl.routes()).filter((route) => route.protocol === TWILL_ROUTE_PROTOCOL && route.type === 'unicast' && !desired.has(route.destination));
-    await rtnl.pipeline(strays, (route) => rtnl.deleteRoute({ destination: route.destination, ifindex: route.ifindex ?? routeDevice, protocol: TWILL_ROUTE_PROTOCOL }));
+    for (const family of FAMILIES) {
+      const strays = (await rtnl.routes(family)).filter((route) => route.protocol === TWILL_ROUTE_PROTOCOL && route.type === 'unicast' && !desired.has(route.destination));
+      await rtnl.pipeline(strays, (route) => rtnl.deleteRoute({ destination: route.destination, ifindex: route.ifindex ?? routeDevice, protocol: TWILL_ROUTE_PROTOCOL }));
+    }
   }
 }

@@ -18,6 +18,9 @@ export function readRefusedNodes(stateDir: string): RefusedNode[] | undefined {
   return readPrivateJson<RefusedNode[]>(refusedNodesPath(stateDir));
 }
 
+/** What was refused: a node's claim of one family, or its whole entry. */
+const claimOf = (node: RefusedNode): string => (node.family ? `node ${node.name} (${node.family === 'ipv4' ? 'IPv4' : 'IPv6'})` : `node ${node.name}`);
+
 export class RefusedNodes {
   readonly #stateDir: string;
   readonly #log: Logger;
@@ -30,14 +33,14 @@ export class RefusedNodes {
 
   /** Records a judgement's refusals; says what changed since the last one. */
   update(refused: RefusedNode[]): void {
-    const next = new Map(refused.map((node) => [node.name, node]));
-    for (const node of refused) {
-      const before = this.#current.get(node.name);
+    const next = new Map(refused.map((node) => [claimOf(node), node]));
+    for (const [claim, node] of next) {
+      const before = this.#current.get(claim);
       if (before?.detail === node.detail) continue;
-      this.#log.warn({ refusedNode: node.name, podCIDR: node.podCIDR, internalIP: node.internalIP, reason: node.reason }, `node ${node.name} refused: ${node.detail}; no route or map entry for it`);
+      this.#log.warn({ refusedNode: node.name, family: node.family, podCIDR: node.podCIDR, internalIP: node.internalIP, reason: node.reason }, `${claim} refused: ${node.detail}; no route or map entry for it`);
     }
-    for (const name of this.#current.keys()) {
-      if (!next.has(name)) this.#log.info({ refusedNode: name }, `node ${name} no longer refused`);
+    for (const [claim, node] of this.#current) {
+      if (!next.has(claim)) this.#log.info({ refusedNode: node.name, family: node.family }, `${claim} no longer refused`);
     }
     this.#current = next;
     writePrivateJson(refusedNodesPath(this.#stateDir), refused);

@@ -167,7 +167,7 @@ export function cniBurstSuite(options: BurstOptions): Suite {
         const name = `churn${i}`;
         const netns = `${prefix}${name}`;
         // Listed among the lab's pods, so that labDown deletes it.
-        lab?.pods.push({ name, ns: netns, node: nodes[node].name, ip: '', containerID: '' });
+        lab?.pods.push({ name, ns: netns, node: nodes[node].name, ip: '', ips: [], containerID: '' });
         run('ip', ['netns', 'add', netns]);
         run('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
         return { node, netns };

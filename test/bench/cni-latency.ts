@@ -104,7 +104,7 @@ export function cniLatencySuite(options: { operations: number }): Suite {
   /** A pod namespace, listed among the lab's pods so that labDown deletes it. */
   function addPodNamespace(tag: string): string {
     const ns = `${prefix}${tag}`;
-    lab?.pods.push({ name: tag, ns, node: node().name, ip: '', containerID: '' });
+    lab?.pods.push({ name: tag, ns, node: node().name, ip: '', ips: [], containerID: '' });
     run('ip', ['netns', 'add', ns]);
     run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
     return ns;

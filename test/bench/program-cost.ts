@@ -103,7 +103,7 @@ function loadDatapath(count: number, podCIDRs: PodCidrs = { ipv4: POD_CIDR }): {
     const pods: Endpoint[] = podCIDRs.ipv6 ? [{ ...sender, ip6: sender6 }, { ...receiver, ip6: receiver6 }] : [sender, receiver, receiverUsingStack];
     for (const pod of pods) writeEndpoint(endpoints, podCIDRs, pod);
     endpoints.close();
-    const maps = { nodeSubnets: object.map('node_subnets'), nodeSlots: object.map('node_slots'), nodeSubnetLengths: object.map('node_subnet_lengths'), nodeAddresses: object.map('node_addresses') };
+    const maps = { nodeSubnets: object.map('node_subnets'), nodeSlots: object.map('node_slots'), nodeSubnetLengths: object.map('node_subnet_lengths'), nodeAddresses: object.map('node_addresses'), nodeSubnets6: object.map('node_subnets6'), nodeSubnetLengths6: object.map('node_subnet_lengths6') };
     for (let n = 1; n <= count; n++) maps.nodeSubnets.update(nodeSubnetKey(node(n).cidr), encodeNodeSubnet({ nodeIp: node(n).ip, tunnel: n === TUNNEL_FLAG_NODE }));
     rebuildFromNodeSubnets(maps, opened.slotLayout);
     Object.values(maps).forEach((map) => map.close());

@@ -9,7 +9,7 @@ import { readCounters, type Counter } from '../../bpf/counters';
 import { PROGRAMS, type ProgramName } from '../../bpf/datapath';
 import { writeEndpoint, type Endpoint, type PodCidrs } from '../../bpf/endpoints';
 import { SUBNET_FLAGS, type DirectionName, type ReasonName } from '../../bpf/layouts';
-import { encodeNodeSubnet, encodeNodeSubnet6, nodeSubnet6Key, nodeSubnetKey, rebuildFromNodeSubnets, writePrefixLengths } from '../../bpf/node-subnets';
+import { encodeNodeSubnet, encodeNodeSubnet6, nodeSubnet6Key, nodeSubnetKey, rebuildFromNodeSubnets } from '../../bpf/node-subnets';
 import { openDatapath, type DatapathSettings } from '../../bpf/open-datapath';
 import type { BpfMap, BpfObject, BpfProgram } from '../../bpf/tsbpf';
 import { needsRoot } from '../helpers/kernel';
@@ -132,14 +132,12 @@ function loadNode(settings: Omit<DatapathSettings, 'podCIDRs' | 'nodeIp'>, podCI
   const opened = openDatapath({ podCIDRs, nodeIp: NODE_IP, clusterCIDR: CLUSTER_CIDR, ...settings });
   const object = opened.object.load();
   const { slotLayout } = opened;
-  const maps = { endpoints: object.map('endpoints'), nodeSubnets: object.map('node_subnets'), nodeSlots: object.map('node_slots'), nodeSubnetLengths: object.map('node_subnet_lengths'), nodeAddresses: object.map('node_addresses') };
+  const maps = { endpoints: object.map('endpoints'), nodeSubnets: object.map('node_subnets'), nodeSlots: object.map('node_slots'), nodeSubnetLengths: object.map('node_subnet_lengths'), nodeAddresses: object.map('node_addresses'), nodeSubnets6: object.map('node_subnets6'), nodeSubnetLengths6: object.map('node_subnet_lengths6') };
   for (const pod of pods) writeEndpoint(maps.endpoints, podCIDRs, pod);
   for (const [address, prefixLength, nodeIp, flags] of subnets) maps.nodeSubnets.update(nodeSubnetKey(`${address}/${prefixLength}`), encodeNodeSubnet({ nodeIp, tunnel: flags === SUBNET_FLAGS.TWILL_SUBNET_TUNNEL }));
+  for (const [cidr, nodeIp] of subnets6) maps.nodeSubnets6.update(nodeSubnet6Key(cidr), encodeNodeSubnet6({ nodeIp, tunnel: false }));
   rebuildFromNodeSubnets(maps, slotLayout);
-  const [nodeSubnets6, lengths6] = [object.map('node_subnets6'), object.map('node_subnet_lengths6')];
-  for (const [cidr, nodeIp6] of subnets6) nodeSubnets6.update(nodeSubnet6Key(cidr), encodeNodeSubnet6({ nodeIp6 }));
-  writePrefixLengths(lengths6, subnets6.map(([cidr]) => cidr));
-  [nodeSubnets6, lengths6, ...Object.values(maps)].forEach((map) => map.close());
+  Object.values(maps).forEach((map) => map.close());
   return { object, counters: object.map('counters'), programs: new Map(PROGRAMS.map((name) => [name, object.program(name)])) };
 }
 

@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
+/** A Node as the agent sees it: a pod CIDR and an InternalIP of each family, comma-separated. */
 export interface FakeNode {
   name: string;
   podCIDR?: string;
@@ -27,8 +28,8 @@ function nodeObject(node: FakeNode, resourceVersion: number, created: string): R
     apiVersion: 'v1',
     kind: 'Node',
     metadata: { name: node.name, resourceVersion: String(resourceVersion), uid: `uid-${node.name}`, creationTimestamp: created },
-    spec: node.podCIDR ? { podCIDR: node.podCIDR, podCIDRs: [node.podCIDR] } : {},
-    status: { addresses: [...(node.internalIP ? [{ type: 'InternalIP', address: node.internalIP }] : []), { type: 'Hostname', address: node.name }] },
+    spec: node.podCIDR ? { podCIDR: node.podCIDR.split(',')[0], podCIDRs: node.podCIDR.split(',') } : {},
+    status: { addresses: [...(node.internalIP?.split(',') ?? []).map((address) => ({ type: 'InternalIP', address })), { type: 'Hostname', address: node.name }] },
   };
 }
 

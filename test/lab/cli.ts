@@ -1,5 +1,5 @@
 // The lab command (the README's first command):
-//   up [--nodes N] [--pods N] [--mode native|vxlan] [--no-iperf]
+//   up [--nodes N] [--pods N] [--mode native|vxlan] [--ip-family ipv4|ipv6|dual] [--no-iperf]
 //        builds the cluster, prints its pods and a connectivity matrix, runs a short
 //        iperf3 between pods on two nodes, and leaves it running to explore
 //   status   the matrix again
@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 
 import { inNetns, repoRoot } from '../helpers/kernel';
 import { executablesOf } from '../helpers/processes';
-import { connectivityMatrix, labDown, labUp, type Lab, type LabMode } from './cluster';
+import { LAB_IP_FAMILIES, connectivityMatrix, labDown, labUp, type Lab, type LabIpFamily, type LabMode } from './cluster';
 
 const LAB_DIRECTORY = '/run/twill-lab';
 const STATE_FILE = '/run/twill-lab.json';
@@ -40,7 +40,7 @@ function printMatrix(lab: Lab): boolean {
   const cells = connectivityMatrix(lab);
   const sources = [...new Set(cells.map((c) => c.from))];
   const width = Math.max(...lab.pods.map((p) => p.name.length), 6) + 1;
-  console.log(`\nconnectivity (ping), ${lab.options.mode} mode:`);
+  console.log(`\nconnectivity (ping${lab.options.ipFamily === 'dual' ? ', each pod at both addresses' : ''}), ${lab.options.mode} mode, ${lab.options.ipFamily ?? 'ipv4'}:`);
   console.log(''.padEnd(width) + lab.pods.map((p) => p.name.padEnd(width)).join(''));
   for (const from of sources) {
     const row = lab.pods.map((pod) => {
@@ -72,21 +72,24 @@ async function iperf(lab: Lab): Promise<void> {
 const CLI = executablesOf(repoRoot).cli;
 
 async function up(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { nodes: { type: 'string', default: '2' }, pods: { type: 'string', default: '2' }, mode: { type: 'string', default: 'native' }, 'no-iperf': { type: 'boolean', default: false } } });
+  const { values } = parseArgs({ args: argv, options: { nodes: { type: 'string', default: '2' }, pods: { type: 'string', default: '2' }, mode: { type: 'string', default: 'native' }, 'ip-family': { type: 'string', default: 'ipv4' }, 'no-iperf': { type: 'boolean', default: false } } });
   const mode = values.mode as LabMode;
   if (mode !== 'native' && mode !== 'vxlan') throw new Error('--mode must be native or vxlan');
+  const ipFamily = values['ip-family'] as LabIpFamily;
+  if (!LAB_IP_FAMILIES.includes(ipFamily)) throw new Error(`--ip-family must be one of ${LAB_IP_FAMILIES.join(', ')}`);
+  if (ipFamily !== 'ipv4' && mode === 'vxlan') throw new Error('--mode vxlan carries IPv4 pods only: use --mode native with --ip-family ipv6 or dual');
   const nodes = Number(values.nodes);
   const podsPerNode = Number(values.pods);
   if (!Number.isInteger(nodes) || nodes < 2 || nodes > 8) throw new Error('--nodes must be 2 to 8');
   if (!Number.isInteger(podsPerNode) || podsPerNode < 1 || podsPerNode > 16) throw new Error('--pods must be 1 to 16');
   if (load()) down();
 
-  console.log(`bringing up ${nodes} nodes with ${podsPerNode} pods each (${mode})...`);
-  const lab = await labUp({ nodes, podsPerNode, mode, prefix: PREFIX, directory: LAB_DIRECTORY, detached: true });
+  console.log(`bringing up ${nodes} nodes with ${podsPerNode} pods each (${mode}, ${ipFamily})...`);
+  const lab = await labUp({ nodes, podsPerNode, mode, ipFamily, prefix: PREFIX, directory: LAB_DIRECTORY, detached: true });
   save(lab);
   for (const node of lab.nodes) {
     console.log(`\n${node.name}  ns ${node.ns}  ${node.ip}  pods ${node.podCIDR}  agent pid ${node.agentPid}`);
-    for (const pod of lab.pods.filter((p) => p.node === node.name)) console.log(`  ${pod.name.padEnd(12)} ${pod.ip.padEnd(12)} ns ${pod.ns}`);
+    for (const pod of lab.pods.filter((p) => p.node === node.name)) console.log(`  ${pod.name.padEnd(12)} ${pod.ips.join(', ').padEnd(12)}  ns ${pod.ns}`);
   }
   const allReachable = printMatrix(lab);
   if (!values['no-iperf']) await iperf(lab);

@@ -11,6 +11,9 @@ import { addNamespace, deleteNamespace } from '../helpers/netns';
 import { newContainerID, stopByPid, TestNode } from './node';
 
 export type LabMode = 'native' | 'vxlan';
+/** The cluster's IP families: its nodes' addresses, pod CIDRs and pods have each. */
+export type LabIpFamily = 'ipv4' | 'ipv6' | 'dual';
+export const LAB_IP_FAMILIES: readonly LabIpFamily[] = ['ipv4', 'ipv6', 'dual'];
 
 export interface LabOptions {
   nodes: number;
@@ -26,13 +29,18 @@ export interface LabOptions {
   detached?: boolean;
   /** The root of the built tree whose agent and plugin the lab runs (default: this checkout; the benchmark compares with an earlier revision's). */
   buildRoot?: string;
+  /** ipv4 (the default), ipv6 or dual. */
+  ipFamily?: LabIpFamily;
 }
 
 export interface LabPod {
   name: string;
   ns: string;
   node: string;
+  /** Its first address: IPv4, but in an IPv6 cluster. */
   ip: string;
+  /** Every address, one per family of the cluster. */
+  ips: string[];
   containerID: string;
 }
 
@@ -47,16 +55,28 @@ export interface Lab {
 }
 
 export const CLUSTER_CIDR = '10.244.0.0/16';
+export const CLUSTER_CIDR6 = 'fd00:10:244::/56';
 const FABRIC_PREFIX = '192.168.60';
+const FABRIC_PREFIX6 = 'fd00:192:168:60:';
 export const OUTSIDE_IP = `${FABRIC_PREFIX}.200`;
+export const OUTSIDE_IP6 = `${FABRIC_PREFIX6}:200`;
+
+/** What each family gives a lab: node i's address and pod CIDR, the cluster CIDR, the fabric's prefix length, the outside host. */
+const FAMILY_PLAN = {
+  ipv4: { nodeIp: (i: number) => `${FABRIC_PREFIX}.${11 + i}`, podCIDR: (i: number) => `10.244.${i + 1}.0/24`, clusterCIDR: CLUSTER_CIDR, fabricLength: 24, outside: OUTSIDE_IP },
+  ipv6: { nodeIp: (i: number) => `${FABRIC_PREFIX6}:${11 + i}`, podCIDR: (i: number) => `fd00:10:244:${i + 1}::/64`, clusterCIDR: CLUSTER_CIDR6, fabricLength: 64, outside: OUTSIDE_IP6 },
+};
+const familiesOf = (ipFamily: LabIpFamily = 'ipv4'): Array<(typeof FAMILY_PLAN)['ipv4']> => (ipFamily === 'dual' ? [FAMILY_PLAN.ipv4, FAMILY_PLAN.ipv6] : [FAMILY_PLAN[ipFamily]]);
+/** One value of each family, as the agent's flags and the nodes file take them. */
+const perFamily = (ipFamily: LabIpFamily | undefined, value: (plan: (typeof FAMILY_PLAN)['ipv4']) => string): string => familiesOf(ipFamily).map(value).join(',');
 
 function ip(args: string[]): string {
   return run('ip', args);
 }
 
-/** The cluster as the agents' static node source sees it. */
+/** The cluster as the agents' static node source sees it: each node's pod CIDRs and addresses, one per family. */
 export function writeNodesFile(lab: Lab, nodes: Array<Pick<TestNode, 'name' | 'podCIDR' | 'ip'>> = lab.nodes): void {
-  const list = nodes.map((node) => ({ name: node.name, podCIDR: node.podCIDR, internalIP: node.ip }));
+  const list = nodes.map((node) => ({ name: node.name, podCIDRs: node.podCIDR.split(','), internalIPs: node.ip.split(',') }));
   const temporary = `${lab.nodesFile}.tmp`;
   fs.writeFileSync(temporary, JSON.stringify(list, null, 2));
   fs.renameSync(temporary, lab.nodesFile);
@@ -81,16 +101,16 @@ export async function labUp(options: LabOptions): Promise<Lab> {
     }
     // Each node's agent as a node would run it: nodes from the shared file, the uplink
     // found from the node's address.
-    const agentFlags = ['--nodes-file', lab.nodesFile, '--mode', options.mode, '--cluster-cidr', CLUSTER_CIDR];
+    const agentFlags = ['--nodes-file', lab.nodesFile, '--mode', options.mode, '--cluster-cidr', perFamily(options.ipFamily, (plan) => plan.clusterCIDR)];
     for (let i = 0; i < options.nodes; i++) {
       const name = `node${i + 1}`;
       lab.nodes.push(new TestNode({
-        name, ns: `${options.prefix}${name}`, ip: `${FABRIC_PREFIX}.${11 + i}`, podCIDR: `10.244.${i + 1}.0/24`,
+        name, ns: `${options.prefix}${name}`, ip: perFamily(options.ipFamily, (plan) => plan.nodeIp(i)), podCIDR: perFamily(options.ipFamily, (plan) => plan.podCIDR(i)),
         stateDir: path.join(options.directory, name), bpffsRoot: path.join(bpffs, name), detached: options.detached, buildRoot: options.buildRoot, agentFlags,
       }));
     }
     if (options.outside) {
-      lab.outside = { ns: `${options.prefix}outside`, ip: OUTSIDE_IP };
+      lab.outside = { ns: `${options.prefix}outside`, ip: perFamily(options.ipFamily, (plan) => plan.outside) };
       addNamespace(lab.outside.ns);
     }
     const attached = [...lab.nodes.map((node) => ({ ns: node.ns, address: node.ip })), ...(lab.outside ? [{ ns: lab.outside.ns, address: lab.outside.ip }] : [])];
@@ -107,7 +127,11 @@ export async function labUp(options: LabOptions): Promise<Lab> {
       }
     });
     for (const host of attached) {
-      ip(['-n', host.ns, 'addr', 'add', `${host.address}/24`, 'dev', 'eth0']);
+      // No duplicate address detection on the fabric: a node whose link-local address
+      // is still tentative cannot solicit a neighbour, and its first packets to a node
+      // it has not spoken to would wait a second. Real nodes are up long before.
+      if (options.ipFamily && options.ipFamily !== 'ipv4') inNetns(host.ns, 'sysctl', ['-qw', 'net.ipv6.conf.eth0.accept_dad=0']);
+      familiesOf(options.ipFamily).forEach((plan, f) => ip(['-n', host.ns, 'addr', 'add', `${host.address.split(',')[f]}/${plan.fabricLength}`, 'dev', 'eth0']));
       ip(['-n', host.ns, 'link', 'set', 'eth0', 'up']);
     }
     writeNodesFile(lab);
@@ -127,9 +151,11 @@ export async function addPod(lab: Lab, node: TestNode, name: string, runtimeConf
   const ns = `${lab.options.prefix}${name}`;
   addNamespace(ns);
   const containerID = newContainerID();
-  const pod = { name, ns, node: node.name, containerID, ip: '' };
+  const pod: LabPod = { name, ns, node: node.name, containerID, ip: '', ips: [] };
   lab.pods.push(pod);
-  pod.ip = (await node.add({ containerID, netns: `/run/netns/${ns}`, podName: name }, runtimeConfig ? node.netConf({ runtimeConfig }) : undefined)).ip;
+  const { result, ip: first } = await node.add({ containerID, netns: `/run/netns/${ns}`, podName: name }, runtimeConfig ? node.netConf({ runtimeConfig }) : undefined);
+  pod.ip = first;
+  pod.ips = (result.ips as Array<{ address: string }>).map((entry) => entry.address.split('/')[0]);
   return pod;
 }
 
@@ -162,8 +188,15 @@ export function reaches(from: string, address: string): boolean {
   }
 }
 
-/** Every pod to every pod, and every node to every pod. */
-export function connectivityMatrix(lab: Lab): Array<{ from: string; to: string; ok: boolean }> {
+/** Every pod to every pod, and every node to every pod, at each of the pod's addresses (`failed` names those that did not answer). */
+export function connectivityMatrix(lab: Lab): Array<{ from: string; to: string; ok: boolean; failed: string[] }> {
   const sources = [...lab.pods.map((p) => ({ name: p.name, ns: p.ns })), ...lab.nodes.map((n) => ({ name: n.name, ns: n.ns }))];
-  return sources.flatMap((source) => lab.pods.filter((pod) => pod.name !== source.name).map((pod) => ({ from: source.name, to: pod.name, ok: reaches(source.ns, pod.ip) })));
+  return sources.flatMap((source) =>
+    lab.pods
+      .filter((pod) => pod.name !== source.name)
+      .map((pod) => {
+        const failed = pod.ips.filter((address) => !reaches(source.ns, address));
+        return { from: source.name, to: pod.name, ok: failed.length === 0, failed };
+      }),
+  );
 }

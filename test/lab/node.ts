@@ -31,8 +31,9 @@ export interface NodeSpec {
   name: string;
   /** The namespace, created here. */
   ns: string;
+  /** Its pod CIDR, or one per family separated by a comma, as --pod-cidr takes them. */
   podCIDR: string;
-  /** Its address towards the other nodes (none for a standalone node). */
+  /** Its address towards the other nodes, or one per family likewise (none for a standalone node). */
   ip?: string;
   stateDir: string;
   bpffsRoot: string;

@@ -233,6 +233,9 @@ describe('Helm chart charts/twill', () => {
     assert.equal(agentConfig(render(['attach=tc'])).attach, 'tc');
     const custom = agentConfig(render(['vxlan.vni=42', 'vxlan.port=4789', 'logLevel=debug', 'clusterCIDR=10.32.0.0/12']));
     assert.deepEqual([custom.vni, custom.vxlanPort, custom.logLevel, custom.clusterCIDR], [42, 4789, 'debug', '10.32.0.0/12']);
+    // Dual-stack: one range of each family, comma-separated (escaped for --set), and IPv6 alone.
+    assert.equal(agentConfig(render(['clusterCIDR=10.244.0.0/16\\,fd00:10:244::/56'])).clusterCIDR, '10.244.0.0/16,fd00:10:244::/56');
+    assert.equal(agentConfig(render(['clusterCIDR=fd00:10:244::/56'])).clusterCIDR, 'fd00:10:244::/56');
 
     // The agent's own parser: unknown or mistyped settings would stop it at start-up.
     const file = path.join(scratch, 'agent.yaml');
@@ -348,6 +351,8 @@ describe('Helm chart charts/twill', () => {
     };
     refused(['clusterCIDR=null'], /clusterCIDR is required/);
     refused(['clusterCIDR='], /clusterCIDR: Does not match pattern/);
+    refused(['clusterCIDR=10.244.0.0/16\\,fd00:10:244::/56\\,10.0.0.0/8'], /clusterCIDR: Does not match pattern/);
+    refused(['clusterCIDR=10.244.0.0'], /clusterCIDR: Does not match pattern/);
     refused(['mode=gre'], /mode: mode must be one of the following: "native", "vxlan"/);
     refused(['attach=clsact'], /attach: attach must be one of the following: "auto", "tcx", "tc"/);
     refused(['bpffsRoot=/var/run/twill'], /bpffsRoot: Does not match pattern '\^\/sys\/fs\/bpf\/'/);

@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import pino from 'pino';
 
 import type { ClusterNode, NodeSourceEvent, NodeSourceObserver } from '../../agent/lib/cluster-nodes';
-import { KubernetesNodeSource } from '../../agent/lib/kubernetes-source';
+import { KubernetesNodeSource, toClusterNode } from '../../agent/lib/kubernetes-source';
 import { FakeKubeApi } from '../helpers/fake-kube-api';
 import { waitFor } from '../helpers/wait';
 
@@ -134,5 +134,25 @@ describe('Kubernetes node source', () => {
       waiting.stop();
       await down.close();
     }
+  });
+
+  test('a dual-stack Node gives one pod CIDR and one InternalIP of each family, in the order it lists them', () => {
+    const node = {
+      metadata: { name: 'dual' },
+      spec: { podCIDR: 'fd00:10:244:7::/64', podCIDRs: ['fd00:10:244:7::/64', '10.244.7.0/24'] },
+      status: {
+        addresses: [
+          { type: 'Hostname', address: 'dual' },
+          { type: 'ExternalIP', address: '203.0.113.7' },
+          { type: 'InternalIP', address: '192.168.60.7' },
+          { type: 'InternalIP', address: '192.168.61.7' },
+          { type: 'InternalIP', address: 'fd00:192:168:60::7' },
+        ],
+      },
+    };
+    assert.deepEqual(toClusterNode(node), { name: 'dual', podCIDR: 'fd00:10:244:7::/64,10.244.7.0/24', internalIP: '192.168.60.7,fd00:192:168:60::7' });
+    // A Node written before podCIDRs existed, and one not yet given a range.
+    assert.deepEqual(toClusterNode({ metadata: { name: 'old' }, spec: { podCIDR: '10.244.8.0/24' } }), { name: 'old', podCIDR: '10.244.8.0/24' });
+    assert.deepEqual(toClusterNode({ metadata: { name: 'new' }, spec: {} }), { name: 'new' });
   });
 });
