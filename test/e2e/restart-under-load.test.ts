@@ -1,6 +1,6 @@
-// An iperf3 flow between pods on two nodes goes on while both agents are killed with
-// SIGKILL, restarted, stopped with SIGTERM and started again: no reset, no stall of a
-// second or more. Each start loads the programs afresh and moves every pinned link onto
+// An iperf3 flow between pods on two nodes (IPv4 natively and in vxlan mode, and IPv6
+// natively) goes on while both agents are killed with SIGKILL, restarted, stopped with
+// SIGTERM and started again: no reset, no stall of a second or more. Each start loads the programs afresh and moves every pinned link onto
 // them with bpf_link_update, which is exactly how a new build is rolled out, so the
 // second start is an upgrade under traffic (checked: new program IDs on the links).
 import assert from 'node:assert/strict';
@@ -18,7 +18,7 @@ import { BpfProgram } from '../../bpf/tsbpf';
 import { hookOn } from '../helpers/hooks';
 import { inNetns, needsRoot } from '../helpers/kernel';
 import { TEST_NETNS_PREFIX } from '../helpers/netns';
-import { labDown, labUp, type Lab } from '../lab/cluster';
+import { labDown, labUp, type Lab, type LabIpFamily, type LabMode } from '../lab/cluster';
 import type { TestNode } from '../lab/node';
 
 const FLOW_SECONDS = 8;
@@ -33,9 +33,11 @@ function killAgent(node: TestNode, signal: NodeJS.Signals): void {
   node.agentPid = 0;
 }
 
-/** Bytes node's from_pod sent to other nodes: every frame the program forwarded. */
+/** Bytes node's from_pod sent to other nodes, of either family: every frame the program forwarded. */
 function forwardedBytes(node: TestNode): bigint {
-  return pinnedCounters(node.bpffsRoot).find((c: Counter) => c.reason === 'TWILL_FORWARDED_REMOTE' && c.direction === 'TWILL_FROM_POD')?.bytes ?? 0n;
+  return pinnedCounters(node.bpffsRoot)
+    .filter((c: Counter) => c.reason === 'TWILL_FORWARDED_REMOTE' && c.direction === 'TWILL_FROM_POD')
+    .reduce((sum, c) => sum + c.bytes, 0n);
 }
 
 function programId(node: TestNode): number {
@@ -68,12 +70,14 @@ function longestStall(intervals: Interval[]): number {
   return longest;
 }
 
-for (const mode of ['native', 'vxlan'] as const) {
-  describe(`agents restarted under an iperf3 flow, ${mode} mode`, needsRoot, () => {
+const LABS: Array<[LabMode, LabIpFamily]> = [['native', 'ipv4'], ['vxlan', 'ipv4'], ['native', 'ipv6']];
+
+for (const [mode, ipFamily] of LABS) {
+  describe(`agents restarted under an iperf3 flow, ${mode} mode, ${ipFamily}`, needsRoot, () => {
     let lab: Lab;
 
     before(async () => {
-      lab = await labUp({ nodes: 2, podsPerNode: 1, mode, prefix: `${TEST_NETNS_PREFIX}${process.pid}-r${mode[0]}`, directory: fs.mkdtempSync(path.join(os.tmpdir(), 'twill-lab-')) });
+      lab = await labUp({ nodes: 2, podsPerNode: 1, mode, ipFamily, prefix: `${TEST_NETNS_PREFIX}${process.pid}-r${mode[0]}${ipFamily.at(-1)}`, directory: fs.mkdtempSync(path.join(os.tmpdir(), 'twill-lab-')) });
       process.on('exit', () => labDown(lab));
     });
     after(() => lab && labDown(lab));
