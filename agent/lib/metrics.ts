@@ -28,7 +28,7 @@ const COUNTER_LABELS = (Object.keys(REASONS) as ReasonName[]).flatMap((reason) =
 );
 
 /** The maps whose occupancy is exported, by their pinned names. */
-const OCCUPANCY = { endpoints: (maps: DatapathMaps): BpfMap => maps.endpoints, node_subnets: (maps: DatapathMaps): BpfMap => maps.nodeSubnets };
+const OCCUPANCY = { endpoints: (maps: DatapathMaps): BpfMap => maps.endpoints, node_subnets: (maps: DatapathMaps): BpfMap => maps.nodeSubnets, node_subnets6: (maps: DatapathMaps): BpfMap => maps.nodeSubnets6 };
 const OCCUPANCY_MAPS = Object.keys(OCCUPANCY) as Array<keyof typeof OCCUPANCY>;
 
 // Node changes apply in milliseconds; a slow API server or a large cluster shows up

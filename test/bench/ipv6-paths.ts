@@ -1,32 +1,48 @@
-// IPv6 between two pods on one node, beside the IPv6 limit (one veth between two
-// namespaces) at the same moments (beside.ts): a dual-stack Twill node with two pods,
-// whose IPv6 round trips and TCP must go through the programs (its IPv6 counters).
-import { TestNetns } from '../helpers/netns';
+// IPv6 pod paths, each beside its IPv6 limit at the same moments (beside.ts):
+// - between two pods on one node: a dual-stack Twill node beside one veth between two
+//   namespaces;
+// - between pods on two nodes, natively routed: an IPv6-only two-node lab beside the
+//   wire (again one veth between two namespaces, as the lab's nodes are joined).
+// Twill's round trips and TCP must go through the programs (their IPv6 counters).
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+import { labDown, labUp, type Lab } from '../lab/cluster';
 import { newContainerID, standaloneNode, type TestNode } from '../lab/node';
+import { TEST_NETNS_PREFIX, TestNetns } from '../helpers/netns';
 import { measureBeside } from './beside';
 import { directVeth, type Topology } from './peers';
-import type { PodPath } from './pod-paths';
+import { twillPaths, type PodPath } from './pod-paths';
 import type { Observation, Suite } from './suite';
 import { startServers, type Host } from './traffic';
 
 export const IPV6_SAME_NODE = 'pod to pod, same node, IPv6';
-export const IPV6_SUBJECTS = { veth: 'limit: one veth between the pods (IPv6)', twill: 'Twill, dual-stack node (IPv6)' };
+export const IPV6_CROSS_NODE = 'pod to pod, across nodes, IPv6';
+export const IPV6_SUBJECTS = {
+  veth: 'limit: one veth between the pods (IPv6)',
+  twill: 'Twill, dual-stack node (IPv6)',
+  wire: 'limit: node to node on the wire (IPv6)',
+  twillNative: 'Twill native, IPv6-only nodes',
+};
 
 const POD_CIDRS = '10.244.0.0/24,fd00:10:244::/64';
 
 export function ipv6PathsSuite(options: { seconds: number }): Suite {
-  let veth: Topology | undefined;
+  const topologies: Topology[] = [];
   let node: TestNode | undefined;
+  let lab: Lab | undefined;
   const pods: TestNetns[] = [];
   const servers: Array<{ stop: () => void }> = [];
-  let pair: [PodPath, PodPath] | undefined;
+  let pairs: Array<[PodPath, PodPath]> = [];
   let repetition = 0;
 
   return {
     name: 'IPv6 paths',
-    baselines: { [IPV6_SAME_NODE]: IPV6_SUBJECTS.veth },
+    baselines: { [IPV6_SAME_NODE]: IPV6_SUBJECTS.veth, [IPV6_CROSS_NODE]: IPV6_SUBJECTS.wire },
     async setUp() {
-      veth = directVeth();
+      const [veth, wire] = [directVeth(), directVeth()];
+      topologies.push(veth, wire);
       node = standaloneNode('b6', POD_CIDRS);
       await node.startAgent();
       const hosts: Host[] = [];
@@ -38,24 +54,32 @@ export function ipv6PathsSuite(options: { seconds: number }): Suite {
         if (!ipv6) throw new Error(`the dual-stack node gave no IPv6 address: ${JSON.stringify(result.ips)}`);
         hosts.push({ ns: ns.name, ip: ipv6.address.split('/')[0] });
       }
+      lab = await labUp({ nodes: 2, podsPerNode: 1, mode: 'native', ipFamily: 'ipv6', prefix: `${TEST_NETNS_PREFIX}${process.pid}-b6n`, directory: fs.mkdtempSync(path.join(os.tmpdir(), 'twill-bench-lab-')) });
       const { cli } = node.executables;
-      pair = [
-        { group: IPV6_SAME_NODE, subject: IPV6_SUBJECTS.veth, from: veth.hosts.client6, to: veth.hosts.server6, evidence: [] },
-        { group: IPV6_SAME_NODE, subject: IPV6_SUBJECTS.twill, from: hosts[0], to: hosts[1], evidence: [{ cli, bpffsRoot: node.bpffsRoot, reason: 'TWILL_DELIVERED_LOCAL', direction: 'TWILL_FROM_POD', family: 'TWILL_IPV6' }] },
+      pairs = [
+        [
+          { group: IPV6_SAME_NODE, subject: IPV6_SUBJECTS.veth, from: veth.hosts.client6, to: veth.hosts.server6, evidence: [] },
+          { group: IPV6_SAME_NODE, subject: IPV6_SUBJECTS.twill, from: hosts[0], to: hosts[1], evidence: [{ cli, bpffsRoot: node.bpffsRoot, reason: 'TWILL_DELIVERED_LOCAL', direction: 'TWILL_FROM_POD', family: 'TWILL_IPV6' }] },
+        ],
+        [{ group: IPV6_CROSS_NODE, subject: IPV6_SUBJECTS.wire, from: wire.hosts.client6, to: wire.hosts.server6, evidence: [] }, twillPaths(lab, { group: IPV6_CROSS_NODE, subject: IPV6_SUBJECTS.twillNative })[0]],
       ];
-      for (const podPath of pair) servers.push(await startServers(podPath.to, ['iperf3', 'pairedRoundTrips']));
+      for (const podPath of pairs.flat()) servers.push(await startServers(podPath.to, ['iperf3', 'pairedRoundTrips']));
     },
     async measure(): Promise<Observation[]> {
-      if (!pair) throw new Error('the IPv6 paths are not set up');
-      return measureBeside(pair, options.seconds, repetition++ % 2 === 1);
+      if (pairs.length === 0) throw new Error('the IPv6 paths are not set up');
+      const swap = repetition++ % 2 === 1;
+      const observations: Observation[] = [];
+      for (const pair of pairs) observations.push(...(await measureBeside(pair, options.seconds, swap)));
+      return observations;
     },
     tearDown() {
       servers.splice(0).forEach((server) => server.stop());
       pods.splice(0).forEach((ns) => ns.delete());
       node?.remove();
       node = undefined;
-      veth?.tearDown();
-      veth = undefined;
+      if (lab) labDown(lab);
+      lab = undefined;
+      topologies.splice(0).forEach((topology) => topology.tearDown());
     },
   };
 }

@@ -58,10 +58,11 @@ export function twillLab(mode: LabMode, tag: string = mode[0], buildRoot?: strin
   return labUp({ nodes: 2, podsPerNode: 2, mode, prefix: `${TEST_NETNS_PREFIX}${process.pid}-b${tag}`, directory: fs.mkdtempSync(path.join(os.tmpdir(), 'twill-bench-lab-')), buildRoot });
 }
 
-/** node1-pod1 to node2-pod1 (`cross`) and to node1-pod2 (`same`) of a Twill lab, with the counters that prove each. */
+/** node1-pod1 to node2-pod1 (`cross`) and to node1-pod2 (`same`) of a Twill lab, at their first addresses, with the counters that prove each. */
 export function twillPaths(lab: Lab, cross: PathLabel, same?: PathLabel): PodPath[] {
   const [node1, node2] = lab.nodes;
   const { cli } = node1.executables;
+  const family: FamilyName = lab.options.ipFamily === 'ipv6' ? 'TWILL_IPV6' : 'TWILL_IPV4';
   const pod = (name: string): Host => {
     const found = lab.pods.find((p) => p.name === name);
     if (!found) throw new Error(`the lab has no pod ${name}`);
@@ -72,12 +73,12 @@ export function twillPaths(lab: Lab, cross: PathLabel, same?: PathLabel): PodPat
     from: pod('node1-pod1'),
     to: pod('node2-pod1'),
     evidence: [
-      { cli, bpffsRoot: node1.bpffsRoot, reason: 'TWILL_FORWARDED_REMOTE', direction: 'TWILL_FROM_POD' },
-      { cli, bpffsRoot: node2.bpffsRoot, reason: 'TWILL_DELIVERED_LOCAL', direction: 'TWILL_FROM_NETDEV' },
+      { cli, bpffsRoot: node1.bpffsRoot, reason: 'TWILL_FORWARDED_REMOTE', direction: 'TWILL_FROM_POD', family },
+      { cli, bpffsRoot: node2.bpffsRoot, reason: 'TWILL_DELIVERED_LOCAL', direction: 'TWILL_FROM_NETDEV', family },
     ],
   };
   if (!same) return [crossPath];
-  const samePath: PodPath = { ...same, from: pod('node1-pod1'), to: pod('node1-pod2'), evidence: [{ cli, bpffsRoot: node1.bpffsRoot, reason: 'TWILL_DELIVERED_LOCAL', direction: 'TWILL_FROM_POD' }] };
+  const samePath: PodPath = { ...same, from: pod('node1-pod1'), to: pod('node1-pod2'), evidence: [{ cli, bpffsRoot: node1.bpffsRoot, reason: 'TWILL_DELIVERED_LOCAL', direction: 'TWILL_FROM_POD', family }] };
   return [samePath, crossPath];
 }
 

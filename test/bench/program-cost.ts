@@ -11,7 +11,7 @@
 import path from 'node:path';
 
 import { writeEndpoint, type Endpoint, type PodCidrs } from '../../bpf/endpoints';
-import { encodeNodeSubnet, nodeSubnetKey, rebuildFromNodeSubnets } from '../../bpf/node-subnets';
+import { encodeNodeSubnet, encodeNodeSubnet6, nodeSubnet6Key, nodeSubnetKey, rebuildFromNodeSubnets } from '../../bpf/node-subnets';
 import { openDatapath } from '../../bpf/open-datapath';
 import { BpfObject, type BpfProgram } from '../../bpf/tsbpf';
 import { testObjects } from '../helpers/kernel';
@@ -53,6 +53,11 @@ function node(n: number): { cidr: string; ip: string } {
   return { cidr: `10.${100 + (n >> 8)}.${n & 0xff}.0/24`, ip: `192.168.${n >> 8}.${n & 0xff}` };
 }
 const podOn = (n: number): string => node(n).cidr.replace('.0/24', '.7');
+/** Other node n's IPv6 pod subnet and address, on the dual-stack node. */
+function node6(n: number): { cidr: string; ip: string } {
+  return { cidr: `fd00:10:1:${n.toString(16)}::/64`, ip: `fd00:60::${n.toString(16)}` };
+}
+const podOn6 = (n: number): string => node6(n).cidr.replace('::/64', '::7');
 const NATIVE_NODE = 5;
 
 interface Path {
@@ -82,6 +87,8 @@ const paths: Path[] = [
 const ipv6Paths: Path[] = [
   { subject: 'from_pod: IPv6 to a pod on this node', program: 'from_pod', packet: ipv6Packet(sender6, receiver6) },
   { subject: 'from_pod: IPv6 to the host stack', program: 'from_pod', packet: ipv6Packet(sender6, '2001:db8::10') },
+  { subject: 'from_pod: IPv6 to another node, native', program: 'from_pod', packet: ipv6Packet(sender6, podOn6(NATIVE_NODE)) },
+  { subject: 'from_netdev: IPv6 from another node into a pod', program: 'from_netdev', packet: ipv6Packet(podOn6(NATIVE_NODE), receiver6) },
 ];
 export const IPV6_PROGRAM_SUBJECTS = ipv6Paths.map((p) => p.subject);
 
@@ -93,7 +100,7 @@ const oneRunPaths: Path[] = [
   { subject: 'from_netdev: VXLAN from another node into a pod (unwraps it)', program: 'from_netdev', packet: vxlanPacket(node(TUNNEL_FLAG_NODE).ip, NODE_IP, ipv4Packet(TUNNEL_NODE_POD, receiver.ip, { ttl: TTL })) },
 ];
 
-/** The datapath loaded with `count` other nodes' subnets and pods with addresses of `podCIDRs`' families, and its programs. */
+/** The datapath loaded with `count` other nodes' subnets (of each family of `podCIDRs`) and pods with addresses of `podCIDRs`' families, and its programs. */
 function loadDatapath(count: number, podCIDRs: PodCidrs = { ipv4: POD_CIDR }): { object: BpfObject; programs: Map<Path['program'], BpfProgram> } {
   const opened = openDatapath({ podCIDRs, nodeIp: NODE_IP, clusterCIDR: CLUSTER_CIDR, uplinkIfindex: 1, tunnelIfindex: 2, vxlanPort: VXLAN_PORT });
   const object = opened.object.load();
@@ -105,6 +112,7 @@ function loadDatapath(count: number, podCIDRs: PodCidrs = { ipv4: POD_CIDR }): {
     endpoints.close();
     const maps = { nodeSubnets: object.map('node_subnets'), nodeSlots: object.map('node_slots'), nodeSubnetLengths: object.map('node_subnet_lengths'), nodeAddresses: object.map('node_addresses'), nodeSubnets6: object.map('node_subnets6'), nodeSubnetLengths6: object.map('node_subnet_lengths6') };
     for (let n = 1; n <= count; n++) maps.nodeSubnets.update(nodeSubnetKey(node(n).cidr), encodeNodeSubnet({ nodeIp: node(n).ip, tunnel: n === TUNNEL_FLAG_NODE }));
+    if (podCIDRs.ipv6) for (let n = 1; n <= count; n++) maps.nodeSubnets6.update(nodeSubnet6Key(node6(n).cidr), encodeNodeSubnet6({ nodeIp: node6(n).ip, tunnel: false }));
     rebuildFromNodeSubnets(maps, opened.slotLayout);
     Object.values(maps).forEach((map) => map.close());
     for (const name of ['from_pod', 'from_netdev', 'to_tunnel'] as const) programs.set(name, object.program(name));

@@ -115,7 +115,7 @@ export function dashboardQueries(directory = DASHBOARDS_DIR): DashboardQuery[] {
 
 /** Grafana's variables replaced with values a plain Prometheus query accepts. */
 export function substituteVariables(expr: string, values: Record<string, string> = {}): string {
-  const all: Record<string, string> = { __rate_interval: '1m', __interval: '30s', __range: '1h', instance: '.*', ...values };
+  const all: Record<string, string> = { __rate_interval: '1m', __interval: '30s', __range: '1h', instance: '.*', family: '.*', ...values };
   return expr.replace(/\$\{(\w+)(?::[^}]*)?\}|\[\[(\w+)\]\]|\$(\w+)/g, (match, a?: string, b?: string, c?: string) => all[(a ?? b ?? c) as string] ?? match);
 }
 

@@ -250,7 +250,7 @@ describe('the operator view of a two-node lab', needsRoot, () => {
       assert.deepEqual(status.deviceAttachments.map((a) => [a.device, a.direction, a.program, a.mode]), [['eth0', 'ingress', 'from_netdev', mode]]);
       assert.match(twill(node1, 'status'), mode === 'tc' ? /eth0\s+ingress\s+from_netdev\s+tc filter handle 0x7477 pref 1\n/ : /eth0\s+ingress\s+from_netdev\s+tcx link \d+\n/);
       assert.equal(status.podAttachments, pods.length);
-      assert.deepEqual(status.maps.filter((m) => m.name !== 'counters').map((m) => [m.name, m.entries]), [['endpoints', pods.length], ['pod_limits', 0], ['node_subnets', 1]]);
+      assert.deepEqual(status.maps.filter((m) => m.name !== 'counters').map((m) => [m.name, m.entries]), [['endpoints', pods.length], ['pod_limits', 0], ['node_subnets', 1], ['node_subnets6', 0]]);
       assert.equal(status.agent.ready, false);
       assert.match(status.agent.detail, /not answering on port 9962/);
       assert.match(twill(node1, 'status'), /agent:\s+not answering/);

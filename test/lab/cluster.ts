@@ -74,9 +74,13 @@ function ip(args: string[]): string {
   return run('ip', args);
 }
 
-/** The cluster as the agents' static node source sees it: each node's pod CIDRs and addresses, one per family. */
+/**
+ * The cluster as the agents' static node source sees it: each node's pod CIDR and
+ * address, as lists of one per family in a dual-stack lab (single fields otherwise, which
+ * every build reads, the previous one the benchmark runs beside this one included).
+ */
 export function writeNodesFile(lab: Lab, nodes: Array<Pick<TestNode, 'name' | 'podCIDR' | 'ip'>> = lab.nodes): void {
-  const list = nodes.map((node) => ({ name: node.name, podCIDRs: node.podCIDR.split(','), internalIPs: node.ip.split(',') }));
+  const list = nodes.map((node) => (node.podCIDR.includes(',') ? { name: node.name, podCIDRs: node.podCIDR.split(','), internalIPs: node.ip.split(',') } : { name: node.name, podCIDR: node.podCIDR, internalIP: node.ip }));
   const temporary = `${lab.nodesFile}.tmp`;
   fs.writeFileSync(temporary, JSON.stringify(list, null, 2));
   fs.renameSync(temporary, lab.nodesFile);

@@ -36,7 +36,7 @@ test('a fresh agent exports every CNI command with every result, map occupancy a
   const operations = await seriesOf(metrics, 'twill_cni_operations_total');
   assert.deepEqual(operations.map((s) => key(s.labels, ['command', 'result'])).sort(), POD_COMMANDS.flatMap((command) => results.map((result) => `${command}/${result}`)).sort());
   assert.ok(operations.every((s) => s.value === 0));
-  assert.deepEqual((await seriesOf(metrics, 'twill_bpf_map_entries')).map((s) => [s.labels.map, s.value]), [['endpoints', 0], ['node_subnets', 0]]);
+  assert.deepEqual((await seriesOf(metrics, 'twill_bpf_map_entries')).map((s) => [s.labels.map, s.value]), [['endpoints', 0], ['node_subnets', 0], ['node_subnets6', 0]]);
   assert.deepEqual((await seriesOf(metrics, 'twill_bpf_map_capacity')).length, 0, 'no capacity before the datapath is loaded');
   assert.deepEqual((await seriesOf(metrics, 'twill_agent_ready')).map((s) => s.value), [0]);
   metrics.watchReadiness(() => true);

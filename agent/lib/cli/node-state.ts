@@ -45,8 +45,9 @@ export function readPrograms(bpffsRoot: string): ProgramState[] {
   });
 }
 
+/** The maps an operator sizes; a datapath pinned before IPv6 has no node_subnets6. */
 export function readMaps(bpffsRoot: string): MapState[] {
-  return (['endpoints', 'pod_limits', 'node_subnets', 'counters'] as const).map((name) =>
+  return (['endpoints', 'pod_limits', 'node_subnets', 'node_subnets6', 'counters'] as const).filter((name) => fs.existsSync(pinPaths(bpffsRoot).map(name))).map((name) =>
     withPinnedMap(bpffsRoot, name, (map) => ({ name, entries: entryCount(name, map), capacity: map.info.maxEntries })),
   );
 }
