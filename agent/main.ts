@@ -161,7 +161,7 @@ async function main(): Promise<void> {
     throw new ConfigError(`mtu ${config.mtu} is too large for vxlan: the uplink${uplink ? ` ${uplink.name}` : ''} carries ${uplinkMtu} bytes, so pods get at most ${tunnel.mtu} after the ${VXLAN_OVERHEAD} bytes of VXLAN headers`);
   }
 
-  const datapath = loadDatapath(config.bpffsRoot, { uplinkIfindex: uplink?.index ?? 0, tunnelIfindex: tunnel?.index ?? 0, vni: config.vni, vxlanPort: config.vxlanPort, nodeIp: nodeIps.ipv4, podCIDRs, clusterCIDR: clusterCIDRs.ipv4 }, attachMode.mode, log);
+  const datapath = loadDatapath(config.bpffsRoot, { uplinkIfindex: uplink?.index ?? 0, tunnelIfindex: tunnel?.index ?? 0, vni: config.vni, vxlanPort: config.vxlanPort, nodeIp: nodeIps.ipv4, podCIDRs, clusterCIDR: config.clusterCIDR }, attachMode.mode, log);
   const { program, pins, hooks } = datapath;
   const deviceHooks: DeviceHook[] = [];
   if (uplink) deviceHooks.push({ device: uplink, name: 'from_netdev' });
@@ -202,7 +202,7 @@ async function main(): Promise<void> {
   await ensurePodCidrUnreachable(rtnl, podCIDRs);
 
   claimRules = { self: config.nodeName, podCIDR, nodeIp, clusterCIDR: config.clusterCIDR };
-  sync = new NodeSync({ mode: config.mode, routeDevice: (tunnel ?? uplink)?.index ?? 0, maps: datapath.maps, slotLayout: datapath.slotLayout, rtnl, log });
+  sync = new NodeSync({ mode: config.mode, routeDevice: (tunnel ?? uplink)?.index ?? 0, maps: datapath.maps, slotLayouts: datapath.slotLayouts, rtnl, log });
   if (source) await syncNodes(latest);
 
   const settings = { nodeName: config.nodeName, podCIDR, bpffsRoot: config.bpffsRoot, agentSocket: pods.socketPath };

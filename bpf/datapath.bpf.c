@@ -73,6 +73,9 @@ const volatile __u32 pod_cidr_size = 0;   /* and how many slots endpoints has: a
 const volatile __be32 cluster_first = 0;       /* the cluster CIDR's network address, */
 const volatile __u32 node_slot_count = 0;      /* how many node pod subnets it holds (slots in node_slots; 0: none), */
 const volatile __u32 node_slot_prefixlen = 32; /* and their prefix length: this node's pod CIDR's */
+const volatile __be32 cluster6_first[2] = {};  /* node_slots6 likewise: the IPv6 cluster CIDR's first 64 bits, */
+const volatile __u32 node_slot6_count = 0;     /* how many IPv6 node pod subnets it holds, */
+const volatile __u32 node_slot6_prefixlen = 64; /* and their prefix length (at most 64): this node's IPv6 pod CIDR's */
 
 struct nf_conn *bpf_skb_ct_lookup(struct __sk_buff *skb, struct bpf_sock_tuple *tuple, __u32 tuple__sz,
 				  struct bpf_ct_opts *opts, __u32 opts__sz) __ksym;
@@ -136,6 +139,15 @@ struct {
 	__type(key, __u32);
 	__type(value, struct node_subnet);
 } node_slots SEC(".maps");
+
+// node_slots for IPv6 node subnets: those of this node's IPv6 prefix length in the IPv6
+// cluster CIDR. A slot whose node_ip6 is :: is empty.
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct node_subnet6);
+} node_slots6 SEC(".maps");
 
 // The other nodes' addresses, the only outer sources the VXLAN device's traffic is
 // accepted from: derived from node_subnets like node_slots, rebuilt at every load and
@@ -721,8 +733,30 @@ static __always_inline struct node_subnet *node_subnet_of(__be32 address)
 	return NULL;
 }
 
-// The node whose IPv6 pod subnet holds `address`: node_subnet_of for IPv6, one hash
-// lookup per prefix length in use, longest first.
+// The subnet of node_slots6 that holds `address`, or NULL: node_slot_of on the first 64
+// bits of the address, where node subnets of up to /64 end.
+static __always_inline struct node_subnet6 *node_slot6_of(const struct in6_addr *address)
+{
+	const __be32 *word = address->in6_u.u6_addr32;
+	__u64 high = ((__u64)bpf_ntohl(word[0]) << 32) | bpf_ntohl(word[1]);
+	__u64 first = ((__u64)bpf_ntohl(cluster6_first[0]) << 32) | bpf_ntohl(cluster6_first[1]);
+	struct node_subnet6 *subnet;
+	__u64 offset = (high - first) >> (64 - node_slot6_prefixlen);
+	__u32 slot = offset;
+	__u64 node[2];
+
+	// Below the CIDR the difference wraps past the last slot too.
+	if (offset >= node_slot6_count)
+		return NULL;
+	subnet = bpf_map_lookup_elem(&node_slots6, &slot);
+	if (!subnet)
+		return NULL;
+	__builtin_memcpy(node, subnet->node_ip6, sizeof(node));
+	return node[0] | node[1] ? subnet : NULL;
+}
+
+// The node whose IPv6 pod subnet holds `address`: node_subnet_of for IPv6, one lookup
+// per prefix length in use, longest first, node_slots6 for the length it holds in full.
 static __always_inline struct node_subnet6 *node_subnet6_of(const struct in6_addr *address)
 {
 	struct node_subnet6_key key = {};
@@ -739,6 +773,12 @@ static __always_inline struct node_subnet6 *node_subnet6_of(const struct in6_add
 
 		if (length == 0 || length > 128)
 			return NULL;
+		if (length == in_use->slotted_length) {
+			subnet = node_slot6_of(address);
+			if (subnet)
+				return subnet;
+			continue;
+		}
 		// The address with its host bits cleared, a 32-bit word at a time.
 		for (int word = 0; word < 4; word++) {
 			__u32 bits = length > word * 32 ? length - word * 32 : 0;
@@ -920,10 +960,14 @@ static __always_inline bool martian_destination6(const struct in6_addr *address)
 // extension headers never gets here).
 static __always_inline bool tunnel_datagram6(struct __sk_buff *skb, const struct ipv6hdr *ip6)
 {
+	struct udphdr *udp = (void *)(ip6 + 1);
 	__be16 port = 0;
 
 	if (ip6->nexthdr != IPPROTO_UDP)
 		return false;
+	if ((void *)(udp + 1) <= (void *)(long)skb->data_end)
+		return udp->dest == tunnel_port;
+	// As in tunnel_datagram: a header past the linear data costs a helper call.
 	bpf_skb_load_bytes(skb, IPV6_TRANSPORT + __builtin_offsetof(struct udphdr, dest), &port, sizeof(port));
 	return port == tunnel_port;
 }

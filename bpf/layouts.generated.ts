@@ -179,6 +179,11 @@ export const MAPS = {
     value: 'node_subnet',
     maxEntries: 1,
   },
+  node_slots6: {
+    key: '__u32',
+    value: 'node_subnet6',
+    maxEntries: 1,
+  },
   node_addresses: {
     key: 'node_address',
     value: '__u32',
@@ -214,4 +219,7 @@ export const RODATA = [
   'cluster_first',
   'node_slot_count',
   'node_slot_prefixlen',
+  'cluster6_first',
+  'node_slot6_count',
+  'node_slot6_prefixlen',
 ] as const;

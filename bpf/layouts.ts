@@ -50,4 +50,4 @@ export type RodataName = (typeof RODATA)[number];
  * Maps rebuilt from node_subnets at every load instead of pinned: node_slots, sized by
  * the cluster CIDR (which may change), and node_addresses.
  */
-export const UNPINNED_MAPS: readonly MapName[] = ['node_slots', 'node_addresses'];
+export const UNPINNED_MAPS: readonly MapName[] = ['node_slots', 'node_slots6', 'node_addresses'];

@@ -21,6 +21,8 @@ export function entryCount(name: MapName, map: BpfMap): number {
       return map.keys().length;
     case 'node_slots':
       return map.lookupBatch().filter(([, value]) => value.readUInt32BE(LAYOUTS.node_subnet.members.node_ip) !== 0).length;
+    case 'node_slots6':
+      return map.lookupBatch().filter(([, value]) => value.subarray(LAYOUTS.node_subnet6.members.node_ip6, LAYOUTS.node_subnet6.members.node_ip6 + 16).some((byte) => byte !== 0)).length;
     case 'node_subnet_lengths':
     case 'node_subnet_lengths6':
       return map.lookup(slotKey(0))?.readUInt32LE(LAYOUTS.node_subnet_lengths.members.count) ?? 0;

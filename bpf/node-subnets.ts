@@ -3,9 +3,10 @@
 // longest first (see struct node_subnet_lengths); and what is derived from it:
 // node_slots, the same entries of this node's prefix length in an array over the
 // cluster CIDR, and node_addresses, the set of the nodes' addresses. IPv6 pod subnets
-// have maps of their own (node_subnets6 -> the node's IPv6 address, and their lengths).
+// have maps of their own (node_subnets6 -> the node's IPv6 address, their lengths, and
+// node_slots6 over the IPv6 cluster CIDR).
 import { LAYOUTS, PREFIX_LENGTHS_MAX, SUBNET_FLAGS, TUNNEL_MAC, slotKey } from './layouts';
-import { ipv4FromBytes, ipv4ToBytes, ipv4ToNumber, ipv6BytesFromBigInt, ipv6FromBytes, ipv6ToBigInt, ipv6ToBytes, macFromBytes, parseIpPrefix, parseIpv4Prefix, type IpFamily, type Ipv4Prefix } from './addresses';
+import { ipToBigInt, ipv4FromBytes, ipv4ToBytes, ipv4ToNumber, ipv6BytesFromBigInt, ipv6FromBytes, ipv6ToBigInt, ipv6ToBytes, macFromBytes, parseIpPrefix, parseIpv4Prefix, type CidrsByFamily, type IpFamily } from './addresses';
 import type { BpfMap, BpfObject } from './tsbpf';
 
 export interface NodeSubnet {
@@ -60,61 +61,88 @@ export function decodeNodeSubnet6(value: Buffer): NodeSubnet {
   return { nodeIp: ipv6FromBytes(value.subarray(VALUE6.members.node_ip6, VALUE6.members.node_ip6 + 16)), tunnel: false };
 }
 
-/** Where node_slots keeps the node subnets of one prefix length inside the cluster CIDR. */
+/** Where node_slots (node_slots6 for IPv6) keeps the node subnets of one prefix length inside the cluster CIDR. */
 export interface NodeSlotLayout {
+  family: IpFamily;
   /** The cluster CIDR's network address, as a number. */
-  first: number;
+  first: bigint;
   /** The prefix length of the subnets it holds: this node's pod CIDR's. */
   prefixLength: number;
   /** How many subnets of that length the cluster CIDR holds: the array's size. */
   count: number;
 }
 
-/** 2^16 slots of 8 bytes (512 KiB) at most: a /8 cluster CIDR cut into /24 node subnets. */
+/** The layout of each family the cluster CIDR has, where it has one. */
+export type NodeSlotLayouts = Partial<Record<IpFamily, NodeSlotLayout>>;
+
+/** 2^16 slots of 8 (IPv6: 16) bytes at most: a /8 cluster CIDR cut into /24 node subnets, a /48 into /64s. */
 const NODE_SLOTS_MAX_BITS = 16;
+/** node_slot6_of compares the first 64 bits of an address: IPv6 node subnets longer than /64 are left to the hash. */
+const IPV6_SLOTTED_MAX_LENGTH = 64;
+const WIDTH: Record<IpFamily, number> = { ipv4: 32, ipv6: 128 };
 
 /** The layout for `clusterCIDR` cut into subnets of `nodePrefixLength`; none without a cluster CIDR, or when it would take more than 2^16 slots. */
 export function nodeSlotLayout(clusterCIDR: string | undefined, nodePrefixLength: number): NodeSlotLayout | undefined {
   if (clusterCIDR === undefined) return undefined;
-  const { address, prefixLength } = parseIpv4Prefix(clusterCIDR);
+  const { address, prefixLength, family } = parseIpPrefix(clusterCIDR);
   const bits = nodePrefixLength - prefixLength;
-  if (bits < 0 || bits > NODE_SLOTS_MAX_BITS) return undefined;
-  return { first: (ipv4ToNumber(address) & prefixMask(prefixLength)) >>> 0, prefixLength: nodePrefixLength, count: 2 ** bits };
+  if (bits < 0 || bits > NODE_SLOTS_MAX_BITS || (family === 'ipv6' && nodePrefixLength > IPV6_SLOTTED_MAX_LENGTH)) return undefined;
+  const host = (1n << BigInt(WIDTH[family] - prefixLength)) - 1n;
+  return { family, first: ipToBigInt(address) & ~host, prefixLength: nodePrefixLength, count: 2 ** bits };
 }
 
-function slotOfPrefix(layout: NodeSlotLayout, { address, prefixLength }: Ipv4Prefix): number | undefined {
-  if (prefixLength !== layout.prefixLength) return undefined;
-  const slot = Math.floor((ipv4ToNumber(address) - layout.first) / 2 ** (32 - prefixLength));
+/** The node slot layout of each family of this node's pod CIDRs, over the cluster CIDR of that family. */
+export function nodeSlotLayouts(podCIDRs: CidrsByFamily, clusterCIDRs: CidrsByFamily): NodeSlotLayouts {
+  const layouts: NodeSlotLayouts = {};
+  for (const family of ['ipv4', 'ipv6'] as const) {
+    const podCIDR = podCIDRs[family];
+    const layout = podCIDR && nodeSlotLayout(clusterCIDRs[family], parseIpPrefix(podCIDR).prefixLength);
+    if (layout) layouts[family] = layout;
+  }
+  return layouts;
+}
+
+function slotOfPrefix(layout: NodeSlotLayout, { address, prefixLength, family }: ReturnType<typeof parseIpPrefix>): number | undefined {
+  if (family !== layout.family || prefixLength !== layout.prefixLength) return undefined;
+  const offset = ipToBigInt(address) - layout.first;
+  const slot = offset < 0n ? -1 : Number(offset >> BigInt(WIDTH[family] - prefixLength));
   return slot >= 0 && slot < layout.count ? slot : undefined;
 }
 
-/** The slot of `cidr` in node_slots, or undefined when it has another prefix length or lies outside the cluster CIDR. */
+/** The slot of `cidr` in its family's node_slots, or undefined when it has another prefix length or lies outside the cluster CIDR. */
 export function nodeSlotOf(layout: NodeSlotLayout | undefined, cidr: string): number | undefined {
-  return layout && slotOfPrefix(layout, parseIpv4Prefix(cidr));
+  return layout && slotOfPrefix(layout, parseIpPrefix(cidr));
 }
 
-/** Compiles the layout into the datapath (.rodata) and sizes node_slots for it; before load. */
-export function setNodeSlotLayout(object: BpfObject, layout: NodeSlotLayout | undefined): BpfObject {
+/** Compiles the layouts into the datapath (.rodata) and sizes node_slots and node_slots6 for them; before load. */
+export function setNodeSlotLayouts(object: BpfObject, layouts: NodeSlotLayouts): BpfObject {
+  const { ipv4, ipv6 } = layouts;
   const first = Buffer.alloc(4);
-  first.writeUInt32BE(layout?.first ?? 0);
+  first.writeUInt32BE(Number(ipv4?.first ?? 0n));
+  const first6 = Buffer.alloc(8);
+  first6.writeBigUInt64BE((ipv6?.first ?? 0n) >> 64n);
   return object
     .setRodata('cluster_first', first)
-    .setRodata('node_slot_count', layout?.count ?? 0)
-    .setRodata('node_slot_prefixlen', layout?.prefixLength ?? 32)
-    .setMaxEntries('node_slots', layout?.count ?? 1);
+    .setRodata('node_slot_count', ipv4?.count ?? 0)
+    .setRodata('node_slot_prefixlen', ipv4?.prefixLength ?? 32)
+    .setMaxEntries('node_slots', ipv4?.count ?? 1)
+    .setRodata('cluster6_first', first6)
+    .setRodata('node_slot6_count', ipv6?.count ?? 0)
+    .setRodata('node_slot6_prefixlen', ipv6?.prefixLength ?? IPV6_SLOTTED_MAX_LENGTH)
+    .setMaxEntries('node_slots6', ipv6?.count ?? 1);
 }
 
 /** Puts `subnet` in the slot of `cidr`, or empties it; subnets without a slot are left to the hash alone. */
 export function writeNodeSlot(map: BpfMap, layout: NodeSlotLayout | undefined, cidr: string, subnet: NodeSubnet | undefined): void {
   const slot = nodeSlotOf(layout, cidr);
-  if (slot !== undefined) map.update(slotKey(slot), subnet ? encodeNodeSubnet(subnet) : Buffer.alloc(VALUE.size));
+  if (layout && slot !== undefined) map.update(slotKey(slot), subnet ? NODE_SUBNET_CODECS[layout.family].encode(subnet) : Buffer.alloc(map.valueLength));
 }
 
 /**
  * Writes the node_subnet_lengths (or, for IPv6 subnets, node_subnet_lengths6) entry for
  * a map holding `cidrs`: their distinct prefix lengths, longest first, and the length
- * node_slots answers for when every one of them with that length has a slot (IPv4
- * alone). More lengths than the datapath tries is an error naming them.
+ * node_slots (node_slots6) answers for when every one of them with that length has a
+ * slot. More lengths than the datapath tries is an error naming them.
  */
 export function writePrefixLengths(map: BpfMap, cidrs: Iterable<string>, layout?: NodeSlotLayout): void {
   // Parsed once each: a sync of 5,000 nodes passes every subnet, twice over.
@@ -144,7 +172,7 @@ export const NODE_SUBNET_CODECS: Record<IpFamily, NodeSubnetCodec> = {
   ipv6: { key: nodeSubnet6Key, cidr: nodeSubnet6Cidr, encode: encodeNodeSubnet6, decode: decodeNodeSubnet6 },
 };
 
-/** The maps node_subnets is the source of, node_subnets itself, and IPv6's pair. */
+/** The maps node_subnets and node_subnets6 are the sources of, and those two themselves. */
 export interface NodeSubnetMaps {
   nodeSubnets: BpfMap;
   nodeSubnetLengths: BpfMap;
@@ -152,23 +180,43 @@ export interface NodeSubnetMaps {
   nodeAddresses: BpfMap;
   nodeSubnets6: BpfMap;
   nodeSubnetLengths6: BpfMap;
+  nodeSlots6: BpfMap;
+}
+
+/** The node-subnet maps of a loaded datapath object; the caller closes them. */
+export function nodeSubnetMapsOf(object: BpfObject): NodeSubnetMaps {
+  return {
+    nodeSubnets: object.map('node_subnets'),
+    nodeSubnetLengths: object.map('node_subnet_lengths'),
+    nodeSlots: object.map('node_slots'),
+    nodeAddresses: object.map('node_addresses'),
+    nodeSubnets6: object.map('node_subnets6'),
+    nodeSubnetLengths6: object.map('node_subnet_lengths6'),
+    nodeSlots6: object.map('node_slots6'),
+  };
 }
 
 /**
- * Fills a fresh node_slots and node_addresses from node_subnets and points
- * node_subnet_lengths at them, and node_subnet_lengths6 at node_subnets6: what a load
- * does before any program runs.
+ * Fills a fresh node_slots, node_slots6 and node_addresses from node_subnets and
+ * node_subnets6, and points each family's prefix lengths at them: what a load does
+ * before any program runs.
  */
-export function rebuildFromNodeSubnets(maps: NodeSubnetMaps, layout: NodeSlotLayout | undefined): void {
-  const cidrs = maps.nodeSubnets.lookupBatch().map(([key, value]) => {
-    const cidr = nodeSubnetCidr(key);
-    const subnet = decodeNodeSubnet(value);
-    writeNodeSlot(maps.nodeSlots, layout, cidr, subnet);
-    addNodeAddress(maps.nodeAddresses, subnet.nodeIp);
-    return cidr;
-  });
-  writePrefixLengths(maps.nodeSubnetLengths, cidrs, layout);
-  writePrefixLengths(maps.nodeSubnetLengths6, maps.nodeSubnets6.keys().map(nodeSubnet6Cidr));
+export function rebuildFromNodeSubnets(maps: NodeSubnetMaps, layouts: NodeSlotLayouts): void {
+  const families = [
+    { family: 'ipv4', subnets: maps.nodeSubnets, lengths: maps.nodeSubnetLengths, slots: maps.nodeSlots },
+    { family: 'ipv6', subnets: maps.nodeSubnets6, lengths: maps.nodeSubnetLengths6, slots: maps.nodeSlots6 },
+  ] as const;
+  for (const { family, subnets, lengths, slots } of families) {
+    const codec = NODE_SUBNET_CODECS[family];
+    const cidrs = subnets.lookupBatch().map(([key, value]) => {
+      const cidr = codec.cidr(key);
+      const subnet = codec.decode(value);
+      writeNodeSlot(slots, layouts[family], cidr, subnet);
+      if (family === 'ipv4') addNodeAddress(maps.nodeAddresses, subnet.nodeIp);
+      return cidr;
+    });
+    writePrefixLengths(lengths, cidrs, layouts[family]);
+  }
 }
 
 const NODE_ADDRESS_PRESENT = Buffer.from([1, 0, 0, 0]);

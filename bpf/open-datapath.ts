@@ -2,11 +2,11 @@
 // (.rodata), its maps sized for the node's pod CIDR and for the other nodes' subnets
 // laid out over the cluster CIDR, ready to load. The agent pins its maps before it
 // loads it; the verdict tests and the benchmark load it as it is.
-import { ipv4ToBytes, parseIpv4Prefix } from './addresses';
+import { cidrsByFamily, ipv4ToBytes } from './addresses';
 import { DATAPATH_OBJECT } from './datapath';
 import { setPodCidrs, type PodCidrs } from './endpoints';
 import type { RodataName } from './layouts';
-import { nodeSlotLayout, setNodeSlotLayout, type NodeSlotLayout } from './node-subnets';
+import { nodeSlotLayouts, setNodeSlotLayouts, type NodeSlotLayouts } from './node-subnets';
 import { BpfObject } from './tsbpf';
 
 /** The per-node constants compiled into the programs at load; what is left out keeps the C's default. */
@@ -20,7 +20,7 @@ export interface DatapathSettings {
   nodeIp?: string;
   /** This node's pod CIDRs: the endpoints map has a slot for each pod address of them. */
   podCIDRs: PodCidrs;
-  /** The cluster's pod CIDR, over which node_slots lays out the other nodes' subnets. */
+  /** The cluster's pod CIDR, or one per family, over which node_slots (node_slots6) lays out the other nodes' subnets. */
   clusterCIDR?: string;
 }
 
@@ -31,7 +31,7 @@ function udpPortBytes(port: number): Buffer {
   return bytes;
 }
 
-export function openDatapath(settings: DatapathSettings): { object: BpfObject; slotLayout?: NodeSlotLayout } {
+export function openDatapath(settings: DatapathSettings): { object: BpfObject; slotLayouts: NodeSlotLayouts } {
   const object = setPodCidrs(BpfObject.open(DATAPATH_OBJECT), settings.podCIDRs);
   const values: Partial<Record<RodataName, number | Buffer | undefined>> = {
     uplink_ifindex: settings.uplinkIfindex,
@@ -43,8 +43,7 @@ export function openDatapath(settings: DatapathSettings): { object: BpfObject; s
   for (const [name, value] of Object.entries(values)) {
     if (value !== undefined) object.setRodata(name, value);
   }
-  const { ipv4 } = settings.podCIDRs;
-  const slotLayout = ipv4 ? nodeSlotLayout(settings.clusterCIDR, parseIpv4Prefix(ipv4).prefixLength) : undefined;
-  setNodeSlotLayout(object, slotLayout);
-  return { object, slotLayout };
+  const slotLayouts = nodeSlotLayouts(settings.podCIDRs, settings.clusterCIDR ? cidrsByFamily(settings.clusterCIDR) : {});
+  setNodeSlotLayouts(object, slotLayouts);
+  return { object, slotLayouts };
 }

@@ -11,7 +11,7 @@ import { takeResizedCounters } from '../../bpf/counters';
 import { takeGrownValues } from '../../bpf/grown-values';
 import { PROGRAMS, pinPaths, type PinPaths, type ProgramName } from '../../bpf/datapath';
 import { LAYOUTS, MAPS, UNPINNED_MAPS, type MapName } from '../../bpf/layouts';
-import { rebuildFromNodeSubnets, type NodeSlotLayout, type NodeSubnetMaps } from '../../bpf/node-subnets';
+import { nodeSubnetMapsOf, rebuildFromNodeSubnets, type NodeSlotLayouts, type NodeSubnetMaps } from '../../bpf/node-subnets';
 import { openDatapath, type DatapathSettings } from '../../bpf/open-datapath';
 import { ensurePrivateDirectory } from './private-dir';
 import { DeviceHooks, type AttachMode } from '../../bpf/device-hooks';
@@ -28,8 +28,8 @@ export interface Datapath {
   pins: PinPaths;
   /** The programs' hooks on devices, by the mechanism chosen at start-up. */
   hooks: DeviceHooks;
-  /** Where node_slots keeps node subnets; none without a cluster CIDR. */
-  slotLayout?: NodeSlotLayout;
+  /** Where node_slots and node_slots6 keep node subnets; none without a cluster CIDR of the family. */
+  slotLayouts: NodeSlotLayouts;
   program(name: ProgramName): BpfProgram;
   maps: DatapathMaps;
   close(): void;
@@ -51,7 +51,7 @@ export function loadDatapath(bpffsRoot: string, settings: DatapathSettings, atta
   const resizedCounters = takeResizedCounters(pins.map('counters'));
   const grownEndpoints = takeGrownValues(pins.map('endpoints'), LAYOUTS.endpoint.size);
   const adopted = (Object.keys(MAPS) as MapName[]).filter((name) => fs.existsSync(pins.map(name)));
-  const { object, slotLayout } = openDatapath(settings);
+  const { object, slotLayouts } = openDatapath(settings);
   object.pinMapsUnder(pins.maps, UNPINNED_MAPS).load();
   const programs = new Map<ProgramName, BpfProgram>();
   let maps: DatapathMaps;
@@ -61,7 +61,7 @@ export function loadDatapath(bpffsRoot: string, settings: DatapathSettings, atta
       programs.set(name, program);
       replacePin(program, pins.program(name));
     }
-    maps = { counters: object.map('counters'), endpoints: object.map('endpoints'), podLimits: object.map('pod_limits'), nodeSubnets: object.map('node_subnets'), nodeSubnetLengths: object.map('node_subnet_lengths'), nodeSlots: object.map('node_slots'), nodeAddresses: object.map('node_addresses'), nodeSubnets6: object.map('node_subnets6'), nodeSubnetLengths6: object.map('node_subnet_lengths6') };
+    maps = { counters: object.map('counters'), endpoints: object.map('endpoints'), podLimits: object.map('pod_limits'), ...nodeSubnetMapsOf(object) };
   } finally {
     object.close();
   }
@@ -75,7 +75,7 @@ export function loadDatapath(bpffsRoot: string, settings: DatapathSettings, atta
   }
   // Before any link runs these programs: they look up this length in node_slots, and
   // VXLAN senders in node_addresses; and pods in endpoints.
-  rebuildFromNodeSubnets(maps, slotLayout);
+  rebuildFromNodeSubnets(maps, slotLayouts);
   const program = (name: ProgramName): BpfProgram => programs.get(name) as BpfProgram;
   const hooks = new DeviceHooks(attachMode, pins);
   const { moved, converted, defunct } = hooks.adopt(program);
@@ -85,7 +85,7 @@ export function loadDatapath(bpffsRoot: string, settings: DatapathSettings, atta
   return {
     pins,
     hooks,
-    slotLayout,
+    slotLayouts,
     program,
     maps,
     close: () => {

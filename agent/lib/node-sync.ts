@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 
 import { familyOf, type IpFamily } from '../../bpf/addresses';
-import { NODE_SUBNET_CODECS, addNodeAddress, removeNodeAddress, tunnelMac, writeNodeSlot, writePrefixLengths, type NodeSlotLayout, type NodeSubnet, type NodeSubnetMaps } from '../../bpf/node-subnets';
+import { NODE_SUBNET_CODECS, addNodeAddress, removeNodeAddress, tunnelMac, writeNodeSlot, writePrefixLengths, type NodeSlotLayout, type NodeSlotLayouts, type NodeSubnet, type NodeSubnetMaps } from '../../bpf/node-subnets';
 import type { Rtnl } from '../netlink';
 import type { BpfMap } from '../../bpf/tsbpf';
 import type { Mode } from './config';
@@ -20,7 +20,7 @@ export interface NodeSyncOptions {
   routeDevice: number;
   /** node_subnets and what is derived from it, and IPv6's node_subnets6 with its lengths. */
   maps: NodeSubnetMaps;
-  slotLayout?: NodeSlotLayout;
+  slotLayouts: NodeSlotLayouts;
   rtnl: Rtnl;
   log: Logger;
 }
@@ -64,10 +64,11 @@ export class NodeSync {
     return run;
   }
 
-  /** One family's map and prefix lengths. */
-  #mapsOf(family: IpFamily): { subnets: BpfMap; lengths: BpfMap; layout?: NodeSlotLayout } {
-    const { maps, slotLayout } = this.#options;
-    return family === 'ipv4' ? { subnets: maps.nodeSubnets, lengths: maps.nodeSubnetLengths, layout: slotLayout } : { subnets: maps.nodeSubnets6, lengths: maps.nodeSubnetLengths6 };
+  /** One family's map, prefix lengths and slots. */
+  #mapsOf(family: IpFamily): { subnets: BpfMap; lengths: BpfMap; slots: BpfMap; layout?: NodeSlotLayout } {
+    const { maps, slotLayouts } = this.#options;
+    const layout = slotLayouts[family];
+    return family === 'ipv4' ? { subnets: maps.nodeSubnets, lengths: maps.nodeSubnetLengths, slots: maps.nodeSlots, layout } : { subnets: maps.nodeSubnets6, lengths: maps.nodeSubnetLengths6, slots: maps.nodeSlots6, layout };
   }
 
   async #apply(nodes: AdmittedNode[]): Promise<SyncSummary> {
@@ -123,24 +124,26 @@ export class NodeSync {
    * its VXLAN is accepted once traffic goes to it.
    */
   async #write(remotes: Remote[]): Promise<void> {
-    const { routeDevice, maps, slotLayout, rtnl } = this.#options;
+    const { routeDevice, maps, rtnl } = this.#options;
     await rtnl.pipeline(remotes, async (remote) => {
       const subnet = { nodeIp: remote.nodeIp, tunnel: remote.tunnel };
       if (remote.tunnel) await rtnl.addPermanentNeighbour(routeDevice, remote.nodeIp, tunnelMac(remote.nodeIp));
       await rtnl.addRoute({ destination: remote.cidr, ifindex: routeDevice, gateway: remote.nodeIp, onlink: true, protocol: TWILL_ROUTE_PROTOCOL }, { replace: true });
       if (remote.family === 'ipv4') addNodeAddress(maps.nodeAddresses, remote.nodeIp);
       const codec = NODE_SUBNET_CODECS[remote.family];
-      this.#mapsOf(remote.family).subnets.update(codec.key(remote.cidr), codec.encode(subnet));
-      if (remote.family === 'ipv4') writeNodeSlot(maps.nodeSlots, slotLayout, remote.cidr, subnet);
+      const { subnets, slots, layout } = this.#mapsOf(remote.family);
+      subnets.update(codec.key(remote.cidr), codec.encode(subnet));
+      writeNodeSlot(slots, layout, remote.cidr, subnet);
     });
   }
 
   /** Departed subnets lose their map entries first, then their route. */
   async #remove(departed: Remote[]): Promise<void> {
-    const { routeDevice, maps, slotLayout, rtnl } = this.#options;
+    const { routeDevice, rtnl } = this.#options;
     await rtnl.pipeline(departed, async (remote) => {
-      if (remote.family === 'ipv4') writeNodeSlot(maps.nodeSlots, slotLayout, remote.cidr, undefined);
-      this.#mapsOf(remote.family).subnets.delete(NODE_SUBNET_CODECS[remote.family].key(remote.cidr));
+      const { subnets, slots, layout } = this.#mapsOf(remote.family);
+      writeNodeSlot(slots, layout, remote.cidr, undefined);
+      subnets.delete(NODE_SUBNET_CODECS[remote.family].key(remote.cidr));
       await rtnl.deleteRoute({ destination: remote.cidr, ifindex: routeDevice, gateway: remote.nodeIp, protocol: TWILL_ROUTE_PROTOCOL });
     });
   }

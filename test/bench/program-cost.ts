@@ -11,7 +11,7 @@
 import path from 'node:path';
 
 import { writeEndpoint, type Endpoint, type PodCidrs } from '../../bpf/endpoints';
-import { encodeNodeSubnet, encodeNodeSubnet6, nodeSubnet6Key, nodeSubnetKey, rebuildFromNodeSubnets } from '../../bpf/node-subnets';
+import { encodeNodeSubnet, encodeNodeSubnet6, nodeSubnet6Key, nodeSubnetKey, nodeSubnetMapsOf, rebuildFromNodeSubnets } from '../../bpf/node-subnets';
 import { openDatapath } from '../../bpf/open-datapath';
 import { BpfObject, type BpfProgram } from '../../bpf/tsbpf';
 import { testObjects } from '../helpers/kernel';
@@ -35,7 +35,8 @@ const NODE_IP = '192.168.60.1';
 const POD_CIDR = '10.244.0.0/24';
 const DUAL_STACK: PodCidrs = { ipv4: POD_CIDR, ipv6: 'fd00:10:244::/64' };
 // As the lab's agents run: node subnets laid out over the cluster CIDR (node_slots).
-const CLUSTER_CIDR = '10.0.0.0/8';
+// and IPv6 node subnets over the IPv6 cluster CIDR (node_slots6).
+const CLUSTER_CIDR = '10.0.0.0/8,fd00:10:244::/48';
 const TUNNEL_FLAG_NODE = 3;
 const VXLAN_PORT = 8472;
 // BPF_PROG_TEST_RUN delivers the packet as arriving on lo (ifindex 1): the sender sits
@@ -53,9 +54,9 @@ function node(n: number): { cidr: string; ip: string } {
   return { cidr: `10.${100 + (n >> 8)}.${n & 0xff}.0/24`, ip: `192.168.${n >> 8}.${n & 0xff}` };
 }
 const podOn = (n: number): string => node(n).cidr.replace('.0/24', '.7');
-/** Other node n's IPv6 pod subnet and address, on the dual-stack node. */
+/** Other node n's IPv6 pod subnet and address, on the dual-stack node (whose own is fd00:10:244::/64). */
 function node6(n: number): { cidr: string; ip: string } {
-  return { cidr: `fd00:10:1:${n.toString(16)}::/64`, ip: `fd00:60::${n.toString(16)}` };
+  return { cidr: `fd00:10:244:${n.toString(16)}::/64`, ip: `fd00:60::${n.toString(16)}` };
 }
 const podOn6 = (n: number): string => node6(n).cidr.replace('::/64', '::7');
 const NATIVE_NODE = 5;
@@ -110,10 +111,10 @@ function loadDatapath(count: number, podCIDRs: PodCidrs = { ipv4: POD_CIDR }): {
     const pods: Endpoint[] = podCIDRs.ipv6 ? [{ ...sender, ip6: sender6 }, { ...receiver, ip6: receiver6 }] : [sender, receiver, receiverUsingStack];
     for (const pod of pods) writeEndpoint(endpoints, podCIDRs, pod);
     endpoints.close();
-    const maps = { nodeSubnets: object.map('node_subnets'), nodeSlots: object.map('node_slots'), nodeSubnetLengths: object.map('node_subnet_lengths'), nodeAddresses: object.map('node_addresses'), nodeSubnets6: object.map('node_subnets6'), nodeSubnetLengths6: object.map('node_subnet_lengths6') };
+    const maps = nodeSubnetMapsOf(object);
     for (let n = 1; n <= count; n++) maps.nodeSubnets.update(nodeSubnetKey(node(n).cidr), encodeNodeSubnet({ nodeIp: node(n).ip, tunnel: n === TUNNEL_FLAG_NODE }));
     if (podCIDRs.ipv6) for (let n = 1; n <= count; n++) maps.nodeSubnets6.update(nodeSubnet6Key(node6(n).cidr), encodeNodeSubnet6({ nodeIp: node6(n).ip, tunnel: false }));
-    rebuildFromNodeSubnets(maps, opened.slotLayout);
+    rebuildFromNodeSubnets(maps, opened.slotLayouts);
     Object.values(maps).forEach((map) => map.close());
     for (const name of ['from_pod', 'from_netdev', 'to_tunnel'] as const) programs.set(name, object.program(name));
     return { object, programs };

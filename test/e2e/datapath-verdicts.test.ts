@@ -8,8 +8,8 @@ import { after, before, describe, test } from 'node:test';
 import { readCounters, type Counter } from '../../bpf/counters';
 import { PROGRAMS, type ProgramName } from '../../bpf/datapath';
 import { writeEndpoint, type Endpoint, type PodCidrs } from '../../bpf/endpoints';
-import { SUBNET_FLAGS, type DirectionName, type ReasonName } from '../../bpf/layouts';
-import { encodeNodeSubnet, encodeNodeSubnet6, nodeSubnet6Key, nodeSubnetKey, rebuildFromNodeSubnets } from '../../bpf/node-subnets';
+import { LAYOUTS, SUBNET_FLAGS, slotKey, type DirectionName, type ReasonName } from '../../bpf/layouts';
+import { encodeNodeSubnet, encodeNodeSubnet6, nodeSubnet6Key, nodeSubnetKey, nodeSubnetMapsOf, rebuildFromNodeSubnets } from '../../bpf/node-subnets';
 import { openDatapath, type DatapathSettings } from '../../bpf/open-datapath';
 import type { BpfMap, BpfObject, BpfProgram } from '../../bpf/tsbpf';
 import { needsRoot } from '../helpers/kernel';
@@ -131,12 +131,11 @@ const CLUSTER_CIDR = '10.0.0.0/8';
 function loadNode(settings: Omit<DatapathSettings, 'podCIDRs' | 'nodeIp'>, podCIDRs: PodCidrs = { ipv4: POD_CIDR }, pods: Endpoint[] = [podA, podB, podC], subnets6: Array<[string, string]> = []): { object: BpfObject; counters: BpfMap; programs: Map<ProgramName, BpfProgram> } {
   const opened = openDatapath({ podCIDRs, nodeIp: NODE_IP, clusterCIDR: CLUSTER_CIDR, ...settings });
   const object = opened.object.load();
-  const { slotLayout } = opened;
-  const maps = { endpoints: object.map('endpoints'), nodeSubnets: object.map('node_subnets'), nodeSlots: object.map('node_slots'), nodeSubnetLengths: object.map('node_subnet_lengths'), nodeAddresses: object.map('node_addresses'), nodeSubnets6: object.map('node_subnets6'), nodeSubnetLengths6: object.map('node_subnet_lengths6') };
+  const maps = { endpoints: object.map('endpoints'), ...nodeSubnetMapsOf(object) };
   for (const pod of pods) writeEndpoint(maps.endpoints, podCIDRs, pod);
   for (const [address, prefixLength, nodeIp, flags] of subnets) maps.nodeSubnets.update(nodeSubnetKey(`${address}/${prefixLength}`), encodeNodeSubnet({ nodeIp, tunnel: flags === SUBNET_FLAGS.TWILL_SUBNET_TUNNEL }));
   for (const [cidr, nodeIp] of subnets6) maps.nodeSubnets6.update(nodeSubnet6Key(cidr), encodeNodeSubnet6({ nodeIp, tunnel: false }));
-  rebuildFromNodeSubnets(maps, slotLayout);
+  rebuildFromNodeSubnets(maps, opened.slotLayouts);
   Object.values(maps).forEach((map) => map.close());
   return { object, counters: object.map('counters'), programs: new Map(PROGRAMS.map((name) => [name, object.program(name)])) };
 }
@@ -333,12 +332,15 @@ function truncated(frame: Buffer): Buffer {
   return copy;
 }
 
-// Other nodes' IPv6 pod subnets: nested ones of two lengths, and a /56, whose mask ends
-// inside a 32-bit word of the address.
+// Other nodes' IPv6 pod subnets: /64s of the IPv6 cluster CIDR (node_slots6 when it is
+// given), one nested in a /56, whose mask ends inside a 32-bit word of the address, and
+// a /48 and another /56 outside it (the hash).
+const CLUSTER_CIDR6 = 'fd00:10:244::/48';
 const SUBNETS6: Array<[string, string]> = [
   ['fd00:10:244:1::/64', 'fd00:60::2'],
+  ['fd00:10:244:300::/56', 'fd00:60::3'],
+  ['fd00:10:244:303::/64', 'fd00:60::5'],
   ['fd00:10:250::/48', 'fd00:60::4'],
-  ['fd00:10:250:3::/64', 'fd00:60::5'],
   ['fd00:10:252:100::/56', 'fd00:60::6'],
 ];
 const hopLimitOf = (frame: Buffer): number => frame[14 + 7];
@@ -379,7 +381,7 @@ const rows6: Row[] = [
   { name: 'IPv6 from a remote pod with an extension header: passed whole to the stack', program: 'from_netdev', packet: ipv6Frame({ source: 'fd00:10:244:1::9', destination: pod6B.ip6, nextHeader: 60, payload: Buffer.concat([Buffer.from([17, 0, 1, 4, 0, 0, 0, 0]), Buffer.alloc(16)]) }), verdict: TC_ACT_OK, counted: ['TWILL_PASSED_EXTENSION_HEADER', 'TWILL_FROM_NETDEV'] },
   { name: 'IPv6 from a remote pod with hop limit 1: passed so the stack answers time exceeded', program: 'from_netdev', packet: ipv6Frame({ source: 'fd00:10:244:1::9', destination: pod6B.ip6, nextHeader: 17, payload: Buffer.alloc(16), hopLimit: 1 }), verdict: TC_ACT_OK, counted: ['TWILL_PASSED_TTL_EXCEEDED', 'TWILL_FROM_NETDEV'] },
   { name: 'IPv6 pod to a remote pod with hop limit 1: passed so the stack answers time exceeded', program: 'from_pod', packet: ipv6Frame({ source: pod6A.ip6, destination: 'fd00:10:244:1::7', nextHeader: 17, payload: Buffer.alloc(16), hopLimit: 1 }), verdict: TC_ACT_OK, counted: ['TWILL_PASSED_TTL_EXCEEDED', 'TWILL_FROM_POD'] },
-  ...['fd00:10:244:1::7', 'fd00:10:250:9::7', 'fd00:10:250:3::7', 'fd00:10:252:100::7', 'fd00:10:252:1ff::7'].map((destination): Row => ({ name: `IPv6 pod to ${destination}, in a node's IPv6 subnet: hop limit down, redirected to the uplink neighbour`, program: 'from_pod', packet: fromPodA6(destination), verdict: TC_ACT_REDIRECT, counted: ['TWILL_FORWARDED_REMOTE', 'TWILL_FROM_POD'], hopLimit: 63 })),
+  ...['fd00:10:244:1::7', 'fd00:10:244:303::7', 'fd00:10:244:3ff::7', 'fd00:10:250:9::7', 'fd00:10:252:100::7', 'fd00:10:252:1ff::7'].map((destination): Row => ({ name: `IPv6 pod to ${destination}, in a node's IPv6 subnet: hop limit down, redirected to the uplink neighbour`, program: 'from_pod', packet: fromPodA6(destination), verdict: TC_ACT_REDIRECT, counted: ['TWILL_FORWARDED_REMOTE', 'TWILL_FROM_POD'], hopLimit: 63 })),
   ...['fd00:10:244:2::7', 'fd00:10:252:200::7', 'fd00:10:252:ff::7'].map((destination): Row => ({ name: `IPv6 pod to ${destination}, just outside every node's subnet: passed to the stack`, program: 'from_pod', packet: fromPodA6(destination), verdict: TC_ACT_OK, counted: ['TWILL_PASSED_NOT_POD', 'TWILL_FROM_POD'] })),
   { name: 'IPv6 from a remote pod to a local pod: hop limit down, redirected into the peer', program: 'from_netdev', packet: ipv6Frame({ source: 'fd00:10:244:1::9', destination: pod6B.ip6, nextHeader: 17, payload: Buffer.alloc(16) }), verdict: TC_ACT_REDIRECT, counted: ['TWILL_DELIVERED_LOCAL', 'TWILL_FROM_NETDEV'], macs: [podB.podMac, podB.hostMac], hopLimit: 63 },
   { name: 'IPv6 from the network to a free address of the pod CIDR: dropped', program: 'from_netdev', packet: ipv6Frame({ source: '2001:db8::9', destination: 'fd00:10:244::99', nextHeader: 17, payload: Buffer.alloc(16) }), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_NO_POD', 'TWILL_FROM_NETDEV'] },
@@ -391,14 +393,25 @@ const rows6: Row[] = [
   { name: 'to the tunnel, IPv6: counted as such and left to the device', program: 'to_tunnel', packet: fromPodA6('fd00:10:244:2::7'), verdict: TC_ACT_OK, counted: ['TWILL_PASSED_NOT_IPV4', 'TWILL_TO_TUNNEL'] },
 ];
 
-describe('datapath verdicts for IPv6, in a dual-stack node', needsRoot, () => {
-  let node: ReturnType<typeof loadNode>;
-  before(() => {
-    node = loadNode({}, { ipv4: POD_CIDR, ipv6: POD_CIDR6 }, [pod6A, pod6B, { ...podC, ip6: 'fd00:10:244::4' }], SUBNETS6);
+for (const [where, clusterCIDR] of [['node_slots6 and the hash', `${CLUSTER_CIDR},${CLUSTER_CIDR6}`], ['the hash alone (no IPv6 cluster CIDR)', CLUSTER_CIDR]] as const) {
+  describe(`datapath verdicts for IPv6, in a dual-stack node, IPv6 node subnets in ${where}`, needsRoot, () => {
+    let node: ReturnType<typeof loadNode>;
+    before(() => {
+      node = loadNode({ clusterCIDR }, { ipv4: POD_CIDR, ipv6: POD_CIDR6 }, [pod6A, pod6B, { ...podC, ip6: 'fd00:10:244::4' }], SUBNETS6);
+    });
+    after(() => unload(node));
+    test(`the /64s are looked up in ${where}`, () => {
+      const lengths = node.object.map('node_subnet_lengths6');
+      try {
+        const slotted = lengths.lookup(slotKey(0))?.readUInt32LE(LAYOUTS.node_subnet_lengths.members.slotted_length);
+        assert.equal(slotted, clusterCIDR.includes(',') ? 64 : 0);
+      } finally {
+        lengths.close();
+      }
+    });
+    for (const row of rows6) test(row.name, () => checkRow(row, runCounted(node, row.program, row.packet, row.counted)));
   });
-  after(() => unload(node));
-  for (const row of rows6) test(row.name, () => checkRow(row, runCounted(node, row.program, row.packet, row.counted)));
-});
+}
 
 describe('datapath verdicts in an IPv6-only node', needsRoot, () => {
   const only6 = (pod: Endpoint): Endpoint => ({ ...pod, ip: undefined });

@@ -1,5 +1,6 @@
-// node_slots: other nodes' subnets of this node's prefix length laid out over the
-// cluster CIDR, and when the datapath may answer that length from it alone.
+// node_slots (node_slots6): other nodes' subnets of this node's prefix length laid out
+// over the cluster CIDR of their family, and when the datapath may answer that length
+// from it alone.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
@@ -22,15 +23,28 @@ describe('node slots', () => {
   const layout = nodeSlotLayout('10.244.0.0/16', 24) as NodeSlotLayout;
 
   test('a /16 cluster CIDR of /24 node subnets has 256 slots from its network address', () => {
-    assert.deepEqual(layout, { first: 0x0af40000, prefixLength: 24, count: 256 });
+    assert.deepEqual(layout, { family: 'ipv4', first: 0x0af40000n, prefixLength: 24, count: 256 });
     assert.deepEqual(nodeSlotLayout('10.244.7.9/16', 24), layout, 'host bits of the CIDR ignored');
-    assert.deepEqual(nodeSlotLayout('10.0.0.0/8', 24), { first: 0x0a000000, prefixLength: 24, count: 65536 });
+    assert.deepEqual(nodeSlotLayout('10.0.0.0/8', 24), { family: 'ipv4', first: 0x0a000000n, prefixLength: 24, count: 65536 });
   });
 
   test('no layout without a cluster CIDR, for node subnets larger than it, or past 2^16 slots', () => {
     assert.equal(nodeSlotLayout(undefined, 24), undefined);
     assert.equal(nodeSlotLayout('10.244.0.0/16', 12), undefined);
     assert.equal(nodeSlotLayout('10.0.0.0/7', 24), undefined);
+    assert.equal(nodeSlotLayout('fd00:10::/47', 64), undefined, 'past 2^16 slots');
+    assert.equal(nodeSlotLayout('fd00:10:244::/56', 80), undefined, 'IPv6 node subnets longer than /64: the datapath compares 64 bits');
+  });
+
+  test('IPv6: a /56 of /64 node subnets has 256 slots, each the offset of its subnet in the /56', () => {
+    const layout6 = nodeSlotLayout('fd00:10:244::/56', 64) as NodeSlotLayout;
+    assert.deepEqual(layout6, { family: 'ipv6', first: 0xfd000010024400000000000000000000n, prefixLength: 64, count: 256 });
+    assert.equal(nodeSlotOf(layout6, 'fd00:10:244:3::/64'), 3);
+    assert.equal(nodeSlotOf(layout6, 'fd00:10:244:ff::/64'), 255);
+    assert.equal(nodeSlotOf(layout6, 'fd00:10:244:100::/64'), undefined, 'past the /56');
+    assert.equal(nodeSlotOf(layout6, 'fd00:10:243:ff::/64'), undefined, 'below it');
+    assert.equal(nodeSlotOf(layout6, '10.244.3.0/24'), undefined, 'another family');
+    assert.deepEqual(prefixLengthsEntry(['fd00:10:244:1::/64', 'fd00:10:250::/48', 'fd00:10:244:2::/64'], layout6), { count: 2, lengths: [64, 48], slotted: 64 });
   });
 
   test("a subnet's slot is its offset in the cluster CIDR, in subnets", () => {
