@@ -135,12 +135,11 @@ async function main(): Promise<void> {
   const podCidrRefused = podCidrProblem(podCIDRs);
   if (podCidrRefused) throw new ConfigError(`node ${config.nodeName}: ${podCidrRefused}`);
   const nodeIps = nodeAddresses(nodeIp);
-  // The programs tunnel IPv4 pod packets alone; other nodes' IPv6 pod subnets are routed natively.
-  if (podCIDRs.ipv6 && source && config.mode === 'vxlan') throw new ConfigError(`IPv6 pod CIDR ${podCIDRs.ipv6} in mode vxlan: this build tunnels IPv4 pod traffic only; route IPv6 between nodes with mode native`);
-  if (!podCIDRs.ipv4 && config.mode === 'vxlan') throw new ConfigError(`mode vxlan needs an IPv4 pod CIDR (the VXLAN device takes its network address); ${podCIDR} has none`);
+  // VXLAN runs over the nodes' IPv4 addresses, and carries IPv6 pods beside IPv4 ones.
+  if (!podCIDRs.ipv4 && config.mode === 'vxlan') throw new ConfigError(`mode vxlan carries IPv6 pods beside IPv4 ones, over the nodes' IPv4 addresses; ${podCIDR} has no IPv4 pod CIDR (an IPv6-only cluster routes natively)`);
   if ((source || config.mode === 'vxlan') && !nodeIp) throw new ConfigError(`no address for node ${config.nodeName}: pass --node-ip, or list the node with an internalIP`);
   for (const family of Object.keys(podCIDRs) as IpFamily[]) {
-    if (source && !nodeIps[family]) log.warn({ nodeIp }, `no ${family === 'ipv4' ? 'IPv4' : 'IPv6'} address for node ${config.nodeName} (${nodeIp}): other nodes refuse to route its ${podCIDRs[family]} pods (missing_family); give it one (--node-ip, or an InternalIP of that family)`);
+    if (source && config.mode === 'native' && !nodeIps[family]) log.warn({ nodeIp }, `no ${family === 'ipv4' ? 'IPv4' : 'IPv6'} address for node ${config.nodeName} (${nodeIp}): other nodes refuse to route its ${podCIDRs[family]} pods (missing_family); give it one (--node-ip, or an InternalIP of that family)`);
   }
   if (config.mode === 'vxlan' && !nodeIps.ipv4) throw new ConfigError(`mode vxlan needs an IPv4 address of node ${config.nodeName}, the tunnel's end; ${nodeIp} has none`);
 
@@ -154,7 +153,7 @@ async function main(): Promise<void> {
   }
   if (source && config.mode === 'native' && !uplink) throw new ConfigError(`native routing to other nodes needs an uplink: no device holds ${nodeIp}; pass --uplink`);
   const uplinkMtu = uplink?.mtu ?? DEFAULT_MTU;
-  const tunnel = config.mode === 'vxlan' ? await ensureTunnelDevice(rtnl, nodeIps.ipv4 as string, podCIDRs.ipv4 as string, podMtuFor(uplinkMtu, true), config.vxlanPort) : undefined;
+  const tunnel = config.mode === 'vxlan' ? await ensureTunnelDevice(rtnl, nodeIps.ipv4 as string, podCIDRs, podMtuFor(uplinkMtu, true), config.vxlanPort) : undefined;
   // The programs send wrapped pod packets straight out of the uplink, where a larger
   // one would be dropped without the ICMP "fragmentation needed" the VXLAN device sends.
   if (tunnel && config.mtu !== undefined && config.mtu > tunnel.mtu) {
@@ -201,7 +200,7 @@ async function main(): Promise<void> {
 
   await ensurePodCidrUnreachable(rtnl, podCIDRs);
 
-  claimRules = { self: config.nodeName, podCIDR, nodeIp, clusterCIDR: config.clusterCIDR };
+  claimRules = { self: config.nodeName, podCIDR, nodeIp, clusterCIDR: config.clusterCIDR, underlay: config.mode === 'vxlan' ? 'ipv4' : undefined };
   sync = new NodeSync({ mode: config.mode, routeDevice: (tunnel ?? uplink)?.index ?? 0, maps: datapath.maps, slotLayouts: datapath.slotLayouts, rtnl, log });
   if (source) await syncNodes(latest);
 

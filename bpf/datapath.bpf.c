@@ -11,7 +11,8 @@
 // device carries the host's own traffic to pods elsewhere, and any pod traffic the
 // programs cannot wrap or unwrap themselves.
 // IPv6 pods (ipv6_pods) are handled beside IPv4 ones, in the same programs: other
-// nodes' IPv6 pod subnets (node_subnets6) are reached natively; VXLAN carries IPv4 alone.
+// nodes' IPv6 pod subnets (node_subnets6) are reached natively or, in VXLAN over the
+// nodes' IPv4 addresses, wrapped like IPv4.
 // Pods are untrusted: from_pod lets a pod send only IP from its own addresses, ARP
 // about itself and neighbour discovery from its own or a link-local address, and hands
 // the stack nothing a pod may not ask of it; from_netdev accepts tunnel traffic only
@@ -554,40 +555,60 @@ static __always_inline __be16 tunnel_source_port(struct __sk_buff *skb, struct i
 	return bpf_htons(0xc000 | ((hash ^ (hash >> 16)) & 0x3fff));
 }
 
-// Room for VXLAN between the Ethernet header and the pod's IPv4 header, marked as a
+// tunnel_source_port for a pod's IPv6 packet: the last words of both addresses stand in
+// for them, which is what differs between the pods of a cluster.
+static __always_inline __be16 tunnel_source_port6(struct __sk_buff *skb, struct ipv6hdr *ip6)
+{
+	void *data_end = (void *)(long)skb->data_end;
+	__u32 *ports = (void *)(ip6 + 1);
+	__u32 hash = skb->hash;
+
+	if (!hash) {
+		hash = ip6->saddr.in6_u.u6_addr32[3] ^ ip6->daddr.in6_u.u6_addr32[3] ^ ip6->saddr.in6_u.u6_addr32[1] ^
+		       ip6->daddr.in6_u.u6_addr32[1] ^ ip6->nexthdr;
+		if ((void *)(ports + 1) <= data_end)
+			hash ^= *ports;
+		hash *= 0x9e3779b1;
+	}
+	return bpf_htons(0xc000 | ((hash ^ (hash >> 16)) & 0x3fff));
+}
+
+// Room for VXLAN between the Ethernet header and the pod's IP header, marked as a
 // UDP tunnel of Ethernet so that GSO can still cut a large packet into segments
 // (FIXED_GSO: the pod MTU already leaves room for the headers).
 #define VXLAN_ROOM_FLAGS                                                                             \
 	(BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_ENCAP_L3_IPV4 | BPF_F_ADJ_ROOM_ENCAP_L4_UDP |   \
 	 BPF_F_ADJ_ROOM_ENCAP_L2_ETH | BPF_F_ADJ_ROOM_ENCAP_L2(sizeof(struct ethhdr)))
 
-// Fills the room made for VXLAN with the headers the VXLAN device would write for
-// `remote`. False only if the room is not in the linear head, which the kernel's
-// push guarantees.
-static __always_inline bool write_vxlan_headers(struct __sk_buff *skb, const struct node_subnet *remote,
-						__be16 source_port)
+// Fills the room made for VXLAN with the headers the VXLAN device would write for the
+// node at `remote_ip` (IPv4, 4 bytes), around an inner frame of `inner_protocol`. False
+// only if the room is not in the linear head, which the kernel's push guarantees.
+static __always_inline bool write_vxlan_headers(struct __sk_buff *skb, const __u8 *remote_ip, __be16 source_port,
+						__be16 inner_protocol)
 {
 	void *data_end = (void *)(long)skb->data_end;
-	struct vxlan_headers *outer = (void *)(long)skb->data + sizeof(struct ethhdr);
+	struct ethhdr *eth = (void *)(long)skb->data;
+	struct vxlan_headers *outer = (void *)(eth + 1);
 	__be32 self = node_ip; /* rodata is volatile: copied before taking its address */
 	__u32 length = skb->len - sizeof(struct ethhdr);
 
 	if ((void *)(outer + 1) > data_end)
 		return false;
+	eth->h_proto = bpf_htons(ETH_P_IP); /* the outer header's, whatever the inner was */
 	// Outer TOS 0, not ECN-capable: a router drops rather than marks, since nothing
 	// here would carry a congestion mark over to the inner header.
 	outer->ip = (struct iphdr){ .version = 4, .ihl = 5, .tot_len = bpf_htons(length), .frag_off = bpf_htons(IP_DF),
 				    .ttl = TUNNEL_TTL, .protocol = IPPROTO_UDP, .saddr = self };
-	__builtin_memcpy(&outer->ip.daddr, remote->node_ip, sizeof(outer->ip.daddr));
+	__builtin_memcpy(&outer->ip.daddr, remote_ip, sizeof(outer->ip.daddr));
 	outer->ip.check = ipv4_checksum(outer);
 	// UDP checksum 0, as the VXLAN device sends it over IPv4 (RFC 7348).
 	outer->udp = (struct udphdr){ .source = source_port, .dest = tunnel_port,
 				      .len = bpf_htons(length - sizeof(struct iphdr)) };
 	outer->vxlan.vx_flags = bpf_htonl(VXLAN_FLAG_VNI);
 	outer->vxlan.vx_vni = bpf_htonl(tunnel_vni << 8);
-	tunnel_mac(outer->inner.h_dest, remote->node_ip);
+	tunnel_mac(outer->inner.h_dest, remote_ip);
 	tunnel_mac(outer->inner.h_source, &self);
-	outer->inner.h_proto = bpf_htons(ETH_P_IP);
+	outer->inner.h_proto = inner_protocol;
 	return true;
 }
 
@@ -596,15 +617,15 @@ static __always_inline bool write_vxlan_headers(struct __sk_buff *skb, const str
 // will be cut into does. Wrapped here, a packet skips both the uplink's MTU check and
 // the "fragmentation needed" the VXLAN device sends, so one too big goes to the stack,
 // which routes it through that device and answers the pod as for any forwarded packet.
-static __always_inline bool fits_wrapped(struct __sk_buff *skb, struct iphdr *ip)
+static __always_inline bool fits_wrapped(struct __sk_buff *skb, void *network, __u32 network_length, __u8 protocol)
 {
-	struct tcphdr *tcp = (void *)ip + ip->ihl * 4;
+	struct tcphdr *tcp = network + network_length;
 	__u32 length = skb->len - sizeof(struct ethhdr);
 	__u32 mtu = 0;
 
 	if (skb->gso_size) {
-		length = ip->ihl * 4 + skb->gso_size + 8;
-		if (ip->protocol == IPPROTO_TCP) {
+		length = network_length + skb->gso_size + 8;
+		if (protocol == IPPROTO_TCP) {
 			// A header out of the linear data counts at its largest, which errs towards the stack.
 			if ((void *)(tcp + 1) <= (void *)(long)skb->data_end)
 				length += tcp->doff * 4 - 8;
@@ -628,7 +649,7 @@ static __always_inline int forward_remote(struct __sk_buff *skb, struct ethhdr *
 
 	if (ip->ttl <= 1)
 		return account(skb, TWILL_PASSED_TTL_EXCEEDED, TWILL_FROM_POD, TC_ACT_OK);
-	if ((remote->flags & TWILL_SUBNET_TUNNEL) && uplink_ifindex && !fits_wrapped(skb, ip))
+	if ((remote->flags & TWILL_SUBNET_TUNNEL) && uplink_ifindex && !fits_wrapped(skb, ip, ip->ihl * 4, ip->protocol))
 		return account(skb, TWILL_PASSED_TOO_BIG, TWILL_FROM_POD, TC_ACT_OK);
 	decrease_ttl(ip);
 	account(skb, TWILL_FORWARDED_REMOTE, TWILL_FROM_POD, TC_ACT_OK);
@@ -641,7 +662,7 @@ static __always_inline int forward_remote(struct __sk_buff *skb, struct ethhdr *
 		tunnel_mac(eth->h_source, &self);
 		if (!uplink_ifindex || bpf_skb_adjust_room(skb, sizeof(struct vxlan_headers), BPF_ADJ_ROOM_MAC, VXLAN_ROOM_FLAGS))
 			return bpf_redirect(tunnel_ifindex, 0);
-		if (!write_vxlan_headers(skb, remote, source_port))
+		if (!write_vxlan_headers(skb, remote->node_ip, source_port, bpf_htons(ETH_P_IP)))
 			return TC_ACT_SHOT;
 		return bpf_redirect_neigh(uplink_ifindex, NULL, 0, 0);
 	}
@@ -797,14 +818,32 @@ static __always_inline struct node_subnet6 *node_subnet6_of(const struct in6_add
 // forward_remote for IPv6: routed to the node that owns the destination through the
 // uplink's neighbour for that node's IPv6 address, the hop limit taken down as a router
 // does (IPv6 has no header checksum to follow).
-static __always_inline int forward_remote6(struct __sk_buff *skb, struct ipv6hdr *ip6, const struct node_subnet6 *remote)
+static __always_inline int forward_remote6(struct __sk_buff *skb, struct ethhdr *eth, struct ipv6hdr *ip6,
+					   const struct node_subnet6 *remote)
 {
 	struct bpf_redir_neigh next_hop = { .nh_family = AF_INET6 };
+	bool tunnelled = remote->flags & TWILL_SUBNET_TUNNEL;
 
 	if (ip6->hop_limit <= 1)
 		return account(skb, TWILL_PASSED_TTL_EXCEEDED, TWILL_FROM_POD, TC_ACT_OK);
+	if (tunnelled && uplink_ifindex && !fits_wrapped(skb, ip6, sizeof(*ip6), ip6->nexthdr))
+		return account(skb, TWILL_PASSED_TOO_BIG, TWILL_FROM_POD, TC_ACT_OK);
 	ip6->hop_limit--;
 	account(skb, TWILL_FORWARDED_REMOTE, TWILL_FROM_POD, TC_ACT_OK);
+	if (tunnelled) {
+		// Wrapped in IPv4 to the node's underlay address, the last four bytes of node_ip6.
+		const __u8 *underlay = &remote->node_ip6[12];
+		__be16 source_port = tunnel_source_port6(skb, ip6);
+		__be32 self = node_ip; /* rodata is volatile: copied before taking its address */
+
+		tunnel_mac(eth->h_dest, underlay);
+		tunnel_mac(eth->h_source, &self);
+		if (!uplink_ifindex || bpf_skb_adjust_room(skb, sizeof(struct vxlan_headers), BPF_ADJ_ROOM_MAC, VXLAN_ROOM_FLAGS))
+			return bpf_redirect(tunnel_ifindex, 0);
+		if (!write_vxlan_headers(skb, underlay, source_port, bpf_htons(ETH_P_IPV6)))
+			return TC_ACT_SHOT;
+		return bpf_redirect_neigh(uplink_ifindex, NULL, 0, 0);
+	}
 	__builtin_memcpy(next_hop.ipv6_nh, remote->node_ip6, sizeof(next_hop.ipv6_nh));
 	return bpf_redirect_neigh(uplink_ifindex, &next_hop, sizeof(next_hop), 0);
 }
@@ -1035,7 +1074,7 @@ static __always_inline int from_pod_ipv6(struct __sk_buff *skb, struct ethhdr *e
 		return account(skb, TWILL_DROPPED_NO_POD, TWILL_FROM_POD, TC_ACT_SHOT);
 	remote = node_subnet6_of(&ip6->daddr);
 	if (remote)
-		return forward_remote6(skb, ip6, remote);
+		return forward_remote6(skb, eth, ip6, remote);
 
 	// The rest is for the host stack, which must not be handed what a pod may not ask of it.
 	if (martian_destination6(&ip6->daddr))
@@ -1092,6 +1131,50 @@ int from_pod(struct __sk_buff *skb)
 	return pass_to_stack(skb, sender, TWILL_PASSED_NOT_POD);
 }
 
+// unwrap_for_pod for an inner IPv6 packet, once the outer headers are found to be for
+// this node: it too goes straight into the pod, the outer IPv4 header's protocol
+// becoming the inner's (a kernel before 6.3 refuses that, and the VXLAN device takes
+// the packet). Anything the programs do not handle (extension headers, hop limit 1) is
+// left to the device, as for IPv4.
+static __always_inline bool unwrap6_for_pod(struct __sk_buff *skb, struct iphdr *outer, int *verdict)
+{
+	struct vxlan_headers *tunnel = (void *)outer;
+	struct ipv6hdr *ip6 = (void *)(tunnel + 1);
+	struct node_subnet6 *sender;
+	struct endpoint *receiver;
+	__be32 underlay;
+	struct ethhdr *eth;
+	__u32 slot;
+
+	if ((void *)(ip6 + 1) > (void *)(long)skb->data_end || *(const __u8 *)ip6 >> 4 != 6 ||
+	    bpf_ntohs(ip6->payload_len) > skb->len - sizeof(struct ethhdr) - sizeof(*tunnel) - sizeof(*ip6) ||
+	    extension_header(ip6->nexthdr) || ip6->hop_limit <= 1)
+		return false;
+	slot = ipv6_slot(&ip6->daddr);
+	receiver = endpoint_in(slot);
+	sender = node_subnet6_of(&ip6->saddr);
+	if (!receiver || !sender || !(sender->flags & TWILL_SUBNET_TUNNEL))
+		return false;
+	__builtin_memcpy(&underlay, &sender->node_ip6[12], sizeof(underlay));
+	if (underlay != outer->saddr || nat_reply6(skb, ip6, receiver))
+		return false;
+	if (bpf_skb_adjust_room(skb, -(int)sizeof(struct vxlan_headers), BPF_ADJ_ROOM_MAC,
+				BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_DECAP_L3_IPV6)) {
+		*verdict = account(skb, TWILL_PASSED_NOT_POD, TWILL_FROM_NETDEV, TC_ACT_OK);
+		return true;
+	}
+	eth = (void *)(long)skb->data;
+	ip6 = (void *)(eth + 1);
+	if ((void *)(ip6 + 1) > (void *)(long)skb->data_end) {
+		*verdict = TC_ACT_SHOT; /* cannot happen: the inner header was in the head before */
+		return true;
+	}
+	eth->h_proto = bpf_htons(ETH_P_IPV6); /* was the outer IPv4's */
+	ip6->hop_limit--;
+	*verdict = redirect_into(skb, eth, ipv6_transport(ip6), receiver, slot, TWILL_FROM_NETDEV);
+	return true;
+}
+
 // A VXLAN packet to this node from the node that owns its inner source, for a pod
 // here: the tunnel headers come off and the pod gets the inner packet, with no pass
 // through the UDP socket, the VXLAN device and its GRO cell. Returns false, with the
@@ -1111,8 +1194,11 @@ static __always_inline bool unwrap_for_pod(struct __sk_buff *skb, struct iphdr *
 
 	if ((void *)(tunnel + 1) > data_end || outer->ihl != 5 || outer->protocol != IPPROTO_UDP ||
 	    outer->daddr != node_ip || is_fragment(outer) || tunnel->udp.dest != tunnel_port || tunnel->udp.check ||
-	    tunnel->vxlan.vx_flags != bpf_htonl(VXLAN_FLAG_VNI) || tunnel->vxlan.vx_vni != bpf_htonl(tunnel_vni << 8) ||
-	    tunnel->inner.h_proto != bpf_htons(ETH_P_IP))
+	    tunnel->vxlan.vx_flags != bpf_htonl(VXLAN_FLAG_VNI) || tunnel->vxlan.vx_vni != bpf_htonl(tunnel_vni << 8))
+		return false;
+	if (ipv6_pods && tunnel->inner.h_proto == bpf_htons(ETH_P_IPV6))
+		return unwrap6_for_pod(skb, outer, verdict);
+	if (tunnel->inner.h_proto != bpf_htons(ETH_P_IP))
 		return false;
 	ip = (void *)(tunnel + 1);
 	if (!ipv4_sound(skb, ip, skb->len - sizeof(struct ethhdr) - sizeof(*tunnel)) || is_fragment(ip) || ip->ttl <= 1)
@@ -1172,30 +1258,49 @@ static __always_inline bool speaks_for(__be32 node, __be32 address, const struct
 	return owner == node;
 }
 
+// Whether the node at `node` (its IPv4 address, a VXLAN sender) may send from an IPv6
+// address in `subnet`: a tunnelled subnet of its own.
+static __always_inline bool speaks_for6(__be32 node, const struct node_subnet6 *subnet)
+{
+	__be32 underlay;
+
+	if (!subnet || !(subnet->flags & TWILL_SUBNET_TUNNEL))
+		return false;
+	__builtin_memcpy(&underlay, &subnet->node_ip6[12], sizeof(underlay));
+	return underlay == node;
+}
+
 // IPv6 arriving from the network, as from_netdev judges IPv4: a pod-to-pod packet from
 // another node's IPv6 pod subnet goes straight into the pod here, a routing hop taken;
 // one from a node or an outside host goes through the stack, so conntrack sees both
-// directions, and so does one with extension headers. No node speaks for an IPv6
-// source in the tunnel yet, and this node's pod sources arrive only wrapped.
-static __always_inline int from_netdev_ipv6(struct __sk_buff *skb, struct ethhdr *eth, bool tunnelled)
+// directions, and so does one with extension headers. Unwrapped by the VXLAN device,
+// it must come from a subnet of the node that sent it; in vxlan mode, pod sources here
+// and in tunnelled subnets arrive only wrapped.
+static __always_inline int from_netdev_ipv6(struct __sk_buff *skb, struct ethhdr *eth, bool tunnelled, __be32 sender_node)
 {
 	struct ipv6hdr *ip6 = ipv6_header(skb, eth);
+	struct node_subnet6 *sender = NULL;
 	struct endpoint *receiver;
 	__u32 slot;
 
 	if (!ip6)
 		return account(skb, TWILL_DROPPED_MALFORMED, TWILL_FROM_NETDEV, TC_ACT_SHOT);
-	if (tunnelled)
-		return account(skb, TWILL_DROPPED_FORGED_TUNNEL, TWILL_FROM_NETDEV, TC_ACT_SHOT);
-	if (tunnel_ifindex && ipv6_slot(&ip6->saddr) < pod_cidr_size)
-		return account(skb, TWILL_DROPPED_NOT_WRAPPED, TWILL_FROM_NETDEV, TC_ACT_SHOT);
+	if (tunnel_ifindex) {
+		sender = node_subnet6_of(&ip6->saddr);
+		if (tunnelled && !speaks_for6(sender_node, sender))
+			return account(skb, TWILL_DROPPED_FORGED_TUNNEL, TWILL_FROM_NETDEV, TC_ACT_SHOT);
+		if (!tunnelled && (ipv6_slot(&ip6->saddr) < pod_cidr_size || (sender && (sender->flags & TWILL_SUBNET_TUNNEL))))
+			return account(skb, TWILL_DROPPED_NOT_WRAPPED, TWILL_FROM_NETDEV, TC_ACT_SHOT);
+	}
 	slot = ipv6_slot(&ip6->daddr);
 	receiver = endpoint_in(slot);
 	if (!receiver && unallocated(slot))
 		return account(skb, TWILL_DROPPED_NO_POD, TWILL_FROM_NETDEV, TC_ACT_SHOT);
 	if (!receiver)
 		return account(skb, TWILL_PASSED_NOT_POD, TWILL_FROM_NETDEV, TC_ACT_OK);
-	if (!node_subnet6_of(&ip6->saddr))
+	if (!tunnel_ifindex)
+		sender = node_subnet6_of(&ip6->saddr);
+	if (!sender)
 		return account(skb, TWILL_PASSED_FROM_HOST, TWILL_FROM_NETDEV, TC_ACT_OK);
 	if (extension_header(ip6->nexthdr))
 		return account(skb, TWILL_PASSED_EXTENSION_HEADER, TWILL_FROM_NETDEV, TC_ACT_OK);
@@ -1227,7 +1332,7 @@ int from_netdev(struct __sk_buff *skb)
 			return account(skb, TWILL_DROPPED_FORGED_TUNNEL, TWILL_FROM_NETDEV, TC_ACT_SHOT);
 	}
 	if (ipv6_pods && eth->h_proto == bpf_htons(ETH_P_IPV6))
-		return from_netdev_ipv6(skb, eth, tunnelled);
+		return from_netdev_ipv6(skb, eth, tunnelled, sender_node);
 	if (eth->h_proto != bpf_htons(ETH_P_IP))
 		return account(skb, TWILL_PASSED_NOT_IPV4, TWILL_FROM_NETDEV, TC_ACT_OK);
 	ip = ipv4_header(skb, eth);
@@ -1273,23 +1378,36 @@ int to_tunnel(struct __sk_buff *skb)
 {
 	struct bpf_tunnel_key key = { .tunnel_id = tunnel_vni, .tunnel_ttl = TUNNEL_TTL };
 	struct ethhdr *eth = ethernet_header(skb);
+	struct node_subnet6 *remote6;
 	struct node_subnet *remote;
+	struct ipv6hdr *ip6;
 	__be32 remote_ip;
 	struct iphdr *ip;
 
 	if (!eth)
 		return account(skb, TWILL_DROPPED_MALFORMED, TWILL_TO_TUNNEL, TC_ACT_SHOT);
-	// Anything but IPv4 goes on without a key, and the device drops it as it would
-	// without Twill.
-	if (eth->h_proto != bpf_htons(ETH_P_IP))
+	if (ipv6_pods && eth->h_proto == bpf_htons(ETH_P_IPV6)) {
+		// To a tunnelled IPv6 subnet, over its node's IPv4 address.
+		ip6 = ipv6_header(skb, eth);
+		if (!ip6)
+			return account(skb, TWILL_DROPPED_MALFORMED, TWILL_TO_TUNNEL, TC_ACT_SHOT);
+		remote6 = node_subnet6_of(&ip6->daddr);
+		if (!remote6 || !(remote6->flags & TWILL_SUBNET_TUNNEL))
+			return account(skb, TWILL_DROPPED_NO_TUNNEL, TWILL_TO_TUNNEL, TC_ACT_SHOT);
+		__builtin_memcpy(&remote_ip, &remote6->node_ip6[12], sizeof(remote_ip));
+	} else if (eth->h_proto == bpf_htons(ETH_P_IP)) {
+		ip = ipv4_header(skb, eth);
+		if (!ip)
+			return account(skb, TWILL_DROPPED_MALFORMED, TWILL_TO_TUNNEL, TC_ACT_SHOT);
+		remote = node_subnet_of(ip->daddr);
+		if (!remote)
+			return account(skb, TWILL_DROPPED_NO_TUNNEL, TWILL_TO_TUNNEL, TC_ACT_SHOT);
+		__builtin_memcpy(&remote_ip, remote->node_ip, sizeof(remote_ip));
+	} else {
+		// Anything else goes on without a key, and the device drops it as it would
+		// without Twill.
 		return account(skb, TWILL_PASSED_NOT_IPV4, TWILL_TO_TUNNEL, TC_ACT_OK);
-	ip = ipv4_header(skb, eth);
-	if (!ip)
-		return account(skb, TWILL_DROPPED_MALFORMED, TWILL_TO_TUNNEL, TC_ACT_SHOT);
-	remote = node_subnet_of(ip->daddr);
-	if (!remote)
-		return account(skb, TWILL_DROPPED_NO_TUNNEL, TWILL_TO_TUNNEL, TC_ACT_SHOT);
-	__builtin_memcpy(&remote_ip, remote->node_ip, sizeof(remote_ip));
+	}
 	key.remote_ipv4 = bpf_ntohl(remote_ip);
 	if (bpf_skb_set_tunnel_key(skb, &key, sizeof(key), BPF_F_ZERO_CSUM_TX) < 0)
 		return account(skb, TWILL_DROPPED_NO_TUNNEL, TWILL_TO_TUNNEL, TC_ACT_SHOT);

@@ -60,9 +60,10 @@ export const LAYOUTS = {
     },
   },
   node_subnet6: {
-    size: 16,
+    size: 20,
     members: {
       node_ip6: 0,
+      flags: 16,
     },
   },
   node_address: {

@@ -49,16 +49,25 @@ export function nodeSubnet6Cidr(key: Buffer): string {
   return `${ipv6FromBytes(key.subarray(KEY6.members.addr, KEY6.members.addr + 16))}/${key.readUInt32LE(KEY6.members.prefixlen)}`;
 }
 
-/** Another node's IPv6 pod subnet: reached through the uplink's neighbour for the node's IPv6 address (not tunnelled). */
+/** IPv4's bytes as an IPv4-mapped IPv6 address (::ffff:a.b.c.d): how node_subnet6 holds a tunnel's IPv4 end. */
+const IPV4_MAPPED_PREFIX = Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff]);
+
+/**
+ * Another node's IPv6 pod subnet: reached natively through the uplink's neighbour for
+ * the node's IPv6 address, or tunnelled in VXLAN to its IPv4 address (held mapped).
+ */
 export function encodeNodeSubnet6(subnet: NodeSubnet): Buffer {
-  if (subnet.tunnel) throw new TypeError(`node subnets of IPv6 are reached natively; ${subnet.nodeIp} cannot be a tunnel's end`);
   const value = Buffer.alloc(VALUE6.size);
-  ipv6ToBytes(subnet.nodeIp).copy(value, VALUE6.members.node_ip6);
+  const address = subnet.tunnel ? Buffer.concat([IPV4_MAPPED_PREFIX, ipv4ToBytes(subnet.nodeIp)]) : ipv6ToBytes(subnet.nodeIp);
+  address.copy(value, VALUE6.members.node_ip6);
+  value.writeUInt32LE(subnet.tunnel ? SUBNET_FLAGS.TWILL_SUBNET_TUNNEL : 0, VALUE6.members.flags);
   return value;
 }
 
 export function decodeNodeSubnet6(value: Buffer): NodeSubnet {
-  return { nodeIp: ipv6FromBytes(value.subarray(VALUE6.members.node_ip6, VALUE6.members.node_ip6 + 16)), tunnel: false };
+  const address = value.subarray(VALUE6.members.node_ip6, VALUE6.members.node_ip6 + 16);
+  const tunnel = (value.readUInt32LE(VALUE6.members.flags) & SUBNET_FLAGS.TWILL_SUBNET_TUNNEL) !== 0;
+  return { nodeIp: tunnel ? ipv4FromBytes(address.subarray(12)) : ipv6FromBytes(address), tunnel };
 }
 
 /** Where node_slots (node_slots6 for IPv6) keeps the node subnets of one prefix length inside the cluster CIDR. */
@@ -212,7 +221,8 @@ export function rebuildFromNodeSubnets(maps: NodeSubnetMaps, layouts: NodeSlotLa
       const cidr = codec.cidr(key);
       const subnet = codec.decode(value);
       writeNodeSlot(slots, layouts[family], cidr, subnet);
-      if (family === 'ipv4') addNodeAddress(maps.nodeAddresses, subnet.nodeIp);
+      // VXLAN is accepted from the nodes' IPv4 addresses, whichever family they tunnel.
+      if (subnet.tunnel || family === 'ipv4') addNodeAddress(maps.nodeAddresses, subnet.nodeIp);
       return cidr;
     });
     writePrefixLengths(lengths, cidrs, layouts[family]);

@@ -35,6 +35,12 @@ export interface Datapath {
   close(): void;
 }
 
+/** Pinned maps whose value structs a build grew at their end (takeGrownValues), and where the load puts each. */
+const GROWN_MAPS: Array<{ name: 'endpoints' | 'node_subnets6'; of: (maps: DatapathMaps) => BpfMap }> = [
+  { name: 'endpoints', of: (maps) => maps.endpoints },
+  { name: 'node_subnets6', of: (maps) => maps.nodeSubnets6 },
+];
+
 // bpffs names may not contain dots; pin beside the old program, then rename over it.
 function replacePin(program: BpfProgram, path: string): void {
   const next = `${path}_next`;
@@ -49,7 +55,7 @@ export function loadDatapath(bpffsRoot: string, settings: DatapathSettings, atta
     ensurePrivateDirectory(directory);
   }
   const resizedCounters = takeResizedCounters(pins.map('counters'));
-  const grownEndpoints = takeGrownValues(pins.map('endpoints'), LAYOUTS.endpoint.size);
+  const grown = GROWN_MAPS.map((growable) => ({ ...growable, values: takeGrownValues(pins.map(growable.name), LAYOUTS[MAPS[growable.name].value].size) }));
   const adopted = (Object.keys(MAPS) as MapName[]).filter((name) => fs.existsSync(pins.map(name)));
   const { object, slotLayouts } = openDatapath(settings);
   object.pinMapsUnder(pins.maps, UNPINNED_MAPS).load();
@@ -69,9 +75,10 @@ export function loadDatapath(bpffsRoot: string, settings: DatapathSettings, atta
     resizedCounters.restore(maps.counters);
     log.info({ slots: resizedCounters.from, now: maps.counters.info.maxEntries }, 'counters map resized for the reasons of this build; counts carried over');
   }
-  if (grownEndpoints) {
-    grownEndpoints.restore(maps.endpoints);
-    log.info({ from: grownEndpoints.from, to: maps.endpoints.valueLength, slots: grownEndpoints.entries }, 'endpoints map grown for the fields of this build; its entries carried over');
+  for (const { name, values, of } of grown) {
+    if (!values) continue;
+    values.restore(of(maps));
+    log.info({ from: values.from, to: of(maps).valueLength, entries: values.entries }, `${name} map grown for the fields of this build; its entries carried over`);
   }
   // Before any link runs these programs: they look up this length in node_slots, and
   // VXLAN senders in node_addresses; and pods in endpoints.

@@ -4,7 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 
-import { familyOf, ipv6FromBigInt, type CidrsByFamily, type IpFamily } from '../../bpf/addresses';
+import { familyOf, hostPrefixLength, ipv6FromBigInt, type CidrsByFamily, type IpFamily } from '../../bpf/addresses';
 import { podSlots, type PodCidrs } from '../../bpf/endpoints';
 import { tunnelMac } from '../../bpf/node-subnets';
 import { ipv4FromNumber, parseIpPrefix, type Link, type Rtnl } from '../netlink';
@@ -77,19 +77,27 @@ export function ensureMasquerade(podCIDRs: PodCidrs, clusterCIDRs: CidrsByFamily
  * arrives unwrapped (see from_netdev).
  */
 export function tunnelAddress(podCIDR: string): string {
-  return ipv4FromNumber(podSlots({ ipv4: podCIDR }).ipv4 as number);
+  const family = familyOf(podCIDR);
+  const first = podSlots({ [family]: podCIDR })[family];
+  return family === 'ipv6' ? ipv6FromBigInt(first as bigint) : ipv4FromNumber(first as number);
 }
 
-/** The collect-metadata VXLAN device with the tunnel address and no other, at `mtu`, created once and reused after restarts. */
-export async function ensureTunnelDevice(rtnl: Rtnl, nodeIp: string, podCIDR: string, mtu: number, udpPort: number): Promise<Link> {
+/**
+ * The collect-metadata VXLAN device with the tunnel address of each pod CIDR and no
+ * other (but its IPv6 link-local one), at `mtu`, created once and reused after restarts.
+ */
+export async function ensureTunnelDevice(rtnl: Rtnl, nodeIp: string, podCIDRs: PodCidrs, mtu: number, udpPort: number): Promise<Link> {
   const existing = await rtnl.link(TUNNEL_DEVICE);
   const device = existing ?? (await rtnl.createVxlan({ name: TUNNEL_DEVICE, mac: tunnelMac(nodeIp), mtu }, udpPort));
   // The uplink's MTU may have changed while no agent ran.
   if (device.mtu !== mtu) await rtnl.setMtu(device.index, mtu);
-  const address = `${tunnelAddress(podCIDR)}/32`;
-  const held = await rtnl.addresses(device.index);
-  if (!held.includes(address)) await rtnl.addAddress(device.index, address);
-  for (const stale of held.filter((other) => other !== address)) await rtnl.deleteAddress(device.index, stale);
+  for (const family of ['ipv4', 'ipv6'] as const) {
+    const podCIDR = podCIDRs[family];
+    const address = podCIDR && `${tunnelAddress(podCIDR)}/${hostPrefixLength(podCIDR)}`;
+    const held = (await rtnl.addresses(device.index, family)).filter((other) => !other.startsWith('fe80:'));
+    if (address && !held.includes(address)) await rtnl.addAddress(device.index, address);
+    for (const stale of held.filter((other) => other !== address)) await rtnl.deleteAddress(device.index, stale);
+  }
   if (!device.up) await rtnl.setUp(device.index);
   return { ...device, mtu, up: true };
 }

@@ -10,7 +10,7 @@
 // and a newcomer can never take what an established node holds. A refusal lasts only
 // as long as its cause: once the holder of a subnet leaves, the next judgement admits
 // the node that wanted it.
-import { addressesByFamily, cidrsByFamily, ipToBigInt, parseIpPrefix, type IpFamily } from '../../bpf/addresses';
+import { addressesByFamily, cidrsByFamily, familyOf, ipToBigInt, parseIpPrefix, type IpFamily } from '../../bpf/addresses';
 import type { ClusterNode } from './cluster-nodes';
 
 /** Why a node's claim was refused: the label of twill_nodes_refused. */
@@ -33,9 +33,11 @@ export interface ClaimRules {
   podCIDR: string;
   nodeIp?: string;
   clusterCIDR?: string;
+  /** The family of the node address every family's subnet is routed to (vxlan: the IPv4 underlay); each family's own when absent. */
+  underlay?: IpFamily;
 }
 
-/** One family's claim of a node that is acted on: its pod subnet, routed to its address of that family. */
+/** One family's claim of a node that is acted on: its pod subnet, routed to its address of that family (or of the underlay's). */
 export interface AdmittedNode {
   name: string;
   cidr: string;
@@ -137,9 +139,14 @@ function lastAtOrBefore<T>(sorted: T[], value: bigint, key: (element: T) => bigi
 
 type Verdict = { reason: RefusalReason; detail: string } | undefined;
 
-/** The claims of one family, judged against this node's and the cluster's ranges of that family. */
+/**
+ * The claims of one family, judged against this node's and the cluster's ranges of that
+ * family. Routed to addresses of another family (an IPv4 underlay), an address is
+ * checked for what it is and for being another node's, not against the subnets.
+ */
 class FamilyJudge {
   readonly #family: IpFamily;
+  readonly #sameFamily: boolean;
   readonly #self: string;
   readonly #podCIDR: string;
   readonly #own: Range;
@@ -148,8 +155,9 @@ class FamilyJudge {
   readonly #ownAddress: bigint | undefined;
   readonly #holdings = new Holdings();
 
-  constructor(family: IpFamily, self: string, podCIDR: string, clusterCIDR: string | undefined, nodeIp: string | undefined) {
+  constructor(family: IpFamily, addressFamily: IpFamily, self: string, podCIDR: string, clusterCIDR: string | undefined, nodeIp: string | undefined) {
     this.#family = family;
+    this.#sameFamily = family === addressFamily;
     this.#self = self;
     this.#podCIDR = podCIDR;
     this.#own = rangeOf(podCIDR);
@@ -176,21 +184,22 @@ class FamilyJudge {
     if (overlap(subnet, this.#own)) return { reason: 'overlaps_this_node', detail: `podCIDR ${cidr} overlaps this node's pod CIDR ${this.#podCIDR}` };
     const holder = this.#holdings.rangeOverlapping(subnet);
     if (holder) return { reason: 'overlaps_node', detail: `podCIDR ${cidr} overlaps the pod subnet of node ${holder}, which claimed it first` };
-    const covered = this.#ownAddress !== undefined && contains(subnet, this.#ownAddress) ? this.#self : this.#holdings.addressWithin(subnet);
+    const covered = !this.#sameFamily ? undefined : this.#ownAddress !== undefined && contains(subnet, this.#ownAddress) ? this.#self : this.#holdings.addressWithin(subnet);
     if (covered) return { reason: 'covers_node_address', detail: `podCIDR ${cidr} holds the address of node ${covered}` };
     this.#holdings.add(subnet, address, name);
     return undefined;
   }
 
   #addressProblem(internalIP: string, address: bigint): string | undefined {
-    const kind = NOT_UNICAST[this.#family].find(([range]) => contains(range, address));
+    const kind = NOT_UNICAST[familyOf(internalIP)].find(([range]) => contains(range, address));
     if (kind) return `internalIP ${internalIP} is ${kind[1]}, not a node's unicast address`;
     if (address === this.#ownAddress) return `internalIP ${internalIP} is this node's own address`;
-    if (this.#cluster && contains(this.#cluster, address)) return `internalIP ${internalIP} lies in the cluster CIDR ${this.#clusterCIDR}`;
-    if (contains(this.#own, address)) return `internalIP ${internalIP} lies in this node's pod CIDR ${this.#podCIDR}`;
     const point = { first: address, last: address };
     const sharer = this.#holdings.addressWithin(point);
     if (sharer) return `internalIP ${internalIP} is already the address of node ${sharer}`;
+    if (!this.#sameFamily) return undefined;
+    if (this.#cluster && contains(this.#cluster, address)) return `internalIP ${internalIP} lies in the cluster CIDR ${this.#clusterCIDR}`;
+    if (contains(this.#own, address)) return `internalIP ${internalIP} lies in this node's pod CIDR ${this.#podCIDR}`;
     const holder = this.#holdings.rangeOverlapping(point);
     return holder ? `internalIP ${internalIP} lies in the pod subnet of node ${holder}` : undefined;
   }
@@ -215,7 +224,10 @@ export function judgeClaims(nodes: ClusterNode[], rules: ClaimRules): Judgement 
   const own = cidrsByFamily(rules.podCIDR);
   const clusters = rules.clusterCIDR ? cidrsByFamily(rules.clusterCIDR) : {};
   const ownAddresses = rules.nodeIp ? addressesByFamily(rules.nodeIp) : {};
-  const families = (Object.keys(own) as IpFamily[]).map((family) => ({ family, judge: new FamilyJudge(family, rules.self, own[family] as string, clusters[family], ownAddresses[family]) }));
+  const families = (Object.keys(own) as IpFamily[]).map((family) => {
+    const addressFamily = rules.underlay ?? family;
+    return { family, addressFamily, judge: new FamilyJudge(family, addressFamily, rules.self, own[family] as string, clusters[family], ownAddresses[addressFamily]) };
+  });
   const judgement: Judgement = { admitted: [], refused: [] };
   const seen = new Set<string>();
 
@@ -242,15 +254,15 @@ export function judgeClaims(nodes: ClusterNode[], rules: ClaimRules): Judgement 
       continue;
     }
 
-    for (const { family, judge } of families) {
+    for (const { family, addressFamily, judge } of families) {
       const cidr = claims[family];
-      const internalIP = addresses[family];
+      const internalIP = addresses[addressFamily];
       const refuse = (reason: RefusalReason, detail: string): void => {
         judgement.refused.push({ name: node.name, family, ...(cidr !== undefined ? { podCIDR: cidr } : {}), ...(internalIP !== undefined ? { internalIP } : {}), reason, detail });
       };
       const name = FAMILY_NAME[family];
       if (!cidr) refuse('missing_family', `node ${node.name} lists no ${name} pod CIDR (only ${node.podCIDR}) in a cluster with ${name} pods: its pods cannot be reached over ${name}`);
-      else if (!internalIP) refuse('missing_family', `node ${node.name} lists no ${name} internalIP (only ${node.internalIP}) to route its ${name} pod subnet ${cidr} to`);
+      else if (!internalIP) refuse('missing_family', `node ${node.name} lists no ${FAMILY_NAME[addressFamily]} internalIP (only ${node.internalIP}) to route its ${name} pod subnet ${cidr} to`);
       else {
         const verdict = judge.judge(node.name, cidr, internalIP);
         if (verdict) refuse(verdict.reason, verdict.detail);

@@ -4,7 +4,7 @@
 // removed, and nothing is ever flushed, so established flows never see a gap.
 import type { Logger } from 'pino';
 
-import { familyOf, type IpFamily } from '../../bpf/addresses';
+import { familyOf, ipv4ToBytes, type IpFamily } from '../../bpf/addresses';
 import { NODE_SUBNET_CODECS, addNodeAddress, removeNodeAddress, tunnelMac, writeNodeSlot, writePrefixLengths, type NodeSlotLayout, type NodeSlotLayouts, type NodeSubnet, type NodeSubnetMaps } from '../../bpf/node-subnets';
 import type { Rtnl } from '../netlink';
 import type { BpfMap } from '../../bpf/tsbpf';
@@ -40,6 +40,21 @@ interface Remote extends NodeSubnet {
 }
 
 const FAMILIES: IpFamily[] = ['ipv4', 'ipv6'];
+
+/**
+ * The next hop of an IPv6 route into the VXLAN device towards the node at `nodeIp`
+ * (IPv4): a link-local address made of it, whose permanent neighbour entry is the node's
+ * tunnel MAC, as the IPv4 route's next hop is the node's address itself.
+ */
+export function tunnelGateway6(nodeIp: string): string {
+  const [a, b, c, d] = ipv4ToBytes(nodeIp);
+  return `fe80::${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+}
+
+/** The gateway of a remote's host route: its node's address, or for IPv6 in the tunnel, tunnelGateway6. */
+const gatewayOf = (remote: Remote): string => (remote.tunnel && remote.family === 'ipv6' ? tunnelGateway6(remote.nodeIp) : remote.nodeIp);
+/** The IPv4 node addresses `remotes` are routed to: the addresses VXLAN is accepted from. */
+const underlayAddresses = (remotes: Iterable<Remote>): Set<string> => new Set([...remotes].map((remote) => remote.nodeIp).filter((nodeIp) => familyOf(nodeIp) === 'ipv4'));
 
 export class NodeSync {
   readonly #options: NodeSyncOptions;
@@ -95,9 +110,8 @@ export class NodeSync {
     this.#writePrefixLengths([...current.keys(), ...desired.keys()]);
     await this.#write(writes);
     await this.#remove(departed);
-    const nodeIpsOf = (remotes: Iterable<Remote>): Set<string> => new Set([...remotes].filter((remote) => remote.family === 'ipv4').map((remote) => remote.nodeIp));
-    const desiredNodeIps = nodeIpsOf(desired.values());
-    await this.#forgetNodes([...nodeIpsOf(current.values())].filter((nodeIp) => !desiredNodeIps.has(nodeIp)));
+    const desiredNodeIps = underlayAddresses(desired.values());
+    await this.#forgetNodes([...underlayAddresses(current.values())].filter((nodeIp) => !desiredNodeIps.has(nodeIp)));
     this.#writePrefixLengths(desired.keys());
     if (this.#strayRoutesPossible) {
       await this.#removeStrayRoutes(desired);
@@ -127,9 +141,9 @@ export class NodeSync {
     const { routeDevice, maps, rtnl } = this.#options;
     await rtnl.pipeline(remotes, async (remote) => {
       const subnet = { nodeIp: remote.nodeIp, tunnel: remote.tunnel };
-      if (remote.tunnel) await rtnl.addPermanentNeighbour(routeDevice, remote.nodeIp, tunnelMac(remote.nodeIp));
-      await rtnl.addRoute({ destination: remote.cidr, ifindex: routeDevice, gateway: remote.nodeIp, onlink: true, protocol: TWILL_ROUTE_PROTOCOL }, { replace: true });
-      if (remote.family === 'ipv4') addNodeAddress(maps.nodeAddresses, remote.nodeIp);
+      if (remote.tunnel) await rtnl.addPermanentNeighbour(routeDevice, gatewayOf(remote), tunnelMac(remote.nodeIp));
+      await rtnl.addRoute({ destination: remote.cidr, ifindex: routeDevice, gateway: gatewayOf(remote), onlink: true, protocol: TWILL_ROUTE_PROTOCOL }, { replace: true });
+      if (familyOf(remote.nodeIp) === 'ipv4') addNodeAddress(maps.nodeAddresses, remote.nodeIp);
       const codec = NODE_SUBNET_CODECS[remote.family];
       const { subnets, slots, layout } = this.#mapsOf(remote.family);
       subnets.update(codec.key(remote.cidr), codec.encode(subnet));
@@ -144,16 +158,19 @@ export class NodeSync {
       const { subnets, slots, layout } = this.#mapsOf(remote.family);
       writeNodeSlot(slots, layout, remote.cidr, undefined);
       subnets.delete(NODE_SUBNET_CODECS[remote.family].key(remote.cidr));
-      await rtnl.deleteRoute({ destination: remote.cidr, ifindex: routeDevice, gateway: remote.nodeIp, protocol: TWILL_ROUTE_PROTOCOL });
+      await rtnl.deleteRoute({ destination: remote.cidr, ifindex: routeDevice, gateway: gatewayOf(remote), protocol: TWILL_ROUTE_PROTOCOL });
     });
   }
 
-  /** IPv4 addresses no node has any more (it left, or its address changed): their VXLAN is refused, and their tunnel neighbour goes. */
+  /** IPv4 addresses no node has any more (it left, or its address changed): their VXLAN is refused, and their tunnel neighbours go. */
   async #forgetNodes(nodeIps: string[]): Promise<void> {
     const { mode, routeDevice, maps, rtnl } = this.#options;
     await rtnl.pipeline(nodeIps, async (nodeIp) => {
       removeNodeAddress(maps.nodeAddresses, nodeIp);
-      if (mode === 'vxlan') await rtnl.deleteNeighbour(routeDevice, nodeIp);
+      if (mode === 'vxlan') {
+        await rtnl.deleteNeighbour(routeDevice, nodeIp);
+        await rtnl.deleteNeighbour(routeDevice, tunnelGateway6(nodeIp));
+      }
     });
   }
 

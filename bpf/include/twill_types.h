@@ -179,7 +179,12 @@ struct node_subnet6_key {
 };
 
 struct node_subnet6 {
-	__u8 node_ip6[16]; /* the node's IPv6 address: the next hop of its IPv6 pods */
+	/*
+	 * Where the node's IPv6 pods are reached: natively, its IPv6 address (the next hop);
+	 * tunnelled, its IPv4 address, the VXLAN underlay, as ::ffff:a.b.c.d.
+	 */
+	__u8 node_ip6[16];
+	__u32 flags; /* enum twill_subnet_flag */
 };
 
 /*

@@ -22,7 +22,9 @@ import { needsRoot, testObjects } from '../helpers/kernel';
 import { TestNetns } from '../helpers/netns';
 import { type TestNode, newContainerID, standaloneNode } from '../lab/node';
 import { TEST_ATTACH } from '../helpers/processes';
-import { pinnedCounters, withPinnedMap } from '../../bpf/pinned-maps';
+import { pinnedCounters, pinnedRemoteSubnets, withPinnedMap } from '../../bpf/pinned-maps';
+import { nodeSubnet6Key } from '../../bpf/node-subnets';
+import { ipv6ToBytes } from '../../bpf/addresses';
 import { ping } from '../helpers/traffic';
 
 describe('agent restarts', needsRoot, () => {
@@ -163,6 +165,26 @@ describe('agent restarts', needsRoot, () => {
     await node.startAgent();
     assert.equal(withPinnedMap(node.bpffsRoot, 'endpoints', (map) => map.valueLength), LAYOUTS.endpoint.size, 'grown to this build\'s values');
     assert.deepEqual(endpoints(), live, 'every pod in its slot, as before');
+    assert.ok(podsTalk());
+  });
+
+  test('an upgrade over a node_subnets6 map pinned before IPv6 went into the tunnel (16-byte values) loads, and keeps every subnet', async () => {
+    await node.stopAgent('SIGTERM');
+    const pin = pinPaths(node.bpffsRoot).map('node_subnets6');
+    const older = `${pin}_older`;
+    execFileSync('bpftool', ['map', 'create', older, 'type', 'hash', 'key', String(LAYOUTS.node_subnet6_key.size), 'value', '16', 'entries', '16384', 'name', 'node_subnets6']);
+    const replacement = BpfMap.openPinned(older);
+    try {
+      replacement.update(nodeSubnet6Key('fd00:10:250::/64'), ipv6ToBytes('fd00:60::2'));
+    } finally {
+      replacement.close();
+    }
+    fs.renameSync(older, pin);
+
+    await node.startAgent();
+    assert.equal(withPinnedMap(node.bpffsRoot, 'node_subnets6', (map) => map.valueLength), LAYOUTS.node_subnet6.size, "grown to this build's values");
+    assert.deepEqual(pinnedRemoteSubnets(node.bpffsRoot).filter((subnet) => subnet.cidr.includes(':')), [{ cidr: 'fd00:10:250::/64', nodeIp: 'fd00:60::2', tunnel: false }], 'the subnet carried over, natively routed');
+    withPinnedMap(node.bpffsRoot, 'node_subnets6', (map) => map.delete(nodeSubnet6Key('fd00:10:250::/64')));
     assert.ok(podsTalk());
   });
 

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { readCounters, type Counter } from '../../bpf/counters';
 import { PROGRAMS, type ProgramName } from '../../bpf/datapath';
 import { writeEndpoint, type Endpoint, type PodCidrs } from '../../bpf/endpoints';
-import { LAYOUTS, SUBNET_FLAGS, slotKey, type DirectionName, type ReasonName } from '../../bpf/layouts';
+import { LAYOUTS, SUBNET_FLAGS, slotKey, type DirectionName, type FamilyName, type ReasonName } from '../../bpf/layouts';
 import { encodeNodeSubnet, encodeNodeSubnet6, nodeSubnet6Key, nodeSubnetKey, nodeSubnetMapsOf, rebuildFromNodeSubnets } from '../../bpf/node-subnets';
 import { openDatapath, type DatapathSettings } from '../../bpf/open-datapath';
 import type { BpfMap, BpfObject, BpfProgram } from '../../bpf/tsbpf';
@@ -127,14 +127,14 @@ const macOf = (packet: Buffer, offset: number): string => Array.from(packet.suba
 // node_slots, an array, when the agent has a cluster CIDR; the /16 stays in the hash.
 const CLUSTER_CIDR = '10.0.0.0/8';
 
-/** The datapath loaded for this node, with its pods and the other nodes' subnets (IPv6 ones: `subnets6`, CIDR and node address). */
+/** The datapath loaded for this node, with its pods and the other nodes' subnets (IPv6 ones: `subnets6`, CIDR and node address: IPv6, or IPv4 for a subnet in the tunnel). */
 function loadNode(settings: Omit<DatapathSettings, 'podCIDRs' | 'nodeIp'>, podCIDRs: PodCidrs = { ipv4: POD_CIDR }, pods: Endpoint[] = [podA, podB, podC], subnets6: Array<[string, string]> = []): { object: BpfObject; counters: BpfMap; programs: Map<ProgramName, BpfProgram> } {
   const opened = openDatapath({ podCIDRs, nodeIp: NODE_IP, clusterCIDR: CLUSTER_CIDR, ...settings });
   const object = opened.object.load();
   const maps = { endpoints: object.map('endpoints'), ...nodeSubnetMapsOf(object) };
   for (const pod of pods) writeEndpoint(maps.endpoints, podCIDRs, pod);
   for (const [address, prefixLength, nodeIp, flags] of subnets) maps.nodeSubnets.update(nodeSubnetKey(`${address}/${prefixLength}`), encodeNodeSubnet({ nodeIp, tunnel: flags === SUBNET_FLAGS.TWILL_SUBNET_TUNNEL }));
-  for (const [cidr, nodeIp] of subnets6) maps.nodeSubnets6.update(nodeSubnet6Key(cidr), encodeNodeSubnet6({ nodeIp, tunnel: false }));
+  for (const [cidr, nodeIp] of subnets6) maps.nodeSubnets6.update(nodeSubnet6Key(cidr), encodeNodeSubnet6({ nodeIp, tunnel: !nodeIp.includes(':') }));
   rebuildFromNodeSubnets(maps, opened.slotLayouts);
   Object.values(maps).forEach((map) => map.close());
   return { object, counters: object.map('counters'), programs: new Map(PROGRAMS.map((name) => [name, object.program(name)])) };
@@ -152,11 +152,12 @@ const snapshot = (counters: BpfMap): Map<string, bigint> => new Map(readCounters
  * Runs `packet` through `program` and checks that exactly the counter `counted` moved,
  * by one, under the family of the frame's EtherType (ARP and the rest count as IPv4).
  */
-function runCounted(node: ReturnType<typeof loadNode>, program: ProgramName, packet: Buffer, counted: [ReasonName, DirectionName]): { retval: number; packet: Buffer } {
+/** Runs `packet` through `program`; the counter of `counted` in the family of the packet's EtherType (or `family`: an unwrapped packet counts as its inner one) must move by one, and no other. */
+function runCounted(node: ReturnType<typeof loadNode>, program: ProgramName, packet: Buffer, counted: [ReasonName, DirectionName], family?: FamilyName): { retval: number; packet: Buffer } {
   const before = snapshot(node.counters);
   const result = (node.programs.get(program) as BpfProgram).testRun(packet);
   const moved = [...snapshot(node.counters)].filter(([key, packets]) => packets !== (before.get(key) ?? 0n));
-  const key = [counted[0], packet.readUInt16BE(12) === 0x86dd ? 'TWILL_IPV6' : 'TWILL_IPV4', counted[1]].join('/');
+  const key = [counted[0], family ?? (packet.readUInt16BE(12) === 0x86dd ? 'TWILL_IPV6' : 'TWILL_IPV4'), counted[1]].join('/');
   assert.deepEqual(moved, [[key, (before.get(key) ?? 0n) + 1n]], 'exactly one counter moved, by one');
   return result;
 }
@@ -390,7 +391,7 @@ const rows6: Row[] = [
   { name: 'IPv6 from the network, cut short: dropped as malformed', program: 'from_netdev', packet: truncated(ipv6Frame({ source: '2001:db8::9', destination: pod6B.ip6, nextHeader: 17, payload: Buffer.alloc(16) })), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_MALFORMED', 'TWILL_FROM_NETDEV'] },
   { name: 'IPv6 routed by the stack to the pod behind this veth: counted as delivered', program: 'to_pod', packet: ipv6Frame({ source: '2001:db8::9', destination: pod6A.ip6, nextHeader: 17, payload: Buffer.alloc(16) }), verdict: TC_ACT_OK, counted: ['TWILL_DELIVERED_LOCAL', 'TWILL_TO_POD'] },
   { name: 'IPv6 on a veth that is not the pod’s: passed', program: 'to_pod', packet: ipv6Frame({ source: '2001:db8::9', destination: pod6B.ip6, nextHeader: 17, payload: Buffer.alloc(16) }), verdict: TC_ACT_OK, counted: ['TWILL_PASSED_NOT_POD', 'TWILL_TO_POD'] },
-  { name: 'to the tunnel, IPv6: counted as such and left to the device', program: 'to_tunnel', packet: fromPodA6('fd00:10:244:2::7'), verdict: TC_ACT_OK, counted: ['TWILL_PASSED_NOT_IPV4', 'TWILL_TO_TUNNEL'] },
+  { name: 'to the tunnel, IPv6 for a natively routed subnet: dropped, there is no tunnel to it', program: 'to_tunnel', packet: fromPodA6('fd00:10:244:1::7'), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_NO_TUNNEL', 'TWILL_TO_TUNNEL'] },
 ];
 
 for (const [where, clusterCIDR] of [['node_slots6 and the hash', `${CLUSTER_CIDR},${CLUSTER_CIDR6}`], ['the hash alone (no IPv6 cluster CIDR)', CLUSTER_CIDR]] as const) {
@@ -430,15 +431,69 @@ describe('datapath verdicts in an IPv6-only node', needsRoot, () => {
   for (const row of rows) test(row.name, () => checkRow(row, runCounted(node, row.program, row.packet, row.counted)));
 });
 
+// IPv6 pods of a vxlan node: their packets to another node's IPv6 subnet are wrapped
+// in VXLAN over IPv4, to the node's IPv4 address, and unwrapped on arrival, as IPv4
+// pods' are. Node 3 (192.168.60.3) owns the tunnelled fd00:10:244:2::/64.
 describe('IPv6 in a vxlan node', needsRoot, () => {
+  const NODE3 = '192.168.60.3';
   let node: ReturnType<typeof loadNode>;
   before(() => {
-    node = loadNode({ uplinkIfindex: 1, tunnelIfindex: 2, vxlanPort: VXLAN_PORT }, { ipv4: POD_CIDR, ipv6: POD_CIDR6 }, [pod6A, pod6B]);
+    node = loadNode({ uplinkIfindex: 1, tunnelIfindex: 2, vxlanPort: VXLAN_PORT }, { ipv4: POD_CIDR, ipv6: POD_CIDR6 }, [pod6A, pod6B], [['fd00:10:244:2::/64', NODE3]]);
   });
   after(() => unload(node));
+  const fromNode3 = (inner: Buffer, outerSource = NODE3): Buffer => vxlanPacket(outerSource, NODE_IP, inner, { port: VXLAN_PORT });
+  const remote6 = (destination: string, options: { hopLimit?: number; nextHeader?: number } = {}): Buffer => ipv6Frame({ source: 'fd00:10:244:2::7', destination, nextHeader: options.nextHeader ?? 17, payload: Buffer.alloc(16), hopLimit: options.hopLimit });
+
+  test('an IPv6 pod to a tunnelled IPv6 subnet: wrapped in VXLAN over IPv4 to its node, hop limit down, redirected to the uplink', () => {
+    const packet = fromPodA6('fd00:10:244:2::7');
+    const result = runCounted(node, 'from_pod', packet, ['TWILL_FORWARDED_REMOTE', 'TWILL_FROM_POD']);
+    assert.equal(result.retval, TC_ACT_REDIRECT);
+    const wrapped = result.packet;
+    assert.equal(wrapped.length, packet.length + 50, 'outer IPv4, UDP, VXLAN and inner Ethernet');
+    const [ip, udp, inner] = [14, 34, 50];
+    assert.equal(wrapped.readUInt16BE(12), 0x0800, 'outer IPv4');
+    assert.deepEqual([ipv4FromBytes(wrapped.subarray(ip + 12, ip + 16)), ipv4FromBytes(wrapped.subarray(ip + 16, ip + 20))], [NODE_IP, NODE3]);
+    assert.ok(ipv4ChecksumValid(wrapped), 'outer header checksum');
+    assert.equal(wrapped.readUInt16BE(udp + 2), VXLAN_PORT);
+    assert.equal(wrapped.readUInt16BE(udp + 4), wrapped.length - 34, 'UDP length');
+    assert.deepEqual([macOf(wrapped, inner), macOf(wrapped, inner + 6), wrapped.readUInt16BE(inner + 12)], ['02:76:c0:a8:3c:03', '02:76:c0:a8:3c:01', 0x86dd], 'inner Ethernet: the VXLAN devices, IPv6');
+    const innerFrame = wrapped.subarray(inner);
+    assert.equal(hopLimitOf(innerFrame), 63, 'inner hop limit down by one');
+    assert.deepEqual(innerFrame.subarray(14 + 8), packet.subarray(14 + 8), 'addresses and payload unchanged');
+  });
+
+  test('IPv6 in VXLAN from the node owning its source, for a pod here: unwrapped, hop limit down, redirected into the pod', () => {
+    const inner = remote6(pod6B.ip6);
+    const result = runCounted(node, 'from_netdev', fromNode3(inner), ['TWILL_DELIVERED_LOCAL', 'TWILL_FROM_NETDEV'], 'TWILL_IPV6');
+    assert.equal(result.retval, TC_ACT_REDIRECT);
+    assert.equal(result.packet.length, inner.length);
+    assert.equal(result.packet.readUInt16BE(12), 0x86dd, 'the Ethernet header says IPv6 again');
+    assert.deepEqual([macOf(result.packet, 0), macOf(result.packet, 6)], [podB.podMac, podB.hostMac]);
+    assert.equal(hopLimitOf(result.packet), 63);
+    assert.deepEqual(result.packet.subarray(14 + 8), inner.subarray(14 + 8), 'addresses and payload unchanged');
+  });
+
+  const declined: Array<[string, Buffer]> = [
+    ['from a node that does not own the inner source', fromNode3(remote6(pod6B.ip6), '192.168.60.5')],
+    ['an inner destination that is no pod', fromNode3(remote6('fd00:10:244::99'))],
+    ['an inner hop limit of 1', fromNode3(remote6(pod6B.ip6, { hopLimit: 1 }))],
+    ['an inner extension header', fromNode3(remote6(pod6B.ip6, { nextHeader: 60 }))],
+    ['an inner source that is no pod subnet', fromNode3(ipv6Frame({ source: '2001:db8::3', destination: pod6B.ip6, nextHeader: 17, payload: Buffer.alloc(16) }))],
+  ];
+  for (const [what, packet] of declined) {
+    test(`IPv6 in VXLAN with ${what}: left whole to the VXLAN device`, () => {
+      const result = runCounted(node, 'from_netdev', packet, ['TWILL_PASSED_NOT_POD', 'TWILL_FROM_NETDEV']);
+      assert.equal(result.retval, TC_ACT_OK);
+      assert.deepEqual(result.packet, packet, 'the packet is unchanged');
+    });
+  }
+
   const rows: Row[] = [
     { name: "unwrapped from the network, an IPv6 source in this node's pod CIDR: dropped", program: 'from_netdev', packet: ipv6Frame({ source: 'fd00:10:244::9', destination: '2001:db8::1', nextHeader: 17, payload: Buffer.alloc(16) }), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_NOT_WRAPPED', 'TWILL_FROM_NETDEV'] },
+    { name: 'unwrapped from the network, an IPv6 source in a tunnelled subnet: dropped', program: 'from_netdev', packet: remote6(pod6B.ip6), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_NOT_WRAPPED', 'TWILL_FROM_NETDEV'] },
     { name: "a pod's IPv6 datagram to the VXLAN port of a host: dropped", program: 'from_pod', packet: fromPodA6('2001:db8::1', { destinationPort: VXLAN_PORT }), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_TUNNEL_FROM_POD', 'TWILL_FROM_POD'] },
+    { name: 'to the tunnel, IPv6 for a tunnelled subnet: key set to its node, sent on', program: 'to_tunnel', packet: ipv6Frame({ source: 'fd00:10:244::', destination: 'fd00:10:244:2::7', nextHeader: 17, payload: Buffer.alloc(16) }), verdict: TC_ACT_OK, counted: ['TWILL_FORWARDED_REMOTE', 'TWILL_TO_TUNNEL'] },
+    { name: 'to the tunnel, IPv6 for no node subnet: dropped', program: 'to_tunnel', packet: ipv6Frame({ source: 'fd00:10:244::', destination: 'ff02::16', nextHeader: 0, payload: Buffer.alloc(16) }), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_NO_TUNNEL', 'TWILL_TO_TUNNEL'] },
   ];
   for (const row of rows) test(row.name, () => checkRow(row, runCounted(node, row.program, row.packet, row.counted)));
 });

@@ -60,8 +60,8 @@ export function tcpExchange(ns: string, address: string, port: number): string {
   return inNetns(ns, process.execPath, ['-e', CLIENT, address, String(port)]);
 }
 
-// Prints each datagram it gets as hex, one a line, after "ready".
-const UDP_LISTENER = `const socket = require('dgram').createSocket('udp4');
+// Prints each datagram it gets as hex, one a line, after "ready"; IPv6 for an IPv6 address.
+const UDP_LISTENER = `const socket = require('dgram').createSocket(process.argv[1].includes(':') ? 'udp6' : 'udp4');
 socket.on('message', (message) => process.stdout.write(message.toString('hex') + '\\n'));
 socket.bind(Number(process.argv[2]), process.argv[1], () => process.stdout.write('ready\\n'));`;
 const LISTENER_READY_MS = 5_000;

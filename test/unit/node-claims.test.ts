@@ -134,6 +134,21 @@ describe('node claims', () => {
     assert.deepEqual(judgeClaims(real, ipv6Only), { admitted: [REAL_ADMITTED_DUAL[1], REAL_ADMITTED_DUAL[3]], refused: [] });
   });
 
+  test('in vxlan mode both families are routed to the IPv4 underlay: an IPv6 subnet is admitted with its node\'s IPv4 address, and needs one', () => {
+    const vxlan: ClaimRules = { ...dual, underlay: 'ipv4' };
+    const judgement = judgeClaims(real, vxlan);
+    assert.deepEqual(judgement.admitted, [
+      REAL_ADMITTED[0],
+      { name: 'node2', cidr: 'fd00:10:244:2::/64', nodeIp: '192.168.60.12' },
+      REAL_ADMITTED[1],
+      { name: 'node3', cidr: 'fd00:10:244:3::/64', nodeIp: '192.168.60.13' },
+    ]);
+    const ipv6Addressed = judgeClaims([...real, { name: 'v6addr', podCIDR: 'fd00:10:244:9::/64', internalIP: 'fd00:60::19' }], { ...vxlan, podCIDR: 'fd00:10:244:1::/64', clusterCIDR: 'fd00:10:244::/56' });
+    assert.deepEqual(ipv6Addressed.refused.map((node) => [node.name, node.reason, node.detail]), [['v6addr', 'missing_family', 'node v6addr lists no IPv4 internalIP (only fd00:60::19) to route its IPv6 pod subnet fd00:10:244:9::/64 to']]);
+    const sharing = judgeClaims([...real, { name: 'copycat', podCIDR: '10.244.9.0/24,fd00:10:244:9::/64', internalIP: '192.168.60.12,fd00:60::19' }], vxlan);
+    assert.deepEqual(sharing.refused.map((node) => [node.family, node.reason]), [['ipv4', 'address'], ['ipv6', 'address']], "another node's IPv4 address, in either family");
+  });
+
   test('the nodes file takes podCIDRs and internalIPs as lists, one per family, beside the single fields', () => {
     const parsed = parseNodeList(
       [
