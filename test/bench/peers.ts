@@ -70,8 +70,8 @@ function runReferencePlugin(node: string, command: 'ADD' | 'DEL', pod: { contain
   return out.trim() ? (JSON.parse(out) as Record<string, unknown>) : {};
 }
 
-/** The network config Flannel's plugin hands to bridge for a node owning `podSubnet`. */
-export function flannelBridgeConfig(podSubnet: string, clusterCidr: string, mtu: number, dataDir: string): Record<string, unknown> {
+/** The network config Flannel's plugin hands to bridge for a node owning `podSubnet` (and, dual-stack, `ipv6`'s subnet). */
+export function flannelBridgeConfig(podSubnet: string, clusterCidr: string, mtu: number, dataDir: string, ipv6?: { subnet: string; clusterCidr: string }): Record<string, unknown> {
   return {
     cniVersion: '1.0.0',
     name: 'cbr0',
@@ -82,24 +82,35 @@ export function flannelBridgeConfig(podSubnet: string, clusterCidr: string, mtu:
     isGateway: true,
     isDefaultGateway: true,
     ipMasq: false,
-    ipam: { type: 'host-local', ranges: [[{ subnet: podSubnet }]], routes: [{ dst: clusterCidr }], dataDir },
+    ipam: {
+      type: 'host-local',
+      ranges: [[{ subnet: podSubnet }], ...(ipv6 ? [[{ subnet: ipv6.subnet }]] : [])],
+      routes: [{ dst: clusterCidr }, ...(ipv6 ? [{ dst: ipv6.clusterCidr }] : [])],
+      dataDir,
+    },
   };
 }
 
-function addedAddress(result: Record<string, unknown>): string {
-  return (result as { ips: Array<{ address: string }> }).ips[0].address.split('/')[0];
+/** The result's first address, or its IPv6 one. */
+function addedAddress(result: Record<string, unknown>, ipv6 = false): string {
+  const ips = (result as { ips: Array<{ address: string }> }).ips.map((entry) => entry.address.split('/')[0]);
+  return (ipv6 ? ips.find((address) => address.includes(':')) : ips[0]) as string;
 }
 
 /**
  * Two Flannel-style nodes on a wire, pods on node 1 (two) and node 2 (one).
- * Hosts: node1, node2 (the wire), pod1 and pod2 on node 1, remote on node 2.
+ * Hosts: node1, node2 (the wire), pod1 and pod2 on node 1, remote on node 2; with
+ * `dualStack` (vxlan only), the pods have IPv6 addresses too, which the same VXLAN
+ * devices carry over the IPv4 wire, and the hosts pod1v6 and remotev6 are those.
  */
-export function flannelNodes(backend: FlannelBackend): Topology {
+export function flannelNodes(backend: FlannelBackend, { dualStack = false } = {}): Topology {
+  if (dualStack && backend !== 'vxlan') throw new Error('dual-stack Flannel-style nodes are built for vxlan only');
   return building((namespaces, directories) => {
     const clusterCidr = '10.246.0.0/16';
+    const clusterCidr6 = 'fd00:246::/48';
     const mtu = backend === 'vxlan' ? VXLAN_MTU : WIRE_MTU;
     const nodes = [1, 2].map((n) => {
-      const node = { ns: new TestNetns(`fl${backend}-node${n}`), ip: `192.168.61.${10 + n}`, subnet: `10.246.${n}.0/24`, mac: `02:f1:00:00:00:0${n}`, ipamDir: '' };
+      const node = { ns: new TestNetns(`fl${backend}-node${n}`), ip: `192.168.61.${10 + n}`, subnet: `10.246.${n}.0/24`, subnet6: `fd00:246:${n}::/64`, mac: `02:f1:00:00:00:0${n}`, ipamDir: '' };
       namespaces.push(node.ns);
       node.ipamDir = fs.mkdtempSync(path.join(os.tmpdir(), 'twill-bench-host-local-'));
       directories.push(node.ipamDir);
@@ -114,6 +125,7 @@ export function flannelNodes(backend: FlannelBackend): Topology {
       // Bridged frames skip iptables: the bridge's fastest honest setting. (kubeadm
       // turns this on for kube-proxy, which costs a Flannel node more.)
       node.ns.exec('sysctl', ['-qw', 'net.bridge.bridge-nf-call-iptables=0']);
+      if (dualStack) node.ns.exec('sysctl', ['-qw', 'net.ipv6.conf.all.forwarding=1', 'net.bridge.bridge-nf-call-ip6tables=0']);
     }
     for (const [self, other] of [[one, two], [two, one]]) {
       if (backend === 'host-gw') {
@@ -129,19 +141,29 @@ export function flannelNodes(backend: FlannelBackend): Topology {
       self.ns.exec('ip', ['neigh', 'replace', otherVtep, 'lladdr', other.mac, 'dev', 'flannel.1', 'nud', 'permanent']);
       self.ns.exec('bridge', ['fdb', 'append', other.mac, 'dev', 'flannel.1', 'dst', other.ip]);
       self.ns.exec('ip', ['route', 'add', other.subnet, 'via', otherVtep, 'dev', 'flannel.1', 'onlink']);
+      if (dualStack) {
+        // As for IPv4: the device holds its pod subnet's network address, the other's is its neighbour.
+        const [vtep6, otherVtep6] = [self.subnet6.split('/')[0], other.subnet6.split('/')[0]];
+        self.ns.exec('ip', ['-6', 'addr', 'add', `${vtep6}/128`, 'dev', 'flannel.1', 'nodad']);
+        self.ns.exec('ip', ['-6', 'neigh', 'replace', otherVtep6, 'lladdr', other.mac, 'dev', 'flannel.1', 'nud', 'permanent']);
+        self.ns.exec('ip', ['-6', 'route', 'add', other.subnet6, 'via', otherVtep6, 'dev', 'flannel.1', 'onlink']);
+      }
     }
-    const addPod = (node: (typeof nodes)[number], tag: string): Host => {
+    const addPod = (node: (typeof nodes)[number], tag: string): Record<string, unknown> => {
       const pod = new TestNetns(`fl${backend}-${tag}`);
       namespaces.push(pod);
-      const result = runReferencePlugin(node.ns.name, 'ADD', { containerID: crypto.randomBytes(32).toString('hex'), netns: pod.path }, flannelBridgeConfig(node.subnet, clusterCidr, mtu, node.ipamDir));
-      return { ns: pod.name, ip: addedAddress(result) };
+      const ipv6 = dualStack ? { subnet: node.subnet6, clusterCidr: clusterCidr6 } : undefined;
+      return { ns: pod.name, ...runReferencePlugin(node.ns.name, 'ADD', { containerID: crypto.randomBytes(32).toString('hex'), netns: pod.path }, flannelBridgeConfig(node.subnet, clusterCidr, mtu, node.ipamDir, ipv6)) };
     };
+    const [pod1, pod2, remote] = [addPod(one, 'pod1'), addPod(one, 'pod2'), addPod(two, 'remote')];
+    const host = (result: Record<string, unknown>, ipv6 = false): Host => ({ ns: result.ns as string, ip: addedAddress(result, ipv6) });
     return {
       node1: { ns: one.ns.name, ip: one.ip },
       node2: { ns: two.ns.name, ip: two.ip },
-      pod1: addPod(one, 'pod1'),
-      pod2: addPod(one, 'pod2'),
-      remote: addPod(two, 'remote'),
+      pod1: host(pod1),
+      pod2: host(pod2),
+      remote: host(remote),
+      ...(dualStack ? { pod1v6: host(pod1, true), remotev6: host(remote, true) } : {}),
     };
   });
 }

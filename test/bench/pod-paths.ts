@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
+import { familyOf, type IpFamily } from '../../bpf/addresses';
 import { counterLabel } from '../../bpf/counters';
 import type { DirectionName, FamilyName, ReasonName } from '../../bpf/layouts';
 import { labDown, labUp, type Lab, type LabMode } from '../lab/cluster';
@@ -58,15 +59,16 @@ export function twillLab(mode: LabMode, tag: string = mode[0], buildRoot?: strin
   return labUp({ nodes: 2, podsPerNode: 2, mode, prefix: `${TEST_NETNS_PREFIX}${process.pid}-b${tag}`, directory: fs.mkdtempSync(path.join(os.tmpdir(), 'twill-bench-lab-')), buildRoot });
 }
 
-/** node1-pod1 to node2-pod1 (`cross`) and to node1-pod2 (`same`) of a Twill lab, at their first addresses, with the counters that prove each. */
-export function twillPaths(lab: Lab, cross: PathLabel, same?: PathLabel): PodPath[] {
+/** node1-pod1 to node2-pod1 (`cross`) and to node1-pod2 (`same`) of a Twill lab, at their addresses of `ipFamily` (their first by default), with the counters that prove each. */
+export function twillPaths(lab: Lab, cross: PathLabel, same?: PathLabel, ipFamily: IpFamily = lab.options.ipFamily === 'ipv6' ? 'ipv6' : 'ipv4'): PodPath[] {
   const [node1, node2] = lab.nodes;
   const { cli } = node1.executables;
-  const family: FamilyName = lab.options.ipFamily === 'ipv6' ? 'TWILL_IPV6' : 'TWILL_IPV4';
+  const family: FamilyName = ipFamily === 'ipv6' ? 'TWILL_IPV6' : 'TWILL_IPV4';
   const pod = (name: string): Host => {
     const found = lab.pods.find((p) => p.name === name);
-    if (!found) throw new Error(`the lab has no pod ${name}`);
-    return { ns: found.ns, ip: found.ip };
+    const ip = found?.ips.find((address) => familyOf(address) === ipFamily);
+    if (!found || !ip) throw new Error(`the lab has no pod ${name} with an ${ipFamily} address`);
+    return { ns: found.ns, ip };
   };
   const crossPath: PodPath = {
     ...cross,

@@ -4,7 +4,7 @@ import { BANDWIDTH_GROUP, LIMITED_RATES, rateLabel } from './bandwidth';
 import { CNI_BURST_GROUP, CNI_CHURN, burstMetric } from './cni-bursts';
 import { CNI_BASELINE, CNI_BRIDGE, CNI_GROUP, CNI_TWILL } from './cni-latency';
 import { NODE_SCALE_GROUP, NODE_SCALE_SUBJECT } from './node-scale';
-import { IPV6_CROSS_NODE, IPV6_SAME_NODE, IPV6_SUBJECTS } from './ipv6-paths';
+import { IPV6_CROSS_NODE, IPV6_SAME_NODE, IPV6_SUBJECTS, IPV6_VXLAN } from './ipv6-paths';
 import { CROSS_NODE, SAME_NODE, SUBJECTS } from './pod-paths';
 import { BESIDE_METRICS } from './beside';
 import { PREVIOUS_BUILD, PREVIOUS_CROSS_NODE, PREVIOUS_SAME_NODE, THIS_BUILD } from './previous-build';
@@ -66,6 +66,7 @@ const TARGETS: Target[] = [
   { target: `IPv6 same node: ${BESIDE_METRICS.roundTrip} vs the IPv6 limit`, unit: '×', limit: 1.05, measure: ratio(IPV6_SAME_NODE, IPV6_SUBJECTS.twill, IPV6_SUBJECTS.veth, BESIDE_METRICS.roundTrip) },
   { target: `IPv6 same node: ${BESIDE_METRICS.tcp} vs the IPv6 limit`, unit: '×', limit: 0.95, atLeast: true, measure: ratio(IPV6_SAME_NODE, IPV6_SUBJECTS.twill, IPV6_SUBJECTS.veth, BESIDE_METRICS.tcp) },
   { target: `IPv6 across nodes, native: ${BESIDE_METRICS.roundTrip} vs the IPv6 wire`, unit: '×', limit: 1.15, measure: ratio(IPV6_CROSS_NODE, IPV6_SUBJECTS.twillNative, IPV6_SUBJECTS.wire, BESIDE_METRICS.roundTrip) },
+  { target: `IPv6 across nodes, vxlan: ${BESIDE_METRICS.roundTrip} vs Flannel vxlan style`, unit: '×', limit: 0.8, measure: ratio(IPV6_VXLAN, IPV6_SUBJECTS.twillVxlan, IPV6_SUBJECTS.flannelVxlan, BESIDE_METRICS.roundTrip) },
   ...[PREVIOUS_SAME_NODE, PREVIOUS_CROSS_NODE].flatMap((group): Target[] => [
     { target: `${group}: ${BESIDE_METRICS.tcp}`, unit: '×', limit: 0.97, atLeast: true, measure: ratio(group, THIS_BUILD, PREVIOUS_BUILD, BESIDE_METRICS.tcp) },
     { target: `${group}: ${BESIDE_METRICS.roundTrip}`, unit: '×', limit: 1.03, measure: ratio(group, THIS_BUILD, PREVIOUS_BUILD, BESIDE_METRICS.roundTrip) },
