@@ -18,7 +18,7 @@ export interface NodeSyncOptions {
   mode: Mode;
   /** The device remote pod subnets are routed through: the uplink, or the VXLAN device. */
   routeDevice: number;
-  /** node_subnets and what is derived from it, and IPv6's node_subnets6 with its lengths. */
+  /** Both families' node-subnet maps and what is derived from them (node-subnets.ts). */
   maps: NodeSubnetMaps;
   slotLayouts: NodeSlotLayouts;
   rtnl: Rtnl;
