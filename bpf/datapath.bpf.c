@@ -536,6 +536,12 @@ static __always_inline __sum16 ipv4_checksum(const void *header)
 	return ~fold(ipv4_sum(header));
 }
 
+// The source port in 49152-65535 of a flow's hash.
+static __always_inline __be16 tunnel_port_of(__u32 hash)
+{
+	return bpf_htons(0xc000 | ((hash ^ (hash >> 16)) & 0x3fff));
+}
+
 // A UDP source port in 49152-65535 that follows the inner flow, so the network can
 // spread tunnels over paths as RFC 7348 asks, and one flow never reorders. A socket's
 // packets carry its hash; for others the addresses and ports are folded here, which
@@ -552,7 +558,7 @@ static __always_inline __be16 tunnel_source_port(struct __sk_buff *skb, struct i
 			hash ^= *ports;
 		hash *= 0x9e3779b1; /* Fibonacci hashing: spreads the low bits upwards */
 	}
-	return bpf_htons(0xc000 | ((hash ^ (hash >> 16)) & 0x3fff));
+	return tunnel_port_of(hash);
 }
 
 // tunnel_source_port for a pod's IPv6 packet: the last words of both addresses stand in
@@ -570,7 +576,7 @@ static __always_inline __be16 tunnel_source_port6(struct __sk_buff *skb, struct 
 			hash ^= *ports;
 		hash *= 0x9e3779b1;
 	}
-	return bpf_htons(0xc000 | ((hash ^ (hash >> 16)) & 0x3fff));
+	return tunnel_port_of(hash);
 }
 
 // Room for VXLAN between the Ethernet header and the pod's IP header, marked as a
