@@ -33,7 +33,7 @@ import { ConfigError, readConfigFile, requireCidrs, requireSameFamilies, resolve
 import { loadDatapath } from './lib/datapath';
 import { USAGE, parseFlags } from './lib/flags';
 import { Health } from './lib/health';
-import { VXLAN_OVERHEAD, enableForwarding, ensureMasquerade, ensurePodCidrUnreachable, ensureTunnelDevice, findUplink } from './lib/host-network';
+import { VXLAN_OVERHEAD, enableForwarding, ensureMasquerade, ensurePodCidrUnreachable, ensureTunnelDevice, findUplink, underlayFamily } from './lib/host-network';
 import { serveHttp } from './lib/http-endpoints';
 import { AgentMetrics } from './lib/metrics';
 import { judgeClaims, type ClaimRules } from './lib/node-claims';
@@ -135,13 +135,15 @@ async function main(): Promise<void> {
   const podCidrRefused = podCidrProblem(podCIDRs);
   if (podCidrRefused) throw new ConfigError(`node ${config.nodeName}: ${podCidrRefused}`);
   const nodeIps = nodeAddresses(nodeIp);
-  // VXLAN runs over the nodes' IPv4 addresses, and carries IPv6 pods beside IPv4 ones.
-  if (!podCIDRs.ipv4 && config.mode === 'vxlan') throw new ConfigError(`mode vxlan carries IPv6 pods beside IPv4 ones, over the nodes' IPv4 addresses; ${podCIDR} has no IPv4 pod CIDR (an IPv6-only cluster routes natively)`);
+  const underlay = underlayFamily(podCIDRs);
   if ((source || config.mode === 'vxlan') && !nodeIp) throw new ConfigError(`no address for node ${config.nodeName}: pass --node-ip, or list the node with an internalIP`);
   for (const family of Object.keys(podCIDRs) as IpFamily[]) {
     if (source && config.mode === 'native' && !nodeIps[family]) log.warn({ nodeIp }, `no ${family === 'ipv4' ? 'IPv4' : 'IPv6'} address for node ${config.nodeName} (${nodeIp}): other nodes refuse to route its ${podCIDRs[family]} pods (missing_family); give it one (--node-ip, or an InternalIP of that family)`);
   }
-  if (config.mode === 'vxlan' && !nodeIps.ipv4) throw new ConfigError(`mode vxlan needs an IPv4 address of node ${config.nodeName}, the tunnel's end; ${nodeIp} has none`);
+  if (config.mode === 'vxlan' && !nodeIps[underlay]) {
+    const why = underlay === 'ipv4' ? 'VXLAN runs over IPv4 wherever pods have IPv4' : 'VXLAN runs over IPv6 where pods have only IPv6';
+    throw new ConfigError(`mode vxlan needs an ${underlay === 'ipv4' ? 'IPv4' : 'IPv6'} address of node ${config.nodeName}, the tunnel's end (${why}); ${nodeIp} has none`);
+  }
 
   const rtnl = Rtnl.open();
   let uplink: Link | undefined;
@@ -153,14 +155,15 @@ async function main(): Promise<void> {
   }
   if (source && config.mode === 'native' && !uplink) throw new ConfigError(`native routing to other nodes needs an uplink: no device holds ${nodeIp}; pass --uplink`);
   const uplinkMtu = uplink?.mtu ?? DEFAULT_MTU;
-  const tunnel = config.mode === 'vxlan' ? await ensureTunnelDevice(rtnl, nodeIps.ipv4 as string, podCIDRs, podMtuFor(uplinkMtu, true), config.vxlanPort) : undefined;
+  const overhead = config.mode === 'vxlan' ? VXLAN_OVERHEAD[underlay] : 0;
+  const tunnel = config.mode === 'vxlan' ? await ensureTunnelDevice(rtnl, nodeIps[underlay] as string, podCIDRs, podMtuFor(uplinkMtu, overhead), config.vxlanPort) : undefined;
   // The programs send wrapped pod packets straight out of the uplink, where a larger
   // one would be dropped without the ICMP "fragmentation needed" the VXLAN device sends.
   if (tunnel && config.mtu !== undefined && config.mtu > tunnel.mtu) {
-    throw new ConfigError(`mtu ${config.mtu} is too large for vxlan: the uplink${uplink ? ` ${uplink.name}` : ''} carries ${uplinkMtu} bytes, so pods get at most ${tunnel.mtu} after the ${VXLAN_OVERHEAD} bytes of VXLAN headers`);
+    throw new ConfigError(`mtu ${config.mtu} is too large for vxlan: the uplink${uplink ? ` ${uplink.name}` : ''} carries ${uplinkMtu} bytes, so pods get at most ${tunnel.mtu} after the ${overhead} bytes of VXLAN headers`);
   }
 
-  const datapath = loadDatapath(config.bpffsRoot, { uplinkIfindex: uplink?.index ?? 0, tunnelIfindex: tunnel?.index ?? 0, vni: config.vni, vxlanPort: config.vxlanPort, nodeIp: nodeIps.ipv4, podCIDRs, clusterCIDR: config.clusterCIDR }, attachMode.mode, log);
+  const datapath = loadDatapath(config.bpffsRoot, { uplinkIfindex: uplink?.index ?? 0, tunnelIfindex: tunnel?.index ?? 0, vni: config.vni, vxlanPort: config.vxlanPort, nodeIp: nodeIps[underlay], podCIDRs, clusterCIDR: config.clusterCIDR }, attachMode.mode, log);
   const { program, pins, hooks } = datapath;
   const deviceHooks: DeviceHook[] = [];
   if (uplink) deviceHooks.push({ device: uplink, name: 'from_netdev' });
@@ -168,7 +171,7 @@ async function main(): Promise<void> {
   for (const { device, name } of deviceHooks) hooks.attach(name, program(name), device);
   const attachedProblem = ({ device, name }: DeviceHook): string | undefined =>
     hooks.runs(name, program(name), device) ? undefined : `${name} is not attached to ${device.name} ${HOOK_DIRECTION[name]} (${hooks.mode})`;
-  let podMtu = config.mtu ?? podMtuFor(uplinkMtu, tunnel !== undefined);
+  let podMtu = config.mtu ?? podMtuFor(uplinkMtu, overhead);
   const pods = await startPodService({
     runDir: config.runDir,
     stateDir: config.stateDir,
@@ -200,7 +203,7 @@ async function main(): Promise<void> {
 
   await ensurePodCidrUnreachable(rtnl, podCIDRs);
 
-  claimRules = { self: config.nodeName, podCIDR, nodeIp, clusterCIDR: config.clusterCIDR, underlay: config.mode === 'vxlan' ? 'ipv4' : undefined };
+  claimRules = { self: config.nodeName, podCIDR, nodeIp, clusterCIDR: config.clusterCIDR, underlay: config.mode === 'vxlan' ? underlay : undefined };
   sync = new NodeSync({ mode: config.mode, routeDevice: (tunnel ?? uplink)?.index ?? 0, maps: datapath.maps, slotLayouts: datapath.slotLayouts, rtnl, log });
   if (source) await syncNodes(latest);
 
@@ -210,6 +213,7 @@ async function main(): Promise<void> {
         rtnl,
         uplink,
         tunnel,
+        overhead,
         configuredMtu: config.mtu,
         podCount: () => entryCount('endpoints', datapath.maps.endpoints),
         onPodMtu: (mtu) => {

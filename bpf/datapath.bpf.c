@@ -11,8 +11,9 @@
 // device carries the host's own traffic to pods elsewhere, and any pod traffic the
 // programs cannot wrap or unwrap themselves.
 // IPv6 pods (ipv6_pods) are handled beside IPv4 ones, in the same programs: other
-// nodes' IPv6 pod subnets (node_subnets6) are reached natively or, in VXLAN over the
-// nodes' IPv4 addresses, wrapped like IPv4.
+// nodes' IPv6 pod subnets (node_subnets6) are reached natively or wrapped in VXLAN like
+// IPv4, over the nodes' IPv4 addresses or, in a cluster without IPv4 (underlay_ipv6),
+// over their IPv6 ones.
 // Pods are untrusted: from_pod lets a pod send only IP from its own addresses, ARP
 // about itself and neighbour discovery from its own or a link-local address, and hands
 // the stack nothing a pod may not ask of it; from_netdev accepts tunnel traffic only
@@ -66,6 +67,8 @@ const volatile __u32 tunnel_ifindex = 0; /* overlay: the collect-metadata VXLAN 
 const volatile __u32 tunnel_vni = 1;
 const volatile __be16 tunnel_port = 0; /* overlay: the VXLAN UDP port, network order */
 const volatile __be32 node_ip = 0; /* this node's address on the uplink */
+const volatile __be32 node_ip6[4] = {}; /* and its IPv6 one, where VXLAN runs over IPv6: */
+const volatile bool underlay_ipv6 = false; /* VXLAN's outer headers are IPv6 (no pod has IPv4) */
 const volatile bool ipv4_pods = true;     /* the node's pods have IPv4 addresses, */
 const volatile __be32 pod_cidr_first = 0; /* from this IPv4 pod CIDR: its network address, */
 const volatile bool ipv6_pods = false;    /* the node's pods have IPv6 addresses, */
@@ -360,12 +363,28 @@ static __always_inline __u32 ipv6_slot(const struct in6_addr *address)
 	return bpf_ntohl(word[3]) - bpf_ntohl(pod_ipv6_first[3]);
 }
 
-// The MAC of a node's VXLAN device (enum twill_tunnel_mac).
-static __always_inline void tunnel_mac(__u8 mac[ETH_ALEN], const void *node_ip)
+// The MAC of a node's VXLAN device (enum twill_tunnel_mac): two fixed bytes and the
+// last four of its underlay address (`address_end`).
+static __always_inline void tunnel_mac(__u8 mac[ETH_ALEN], const void *address_end)
 {
 	mac[0] = TWILL_TUNNEL_MAC_FIRST;
 	mac[1] = TWILL_TUNNEL_MAC_SECOND;
-	__builtin_memcpy(&mac[2], node_ip, 4);
+	__builtin_memcpy(&mac[2], address_end, 4);
+}
+
+// tunnel_mac of this node's own VXLAN device.
+static __always_inline void own_tunnel_mac(__u8 mac[ETH_ALEN])
+{
+	__be32 self = underlay_ipv6 ? node_ip6[3] : node_ip; /* rodata is volatile: copied before taking its address */
+
+	tunnel_mac(mac, &self);
+}
+
+static __always_inline bool ipv6_equal(const void *a, const void *b)
+{
+	const __u32 *x = a, *y = b;
+
+	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3];
 }
 
 // Whether a connection the host stack NATed (a kube-proxy Service) has `tuple` as its
@@ -522,13 +541,27 @@ static __always_inline int deliver_local(struct __sk_buff *skb, struct ethhdr *e
 	return redirect_into(skb, eth, ipv4_transport(ip), pod, ipv4_slot(ip->daddr), direction);
 }
 
-// The headers VXLAN puts before a pod's IPv4 packet, after the outer Ethernet header.
-struct vxlan_headers {
-	struct iphdr ip;
+// The headers VXLAN puts after the outer IP header, before a pod's packet.
+struct vxlan_tail {
 	struct udphdr udp;
 	struct vxlanhdr vxlan;
 	struct ethhdr inner;
 } __attribute__((packed));
+
+// All the headers VXLAN puts after the outer Ethernet header: over an IPv4 underlay,
+struct vxlan_headers {
+	struct iphdr ip;
+	struct vxlan_tail tail;
+} __attribute__((packed));
+
+// and over an IPv6 one.
+struct vxlan6_headers {
+	struct ipv6hdr ip6;
+	struct vxlan_tail tail;
+} __attribute__((packed));
+
+// How many bytes VXLAN adds to a pod's packet over this cluster's underlay.
+#define VXLAN_OVERHEAD (underlay_ipv6 ? sizeof(struct vxlan6_headers) : sizeof(struct vxlan_headers))
 
 // The checksum of an IPv4 header without options.
 static __always_inline __sum16 ipv4_checksum(const void *header)
@@ -582,9 +615,24 @@ static __always_inline __be16 tunnel_source_port6(struct __sk_buff *skb, struct 
 // Room for VXLAN between the Ethernet header and the pod's IP header, marked as a
 // UDP tunnel of Ethernet so that GSO can still cut a large packet into segments
 // (FIXED_GSO: the pod MTU already leaves room for the headers).
-#define VXLAN_ROOM_FLAGS                                                                             \
-	(BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_ENCAP_L3_IPV4 | BPF_F_ADJ_ROOM_ENCAP_L4_UDP |   \
-	 BPF_F_ADJ_ROOM_ENCAP_L2_ETH | BPF_F_ADJ_ROOM_ENCAP_L2(sizeof(struct ethhdr)))
+#define VXLAN_ROOM_FLAGS                                                                                  \
+	(BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_ENCAP_L4_UDP | BPF_F_ADJ_ROOM_ENCAP_L2_ETH |         \
+	 BPF_F_ADJ_ROOM_ENCAP_L2(sizeof(struct ethhdr)) |                                                \
+	 (underlay_ipv6 ? BPF_F_ADJ_ROOM_ENCAP_L3_IPV6 : BPF_F_ADJ_ROOM_ENCAP_L3_IPV4))
+
+// UDP, VXLAN and inner Ethernet headers for the node whose underlay address ends in
+// `remote_end`, around `udp_length` bytes of UDP. The UDP checksum is 0, as the VXLAN
+// device sends it over IPv4 (RFC 7348) and, told so, over IPv6 (RFC 6935).
+static __always_inline void write_vxlan_tail(struct vxlan_tail *tail, __u32 udp_length, __be16 source_port,
+					     const void *remote_end, __be16 inner_protocol)
+{
+	tail->udp = (struct udphdr){ .source = source_port, .dest = tunnel_port, .len = bpf_htons(udp_length) };
+	tail->vxlan.vx_flags = bpf_htonl(VXLAN_FLAG_VNI);
+	tail->vxlan.vx_vni = bpf_htonl(tunnel_vni << 8);
+	tunnel_mac(tail->inner.h_dest, remote_end);
+	own_tunnel_mac(tail->inner.h_source);
+	tail->inner.h_proto = inner_protocol;
+}
 
 // Fills the room made for VXLAN with the headers the VXLAN device would write for the
 // node at `remote_ip` (IPv4, 4 bytes), around an inner frame of `inner_protocol`. False
@@ -595,7 +643,6 @@ static __always_inline bool write_vxlan_headers(struct __sk_buff *skb, const __u
 	void *data_end = (void *)(long)skb->data_end;
 	struct ethhdr *eth = (void *)(long)skb->data;
 	struct vxlan_headers *outer = (void *)(eth + 1);
-	__be32 self = node_ip; /* rodata is volatile: copied before taking its address */
 	__u32 length = skb->len - sizeof(struct ethhdr);
 
 	if ((void *)(outer + 1) > data_end)
@@ -604,17 +651,31 @@ static __always_inline bool write_vxlan_headers(struct __sk_buff *skb, const __u
 	// Outer TOS 0, not ECN-capable: a router drops rather than marks, since nothing
 	// here would carry a congestion mark over to the inner header.
 	outer->ip = (struct iphdr){ .version = 4, .ihl = 5, .tot_len = bpf_htons(length), .frag_off = bpf_htons(IP_DF),
-				    .ttl = TUNNEL_TTL, .protocol = IPPROTO_UDP, .saddr = self };
+				    .ttl = TUNNEL_TTL, .protocol = IPPROTO_UDP, .saddr = node_ip };
 	__builtin_memcpy(&outer->ip.daddr, remote_ip, sizeof(outer->ip.daddr));
 	outer->ip.check = ipv4_checksum(outer);
-	// UDP checksum 0, as the VXLAN device sends it over IPv4 (RFC 7348).
-	outer->udp = (struct udphdr){ .source = source_port, .dest = tunnel_port,
-				      .len = bpf_htons(length - sizeof(struct iphdr)) };
-	outer->vxlan.vx_flags = bpf_htonl(VXLAN_FLAG_VNI);
-	outer->vxlan.vx_vni = bpf_htonl(tunnel_vni << 8);
-	tunnel_mac(outer->inner.h_dest, remote_ip);
-	tunnel_mac(outer->inner.h_source, &self);
-	outer->inner.h_proto = inner_protocol;
+	write_vxlan_tail(&outer->tail, length - sizeof(struct iphdr), source_port, remote_ip, inner_protocol);
+	return true;
+}
+
+// write_vxlan_headers over an IPv6 underlay, to the node at `remote_ip6` (16 bytes),
+// around a pod's IPv6 packet. Traffic class 0, as the IPv4 header's TOS; flow label 0:
+// the UDP source port already spreads the flows.
+static __always_inline bool write_vxlan6_headers(struct __sk_buff *skb, const __u8 *remote_ip6, __be16 source_port)
+{
+	void *data_end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = (void *)(long)skb->data;
+	struct vxlan6_headers *outer = (void *)(eth + 1);
+	__u32 length = skb->len - sizeof(struct ethhdr) - sizeof(struct ipv6hdr);
+
+	if ((void *)(outer + 1) > data_end)
+		return false;
+	outer->ip6 = (struct ipv6hdr){ .version = 6, .payload_len = bpf_htons(length), .nexthdr = IPPROTO_UDP,
+				       .hop_limit = TUNNEL_TTL };
+	for (int word = 0; word < 4; word++)
+		outer->ip6.saddr.in6_u.u6_addr32[word] = node_ip6[word];
+	__builtin_memcpy(&outer->ip6.daddr, remote_ip6, sizeof(outer->ip6.daddr));
+	write_vxlan_tail(&outer->tail, length, source_port, &remote_ip6[12], bpf_htons(ETH_P_IPV6));
 	return true;
 }
 
@@ -641,7 +702,7 @@ static __always_inline bool fits_wrapped(struct __sk_buff *skb, void *network, _
 	}
 	if (bpf_check_mtu(skb, uplink_ifindex, &mtu, 0, 0) < 0)
 		return true;
-	return length + sizeof(struct vxlan_headers) <= mtu;
+	return length + VXLAN_OVERHEAD <= mtu;
 }
 
 // Routes a pod's packet to the node that owns its destination: natively through the
@@ -661,12 +722,11 @@ static __always_inline int forward_remote(struct __sk_buff *skb, struct ethhdr *
 	account(skb, TWILL_FORWARDED_REMOTE, TWILL_FROM_POD, TC_ACT_OK);
 	if (remote->flags & TWILL_SUBNET_TUNNEL) {
 		__be16 source_port = tunnel_source_port(skb, ip);
-		__be32 self = node_ip; /* rodata is volatile: copied before taking its address */
 
 		// The VXLAN device needs these MACs; wrapped here, the neighbour replaces them.
 		tunnel_mac(eth->h_dest, remote->node_ip);
-		tunnel_mac(eth->h_source, &self);
-		if (!uplink_ifindex || bpf_skb_adjust_room(skb, sizeof(struct vxlan_headers), BPF_ADJ_ROOM_MAC, VXLAN_ROOM_FLAGS))
+		own_tunnel_mac(eth->h_source);
+		if (!uplink_ifindex || bpf_skb_adjust_room(skb, VXLAN_OVERHEAD, BPF_ADJ_ROOM_MAC, VXLAN_ROOM_FLAGS))
 			return bpf_redirect(tunnel_ifindex, 0);
 		if (!write_vxlan_headers(skb, remote->node_ip, source_port, bpf_htons(ETH_P_IP)))
 			return TC_ACT_SHOT;
@@ -837,16 +897,18 @@ static __always_inline int forward_remote6(struct __sk_buff *skb, struct ethhdr 
 	ip6->hop_limit--;
 	account(skb, TWILL_FORWARDED_REMOTE, TWILL_FROM_POD, TC_ACT_OK);
 	if (tunnelled) {
-		// Wrapped in IPv4 to the node's underlay address, the last four bytes of node_ip6.
-		const __u8 *underlay = &remote->node_ip6[12];
+		// To the node's underlay address: node_ip6, which over IPv4 is ::ffff:a.b.c.d.
+		const __u8 *underlay_end = &remote->node_ip6[12];
 		__be16 source_port = tunnel_source_port6(skb, ip6);
-		__be32 self = node_ip; /* rodata is volatile: copied before taking its address */
+		bool written;
 
-		tunnel_mac(eth->h_dest, underlay);
-		tunnel_mac(eth->h_source, &self);
-		if (!uplink_ifindex || bpf_skb_adjust_room(skb, sizeof(struct vxlan_headers), BPF_ADJ_ROOM_MAC, VXLAN_ROOM_FLAGS))
+		tunnel_mac(eth->h_dest, underlay_end);
+		own_tunnel_mac(eth->h_source);
+		if (!uplink_ifindex || bpf_skb_adjust_room(skb, VXLAN_OVERHEAD, BPF_ADJ_ROOM_MAC, VXLAN_ROOM_FLAGS))
 			return bpf_redirect(tunnel_ifindex, 0);
-		if (!write_vxlan_headers(skb, underlay, source_port, bpf_htons(ETH_P_IPV6)))
+		written = underlay_ipv6 ? write_vxlan6_headers(skb, remote->node_ip6, source_port) :
+					  write_vxlan_headers(skb, underlay_end, source_port, bpf_htons(ETH_P_IPV6));
+		if (!written)
 			return TC_ACT_SHOT;
 		return bpf_redirect_neigh(uplink_ifindex, NULL, 0, 0);
 	}
@@ -1137,47 +1199,95 @@ int from_pod(struct __sk_buff *skb)
 	return pass_to_stack(skb, sender, TWILL_PASSED_NOT_POD);
 }
 
-// unwrap_for_pod for an inner IPv6 packet, once the outer headers are found to be for
-// this node: it too goes straight into the pod, the outer IPv4 header's protocol
+// Whether VXLAN's headers after the outer IP header are ours: to our port, for our
+// VNI, no UDP checksum to verify (anything else is the VXLAN device's to judge).
+static __always_inline bool vxlan_tail_ours(const struct vxlan_tail *tail)
+{
+	return tail->udp.dest == tunnel_port && !tail->udp.check && tail->vxlan.vx_flags == bpf_htonl(VXLAN_FLAG_VNI) &&
+	       tail->vxlan.vx_vni == bpf_htonl(tunnel_vni << 8);
+}
+
+// The pod here a wrapped IPv6 packet is for, when the programs can take it straight in
+// (its endpoints slot in `slot`): sound in the `length` bytes from its header, without
+// extension headers or an expiring hop limit, from a tunnelled subnet of the node at
+// `underlay` (16 bytes, as node_subnet6 holds it) and no Service reply. Else NULL, and
+// the VXLAN device takes the packet.
+static __always_inline struct endpoint *unwrapped6_receiver(struct __sk_buff *skb, struct ipv6hdr *ip6, __u32 length,
+							    const void *underlay, __u32 *slot)
+{
+	struct node_subnet6 *sender;
+	struct endpoint *receiver;
+
+	if ((void *)(ip6 + 1) > (void *)(long)skb->data_end || *(const __u8 *)ip6 >> 4 != 6 ||
+	    bpf_ntohs(ip6->payload_len) > length - sizeof(*ip6) || extension_header(ip6->nexthdr) || ip6->hop_limit <= 1)
+		return NULL;
+	*slot = ipv6_slot(&ip6->daddr);
+	receiver = endpoint_in(*slot);
+	sender = node_subnet6_of(&ip6->saddr);
+	if (!receiver || !sender || !(sender->flags & TWILL_SUBNET_TUNNEL) || !ipv6_equal(sender->node_ip6, underlay) ||
+	    nat_reply6(skb, ip6, receiver))
+		return NULL;
+	return receiver;
+}
+
+// Takes `room` bytes of VXLAN headers off an IPv6 packet for `receiver` and redirects
+// it into the pod, a routing hop taken. `flags` tell the kernel what the outer header
+// was. If the kernel cannot shrink the packet, it goes, still whole, to the VXLAN device.
+static __always_inline int deliver_unwrapped6(struct __sk_buff *skb, __u32 room, __u64 flags, struct endpoint *receiver,
+					      __u32 slot)
+{
+	struct ipv6hdr *ip6;
+	struct ethhdr *eth;
+
+	if (bpf_skb_adjust_room(skb, -(int)room, BPF_ADJ_ROOM_MAC, BPF_F_ADJ_ROOM_FIXED_GSO | flags))
+		return account(skb, TWILL_PASSED_NOT_POD, TWILL_FROM_NETDEV, TC_ACT_OK);
+	eth = (void *)(long)skb->data;
+	ip6 = (void *)(eth + 1);
+	if ((void *)(ip6 + 1) > (void *)(long)skb->data_end)
+		return TC_ACT_SHOT; /* cannot happen: the inner header was in the head before */
+	eth->h_proto = bpf_htons(ETH_P_IPV6); /* was the outer header's */
+	ip6->hop_limit--;
+	return redirect_into(skb, eth, ipv6_transport(ip6), receiver, slot, TWILL_FROM_NETDEV);
+}
+
+// unwrap_for_pod for an inner IPv6 packet, once the outer IPv4 headers are found to be
+// for this node: it too goes straight into the pod, the outer header's protocol
 // becoming the inner's (a kernel before 6.3 refuses that, and the VXLAN device takes
-// the packet). Anything the programs do not handle (extension headers, hop limit 1) is
-// left to the device, as for IPv4.
+// the packet).
 static __always_inline bool unwrap6_for_pod(struct __sk_buff *skb, struct iphdr *outer, int *verdict)
 {
 	struct vxlan_headers *tunnel = (void *)outer;
-	struct ipv6hdr *ip6 = (void *)(tunnel + 1);
-	struct node_subnet6 *sender;
+	__be32 underlay[4] = { 0, 0, bpf_htonl(0xffff), outer->saddr }; /* as node_subnet6 holds it */
 	struct endpoint *receiver;
-	__be32 underlay;
-	struct ethhdr *eth;
 	__u32 slot;
 
-	if ((void *)(ip6 + 1) > (void *)(long)skb->data_end || *(const __u8 *)ip6 >> 4 != 6 ||
-	    bpf_ntohs(ip6->payload_len) > skb->len - sizeof(struct ethhdr) - sizeof(*tunnel) - sizeof(*ip6) ||
-	    extension_header(ip6->nexthdr) || ip6->hop_limit <= 1)
+	receiver = unwrapped6_receiver(skb, (void *)(tunnel + 1), skb->len - sizeof(struct ethhdr) - sizeof(*tunnel),
+				       underlay, &slot);
+	if (!receiver)
 		return false;
-	slot = ipv6_slot(&ip6->daddr);
-	receiver = endpoint_in(slot);
-	sender = node_subnet6_of(&ip6->saddr);
-	if (!receiver || !sender || !(sender->flags & TWILL_SUBNET_TUNNEL))
+	*verdict = deliver_unwrapped6(skb, sizeof(*tunnel), BPF_F_ADJ_ROOM_DECAP_L3_IPV6, receiver, slot);
+	return true;
+}
+
+// unwrap_for_pod over an IPv6 underlay: VXLAN in IPv6 to this node from the node that
+// owns the inner source, for a pod here. An outer header followed by anything but UDP
+// (an extension header, a fragment) is the stack's.
+static __always_inline bool unwrap_over_ipv6(struct __sk_buff *skb, struct ipv6hdr *outer, int *verdict)
+{
+	struct vxlan6_headers *tunnel = (void *)outer;
+	__be32 self[4] = { node_ip6[0], node_ip6[1], node_ip6[2], node_ip6[3] };
+	struct endpoint *receiver;
+	__u32 slot;
+
+	if ((void *)(tunnel + 1) > (void *)(long)skb->data_end || outer->nexthdr != IPPROTO_UDP ||
+	    !ipv6_equal(&outer->daddr, self) || !vxlan_tail_ours(&tunnel->tail) ||
+	    tunnel->tail.inner.h_proto != bpf_htons(ETH_P_IPV6))
 		return false;
-	__builtin_memcpy(&underlay, &sender->node_ip6[12], sizeof(underlay));
-	if (underlay != outer->saddr || nat_reply6(skb, ip6, receiver))
+	receiver = unwrapped6_receiver(skb, (void *)(tunnel + 1), skb->len - sizeof(struct ethhdr) - sizeof(*tunnel),
+				       &outer->saddr, &slot);
+	if (!receiver)
 		return false;
-	if (bpf_skb_adjust_room(skb, -(int)sizeof(struct vxlan_headers), BPF_ADJ_ROOM_MAC,
-				BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_DECAP_L3_IPV6)) {
-		*verdict = account(skb, TWILL_PASSED_NOT_POD, TWILL_FROM_NETDEV, TC_ACT_OK);
-		return true;
-	}
-	eth = (void *)(long)skb->data;
-	ip6 = (void *)(eth + 1);
-	if ((void *)(ip6 + 1) > (void *)(long)skb->data_end) {
-		*verdict = TC_ACT_SHOT; /* cannot happen: the inner header was in the head before */
-		return true;
-	}
-	eth->h_proto = bpf_htons(ETH_P_IPV6); /* was the outer IPv4's */
-	ip6->hop_limit--;
-	*verdict = redirect_into(skb, eth, ipv6_transport(ip6), receiver, slot, TWILL_FROM_NETDEV);
+	*verdict = deliver_unwrapped6(skb, sizeof(*tunnel), 0, receiver, slot);
 	return true;
 }
 
@@ -1198,13 +1308,13 @@ static __always_inline bool unwrap_for_pod(struct __sk_buff *skb, struct iphdr *
 	struct ethhdr *eth;
 	struct iphdr *ip;
 
-	if ((void *)(tunnel + 1) > data_end || outer->ihl != 5 || outer->protocol != IPPROTO_UDP ||
-	    outer->daddr != node_ip || is_fragment(outer) || tunnel->udp.dest != tunnel_port || tunnel->udp.check ||
-	    tunnel->vxlan.vx_flags != bpf_htonl(VXLAN_FLAG_VNI) || tunnel->vxlan.vx_vni != bpf_htonl(tunnel_vni << 8))
+	// Over an IPv6 underlay, no VXLAN comes in IPv4 (node_ip is 0.0.0.0).
+	if (underlay_ipv6 || (void *)(tunnel + 1) > data_end || outer->ihl != 5 || outer->protocol != IPPROTO_UDP ||
+	    outer->daddr != node_ip || is_fragment(outer) || !vxlan_tail_ours(&tunnel->tail))
 		return false;
-	if (ipv6_pods && tunnel->inner.h_proto == bpf_htons(ETH_P_IPV6))
+	if (ipv6_pods && tunnel->tail.inner.h_proto == bpf_htons(ETH_P_IPV6))
 		return unwrap6_for_pod(skb, outer, verdict);
-	if (tunnel->inner.h_proto != bpf_htons(ETH_P_IP))
+	if (tunnel->tail.inner.h_proto != bpf_htons(ETH_P_IP))
 		return false;
 	ip = (void *)(tunnel + 1);
 	if (!ipv4_sound(skb, ip, skb->len - sizeof(struct ethhdr) - sizeof(*tunnel)) || is_fragment(ip) || ip->ttl <= 1)
@@ -1234,20 +1344,25 @@ static __always_inline bool unwrap_for_pod(struct __sk_buff *skb, struct iphdr *
 	return true;
 }
 
-// The node a frame that the VXLAN device unwrapped came from: the outer source in its
-// tunnel key when that is a node's address and the VNI is ours, else 0. A pod's
-// datagram to a node's VXLAN port, or anyone else's, carries no node's address.
-static __always_inline __be32 tunnel_sender(struct __sk_buff *skb)
+// Whether a frame that the VXLAN device unwrapped came from a node: the outer source in
+// its tunnel key (into `sender`, as node_addresses holds it) is a node's address and the
+// VNI is ours. A pod's datagram to a node's VXLAN port, or anyone else's, carries no
+// node's address.
+static __always_inline bool tunnel_sender(struct __sk_buff *skb, struct node_address *sender)
 {
 	struct bpf_tunnel_key key = {};
-	struct node_address sender;
-	__be32 address;
 
-	if (bpf_skb_get_tunnel_key(skb, &key, sizeof(key), 0) < 0 || key.tunnel_id != tunnel_vni)
-		return 0;
-	address = bpf_htonl(key.remote_ipv4);
-	__builtin_memcpy(sender.ip, &address, sizeof(address));
-	return bpf_map_lookup_elem(&node_addresses, &sender) ? address : 0;
+	if (bpf_skb_get_tunnel_key(skb, &key, sizeof(key), underlay_ipv6 ? BPF_F_TUNINFO_IPV6 : 0) < 0 ||
+	    key.tunnel_id != tunnel_vni)
+		return false;
+	if (underlay_ipv6) {
+		__builtin_memcpy(sender->ip, key.remote_ipv6, sizeof(sender->ip));
+	} else {
+		__be32 mapped[4] = { 0, 0, bpf_htonl(0xffff), bpf_htonl(key.remote_ipv4) };
+
+		__builtin_memcpy(sender->ip, mapped, sizeof(sender->ip));
+	}
+	return bpf_map_lookup_elem(&node_addresses, sender) != NULL;
 }
 
 // Whether the node at `node` may send from `address`: its own address, or one of its
@@ -1264,16 +1379,11 @@ static __always_inline bool speaks_for(__be32 node, __be32 address, const struct
 	return owner == node;
 }
 
-// Whether the node at `node` (its IPv4 address, a VXLAN sender) may send from an IPv6
-// address in `subnet`: a tunnelled subnet of its own.
-static __always_inline bool speaks_for6(__be32 node, const struct node_subnet6 *subnet)
+// Whether the node at `node` (a VXLAN sender) may send from an IPv6 address in
+// `subnet`: a tunnelled subnet of its own.
+static __always_inline bool speaks_for6(const struct node_address *node, const struct node_subnet6 *subnet)
 {
-	__be32 underlay;
-
-	if (!subnet || !(subnet->flags & TWILL_SUBNET_TUNNEL))
-		return false;
-	__builtin_memcpy(&underlay, &subnet->node_ip6[12], sizeof(underlay));
-	return underlay == node;
+	return subnet && (subnet->flags & TWILL_SUBNET_TUNNEL) && ipv6_equal(subnet->node_ip6, node->ip);
 }
 
 // IPv6 arriving from the network, as from_netdev judges IPv4: a pod-to-pod packet from
@@ -1282,15 +1392,20 @@ static __always_inline bool speaks_for6(__be32 node, const struct node_subnet6 *
 // directions, and so does one with extension headers. Unwrapped by the VXLAN device,
 // it must come from a subnet of the node that sent it; in vxlan mode, pod sources here
 // and in tunnelled subnets arrive only wrapped.
-static __always_inline int from_netdev_ipv6(struct __sk_buff *skb, struct ethhdr *eth, bool tunnelled, __be32 sender_node)
+static __always_inline int from_netdev_ipv6(struct __sk_buff *skb, struct ethhdr *eth, bool tunnelled,
+					    const struct node_address *sender_node)
 {
 	struct ipv6hdr *ip6 = ipv6_header(skb, eth);
 	struct node_subnet6 *sender = NULL;
 	struct endpoint *receiver;
+	int verdict;
 	__u32 slot;
 
 	if (!ip6)
 		return account(skb, TWILL_DROPPED_MALFORMED, TWILL_FROM_NETDEV, TC_ACT_SHOT);
+	// Over an IPv6 underlay, VXLAN arrives on the uplink as IPv6.
+	if (underlay_ipv6 && tunnel_ifindex && !tunnelled && unwrap_over_ipv6(skb, ip6, &verdict))
+		return verdict;
 	if (tunnel_ifindex) {
 		sender = node_subnet6_of(&ip6->saddr);
 		if (tunnelled && !speaks_for6(sender_node, sender))
@@ -1323,22 +1438,19 @@ int from_netdev(struct __sk_buff *skb)
 {
 	bool tunnelled = tunnel_ifindex && skb->ifindex == tunnel_ifindex;
 	struct ethhdr *eth = ethernet_header(skb);
+	struct node_address sender_node = {};
 	struct node_subnet *sender = NULL;
 	struct endpoint *receiver;
-	__be32 sender_node = 0;
 	struct iphdr *ip;
 	int verdict;
 
 	if (!eth)
 		return account(skb, TWILL_DROPPED_MALFORMED, TWILL_FROM_NETDEV, TC_ACT_SHOT);
 	// Only nodes speak the tunnel, whatever the frame inside.
-	if (tunnelled) {
-		sender_node = tunnel_sender(skb);
-		if (!sender_node)
-			return account(skb, TWILL_DROPPED_FORGED_TUNNEL, TWILL_FROM_NETDEV, TC_ACT_SHOT);
-	}
+	if (tunnelled && !tunnel_sender(skb, &sender_node))
+		return account(skb, TWILL_DROPPED_FORGED_TUNNEL, TWILL_FROM_NETDEV, TC_ACT_SHOT);
 	if (ipv6_pods && eth->h_proto == bpf_htons(ETH_P_IPV6))
-		return from_netdev_ipv6(skb, eth, tunnelled, sender_node);
+		return from_netdev_ipv6(skb, eth, tunnelled, &sender_node);
 	if (eth->h_proto != bpf_htons(ETH_P_IP))
 		return account(skb, TWILL_PASSED_NOT_IPV4, TWILL_FROM_NETDEV, TC_ACT_OK);
 	ip = ipv4_header(skb, eth);
@@ -1347,8 +1459,13 @@ int from_netdev(struct __sk_buff *skb)
 
 	// The node subnet holding the source, looked up once, where a check below needs it.
 	if (tunnelled) {
+		// The sender's IPv4 address, the last word of its mapped one; over an IPv6
+		// underlay no IPv4 is tunnelled, and none speaks for it.
+		__be32 sender_ip;
+
+		__builtin_memcpy(&sender_ip, &sender_node.ip[12], sizeof(sender_ip));
 		sender = node_subnet_of(ip->saddr);
-		if (!speaks_for(sender_node, ip->saddr, sender))
+		if (underlay_ipv6 || !speaks_for(sender_ip, ip->saddr, sender))
 			return account(skb, TWILL_DROPPED_FORGED_TUNNEL, TWILL_FROM_NETDEV, TC_ACT_SHOT);
 	} else if (tunnel_ifindex) {
 		// VXLAN arrives on the uplink; on the VXLAN device it is unwrapped already.
@@ -1383,6 +1500,7 @@ SEC("tc")
 int to_tunnel(struct __sk_buff *skb)
 {
 	struct bpf_tunnel_key key = { .tunnel_id = tunnel_vni, .tunnel_ttl = TUNNEL_TTL };
+	__u64 flags = BPF_F_ZERO_CSUM_TX; /* as write_vxlan_tail sends it */
 	struct ethhdr *eth = ethernet_header(skb);
 	struct node_subnet6 *remote6;
 	struct node_subnet *remote;
@@ -1393,14 +1511,20 @@ int to_tunnel(struct __sk_buff *skb)
 	if (!eth)
 		return account(skb, TWILL_DROPPED_MALFORMED, TWILL_TO_TUNNEL, TC_ACT_SHOT);
 	if (ipv6_pods && eth->h_proto == bpf_htons(ETH_P_IPV6)) {
-		// To a tunnelled IPv6 subnet, over its node's IPv4 address.
+		// To a tunnelled IPv6 subnet, over its node's underlay address.
 		ip6 = ipv6_header(skb, eth);
 		if (!ip6)
 			return account(skb, TWILL_DROPPED_MALFORMED, TWILL_TO_TUNNEL, TC_ACT_SHOT);
 		remote6 = node_subnet6_of(&ip6->daddr);
 		if (!remote6 || !(remote6->flags & TWILL_SUBNET_TUNNEL))
 			return account(skb, TWILL_DROPPED_NO_TUNNEL, TWILL_TO_TUNNEL, TC_ACT_SHOT);
-		__builtin_memcpy(&remote_ip, &remote6->node_ip6[12], sizeof(remote_ip));
+		if (underlay_ipv6) {
+			__builtin_memcpy(key.remote_ipv6, remote6->node_ip6, sizeof(key.remote_ipv6));
+			flags |= BPF_F_TUNINFO_IPV6;
+		} else {
+			__builtin_memcpy(&remote_ip, &remote6->node_ip6[12], sizeof(remote_ip));
+			key.remote_ipv4 = bpf_ntohl(remote_ip);
+		}
 	} else if (eth->h_proto == bpf_htons(ETH_P_IP)) {
 		ip = ipv4_header(skb, eth);
 		if (!ip)
@@ -1409,13 +1533,13 @@ int to_tunnel(struct __sk_buff *skb)
 		if (!remote)
 			return account(skb, TWILL_DROPPED_NO_TUNNEL, TWILL_TO_TUNNEL, TC_ACT_SHOT);
 		__builtin_memcpy(&remote_ip, remote->node_ip, sizeof(remote_ip));
+		key.remote_ipv4 = bpf_ntohl(remote_ip);
 	} else {
 		// Anything else goes on without a key, and the device drops it as it would
 		// without Twill.
 		return account(skb, TWILL_PASSED_NOT_IPV4, TWILL_TO_TUNNEL, TC_ACT_OK);
 	}
-	key.remote_ipv4 = bpf_ntohl(remote_ip);
-	if (bpf_skb_set_tunnel_key(skb, &key, sizeof(key), BPF_F_ZERO_CSUM_TX) < 0)
+	if (bpf_skb_set_tunnel_key(skb, &key, sizeof(key), flags) < 0)
 		return account(skb, TWILL_DROPPED_NO_TUNNEL, TWILL_TO_TUNNEL, TC_ACT_SHOT);
 	return account(skb, TWILL_FORWARDED_REMOTE, TWILL_TO_TUNNEL, TC_ACT_OK);
 }

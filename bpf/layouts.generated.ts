@@ -67,7 +67,7 @@ export const LAYOUTS = {
     },
   },
   node_address: {
-    size: 4,
+    size: 16,
     members: {
       ip: 0,
     },
@@ -212,6 +212,8 @@ export const RODATA = [
   'tunnel_vni',
   'tunnel_port',
   'node_ip',
+  'node_ip6',
+  'underlay_ipv6',
   'ipv4_pods',
   'pod_cidr_first',
   'ipv6_pods',

@@ -6,7 +6,7 @@
 // have maps of their own (node_subnets6 -> the node's IPv6 address, their lengths, and
 // node_slots6 over the IPv6 cluster CIDR).
 import { LAYOUTS, PREFIX_LENGTHS_MAX, SUBNET_FLAGS, TUNNEL_MAC, slotKey } from './layouts';
-import { ipToBigInt, ipv4FromBytes, ipv4ToBytes, ipv4ToNumber, ipv6BytesFromBigInt, ipv6FromBytes, ipv6ToBigInt, ipv6ToBytes, macFromBytes, parseIpPrefix, parseIpv4Prefix, type CidrsByFamily, type IpFamily } from './addresses';
+import { familyOf, ipToBigInt, ipToBytes, ipv4FromBytes, ipv4ToBytes, ipv4ToNumber, ipv6BytesFromBigInt, ipv6FromBytes, ipv6ToBigInt, ipv6ToBytes, macFromBytes, parseIpPrefix, parseIpv4Prefix, type CidrsByFamily, type IpFamily } from './addresses';
 import type { BpfMap, BpfObject } from './tsbpf';
 
 export interface NodeSubnet {
@@ -49,25 +49,35 @@ export function nodeSubnet6Cidr(key: Buffer): string {
   return `${ipv6FromBytes(key.subarray(KEY6.members.addr, KEY6.members.addr + 16))}/${key.readUInt32LE(KEY6.members.prefixlen)}`;
 }
 
-/** IPv4's bytes as an IPv4-mapped IPv6 address (::ffff:a.b.c.d): how node_subnet6 holds a tunnel's IPv4 end. */
+/** The first 12 bytes of an IPv4-mapped IPv6 address (::ffff:a.b.c.d). */
 const IPV4_MAPPED_PREFIX = Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff]);
+
+/** A node's address in 16 bytes, as node_subnet6 and node_addresses hold it: IPv6 as it is, IPv4 mapped. */
+function nodeAddressBytes(nodeIp: string): Buffer {
+  return familyOf(nodeIp) === 'ipv6' ? ipv6ToBytes(nodeIp) : Buffer.concat([IPV4_MAPPED_PREFIX, ipv4ToBytes(nodeIp)]);
+}
+
+function nodeAddressFromBytes(bytes: Buffer): string {
+  return bytes.subarray(0, 12).equals(IPV4_MAPPED_PREFIX) ? ipv4FromBytes(bytes.subarray(12)) : ipv6FromBytes(bytes);
+}
 
 /**
  * Another node's IPv6 pod subnet: reached natively through the uplink's neighbour for
- * the node's IPv6 address, or tunnelled in VXLAN to its IPv4 address (held mapped).
+ * the node's IPv6 address, or tunnelled in VXLAN to its underlay address (IPv6, or
+ * IPv4 held mapped).
  */
 export function encodeNodeSubnet6(subnet: NodeSubnet): Buffer {
   const value = Buffer.alloc(VALUE6.size);
-  const address = subnet.tunnel ? Buffer.concat([IPV4_MAPPED_PREFIX, ipv4ToBytes(subnet.nodeIp)]) : ipv6ToBytes(subnet.nodeIp);
-  address.copy(value, VALUE6.members.node_ip6);
+  nodeAddressBytes(subnet.nodeIp).copy(value, VALUE6.members.node_ip6);
   value.writeUInt32LE(subnet.tunnel ? SUBNET_FLAGS.TWILL_SUBNET_TUNNEL : 0, VALUE6.members.flags);
   return value;
 }
 
 export function decodeNodeSubnet6(value: Buffer): NodeSubnet {
-  const address = value.subarray(VALUE6.members.node_ip6, VALUE6.members.node_ip6 + 16);
-  const tunnel = (value.readUInt32LE(VALUE6.members.flags) & SUBNET_FLAGS.TWILL_SUBNET_TUNNEL) !== 0;
-  return { nodeIp: tunnel ? ipv4FromBytes(address.subarray(12)) : ipv6FromBytes(address), tunnel };
+  return {
+    nodeIp: nodeAddressFromBytes(value.subarray(VALUE6.members.node_ip6, VALUE6.members.node_ip6 + 16)),
+    tunnel: (value.readUInt32LE(VALUE6.members.flags) & SUBNET_FLAGS.TWILL_SUBNET_TUNNEL) !== 0,
+  };
 }
 
 /** Where node_slots (node_slots6 for IPv6) keeps the node subnets of one prefix length inside the cluster CIDR. */
@@ -221,23 +231,28 @@ export function rebuildFromNodeSubnets(maps: NodeSubnetMaps, layouts: NodeSlotLa
       const cidr = codec.cidr(key);
       const subnet = codec.decode(value);
       writeNodeSlot(slots, layouts[family], cidr, subnet);
-      // VXLAN is accepted from the nodes' IPv4 addresses, whichever family they tunnel.
-      if (subnet.tunnel || family === 'ipv4') addNodeAddress(maps.nodeAddresses, subnet.nodeIp);
+      if (isVxlanSender(family, subnet)) addNodeAddress(maps.nodeAddresses, subnet.nodeIp);
       return cidr;
     });
     writePrefixLengths(lengths, cidrs, layouts[family]);
   }
 }
 
+/**
+ * Whether VXLAN is accepted from the node a subnet of `family` is routed to: the node
+ * of every tunnelled subnet (its underlay address) and of every IPv4 one.
+ */
+export const isVxlanSender = (family: IpFamily, subnet: NodeSubnet): boolean => subnet.tunnel || family === 'ipv4';
+
 const NODE_ADDRESS_PRESENT = Buffer.from([1, 0, 0, 0]);
 
 /** Lets VXLAN from `nodeIp` in (node_addresses is a set: the value is always 1). */
 export function addNodeAddress(map: BpfMap, nodeIp: string): void {
-  map.update(ipv4ToBytes(nodeIp), NODE_ADDRESS_PRESENT);
+  map.update(nodeAddressBytes(nodeIp), NODE_ADDRESS_PRESENT);
 }
 
 export function removeNodeAddress(map: BpfMap, nodeIp: string): void {
-  map.delete(ipv4ToBytes(nodeIp));
+  map.delete(nodeAddressBytes(nodeIp));
 }
 
 export function nodeSubnetCidr(key: Buffer): string {
@@ -258,7 +273,7 @@ export function decodeNodeSubnet(value: Buffer): NodeSubnet {
   };
 }
 
-/** The MAC Twill gives a node's VXLAN device: enum twill_tunnel_mac's two bytes, then its address (tunnel_mac in the C). */
+/** The MAC Twill gives a node's VXLAN device: enum twill_tunnel_mac's two bytes, then the last four of its underlay address (tunnel_mac in the C). */
 export function tunnelMac(nodeIp: string): string {
-  return macFromBytes(Buffer.concat([Buffer.from([TUNNEL_MAC.TWILL_TUNNEL_MAC_FIRST, TUNNEL_MAC.TWILL_TUNNEL_MAC_SECOND]), ipv4ToBytes(nodeIp)]));
+  return macFromBytes(Buffer.concat([Buffer.from([TUNNEL_MAC.TWILL_TUNNEL_MAC_FIRST, TUNNEL_MAC.TWILL_TUNNEL_MAC_SECOND]), ipToBytes(nodeIp).subarray(-4)]));
 }

@@ -2,7 +2,7 @@
 // (.rodata), its maps sized for the node's pod CIDR and for the other nodes' subnets
 // laid out over the cluster CIDR, ready to load. The agent pins its maps before it
 // loads it; the verdict tests and the benchmark load it as it is.
-import { cidrsByFamily, ipv4ToBytes } from './addresses';
+import { cidrsByFamily, familyOf, ipv4ToBytes, ipv6ToBytes } from './addresses';
 import { DATAPATH_OBJECT } from './datapath';
 import { setPodCidrs, type PodCidrs } from './endpoints';
 import type { RodataName } from './layouts';
@@ -17,6 +17,7 @@ export interface DatapathSettings {
   tunnelIfindex?: number;
   vni?: number;
   vxlanPort?: number;
+  /** This node's end of VXLAN: its IPv4 address, or its IPv6 one in a cluster whose tunnel runs over IPv6 (no pod has IPv4). */
   nodeIp?: string;
   /** This node's pod CIDRs: the endpoints map has a slot for each pod address of them. */
   podCIDRs: PodCidrs;
@@ -31,6 +32,12 @@ function udpPortBytes(port: number): Buffer {
   return bytes;
 }
 
+/** The rodata that name this node's end of VXLAN, by its family. */
+function nodeIpRodata(nodeIp: string | undefined): Partial<Record<RodataName, number | Buffer>> {
+  if (nodeIp === undefined) return {};
+  return familyOf(nodeIp) === 'ipv6' ? { node_ip6: ipv6ToBytes(nodeIp), underlay_ipv6: 1 } : { node_ip: ipv4ToBytes(nodeIp) };
+}
+
 export function openDatapath(settings: DatapathSettings): { object: BpfObject; slotLayouts: NodeSlotLayouts } {
   const object = setPodCidrs(BpfObject.open(DATAPATH_OBJECT), settings.podCIDRs);
   const values: Partial<Record<RodataName, number | Buffer | undefined>> = {
@@ -38,7 +45,7 @@ export function openDatapath(settings: DatapathSettings): { object: BpfObject; s
     tunnel_ifindex: settings.tunnelIfindex,
     tunnel_vni: settings.vni,
     tunnel_port: settings.vxlanPort === undefined ? undefined : udpPortBytes(settings.vxlanPort),
-    node_ip: settings.nodeIp === undefined ? undefined : ipv4ToBytes(settings.nodeIp),
+    ...nodeIpRodata(settings.nodeIp),
   };
   for (const [name, value] of Object.entries(values)) {
     if (value !== undefined) object.setRodata(name, value);

@@ -11,8 +11,11 @@ import { ipv4FromNumber, parseIpPrefix, type Link, type Rtnl } from '../netlink'
 import { TWILL_ROUTE_PROTOCOL } from './node-sync';
 
 export const TUNNEL_DEVICE = 'twill-vxlan';
-/** Outer IPv4 (20) + UDP (8) + VXLAN (8) + inner Ethernet (14). */
-export const VXLAN_OVERHEAD = 50;
+/** What VXLAN adds to a pod's packet over an underlay of each family: outer IPv4 (20) or IPv6 (40), UDP (8), VXLAN (8), inner Ethernet (14). */
+export const VXLAN_OVERHEAD: Record<IpFamily, number> = { ipv4: 50, ipv6: 70 };
+
+/** The family VXLAN runs over: IPv4 wherever pods have IPv4 (it carries IPv6 pods beside them), else IPv6. */
+export const underlayFamily = (podCIDRs: PodCidrs): IpFamily => (podCIDRs.ipv4 ? 'ipv4' : 'ipv6');
 
 /** Each family's forwarding switch, by its sysctl name. */
 const FORWARDING: Record<IpFamily, string> = { ipv4: 'net.ipv4.ip_forward', ipv6: 'net.ipv6.conf.all.forwarding' };
@@ -85,6 +88,7 @@ export function tunnelAddress(podCIDR: string): string {
 /**
  * The collect-metadata VXLAN device with the tunnel address of each pod CIDR and no
  * other (but its IPv6 link-local one), at `mtu`, created once and reused after restarts.
+ * `nodeIp` is this node's underlay address, of which its MAC is made.
  */
 export async function ensureTunnelDevice(rtnl: Rtnl, nodeIp: string, podCIDRs: PodCidrs, mtu: number, udpPort: number): Promise<Link> {
   const existing = await rtnl.link(TUNNEL_DEVICE);

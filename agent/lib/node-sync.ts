@@ -4,8 +4,8 @@
 // removed, and nothing is ever flushed, so established flows never see a gap.
 import type { Logger } from 'pino';
 
-import { familyOf, ipv4ToBytes, type IpFamily } from '../../bpf/addresses';
-import { NODE_SUBNET_CODECS, addNodeAddress, removeNodeAddress, tunnelMac, writeNodeSlot, writePrefixLengths, type NodeSlotLayout, type NodeSlotLayouts, type NodeSubnet, type NodeSubnetMaps } from '../../bpf/node-subnets';
+import { familyOf, ipToBytes, ipv6FromBytes, type IpFamily } from '../../bpf/addresses';
+import { NODE_SUBNET_CODECS, addNodeAddress, isVxlanSender, removeNodeAddress, tunnelMac, writeNodeSlot, writePrefixLengths, type NodeSlotLayout, type NodeSlotLayouts, type NodeSubnet, type NodeSubnetMaps } from '../../bpf/node-subnets';
 import type { Rtnl } from '../netlink';
 import type { BpfMap } from '../../bpf/tsbpf';
 import type { Mode } from './config';
@@ -42,19 +42,22 @@ interface Remote extends NodeSubnet {
 const FAMILIES: IpFamily[] = ['ipv4', 'ipv6'];
 
 /**
- * The next hop of an IPv6 route into the VXLAN device towards the node at `nodeIp`
- * (IPv4): a link-local address made of it, whose permanent neighbour entry is the node's
- * tunnel MAC, as the IPv4 route's next hop is the node's address itself.
+ * The next hop of an IPv6 route into the VXLAN device towards the node at `nodeIp` (its
+ * underlay address): a link-local address made of the address's last four bytes, as
+ * its tunnel MAC is, whose permanent neighbour entry is that MAC, as the IPv4 route's
+ * next hop is the node's address itself.
  */
 export function tunnelGateway6(nodeIp: string): string {
-  const [a, b, c, d] = ipv4ToBytes(nodeIp);
-  return `fe80::${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  const address = Buffer.alloc(16);
+  address.writeUInt16BE(0xfe80);
+  ipToBytes(nodeIp).subarray(-4).copy(address, 12);
+  return ipv6FromBytes(address);
 }
 
 /** The gateway of a remote's host route: its node's address, or for IPv6 in the tunnel, tunnelGateway6. */
 const gatewayOf = (remote: Remote): string => (remote.tunnel && remote.family === 'ipv6' ? tunnelGateway6(remote.nodeIp) : remote.nodeIp);
-/** The IPv4 node addresses `remotes` are routed to: the addresses VXLAN is accepted from. */
-const underlayAddresses = (remotes: Iterable<Remote>): Set<string> => new Set([...remotes].map((remote) => remote.nodeIp).filter((nodeIp) => familyOf(nodeIp) === 'ipv4'));
+/** The node addresses of `remotes` that VXLAN is accepted from. */
+const vxlanSenders = (remotes: Iterable<Remote>): Set<string> => new Set([...remotes].filter((remote) => isVxlanSender(remote.family, remote)).map((remote) => remote.nodeIp));
 
 export class NodeSync {
   readonly #options: NodeSyncOptions;
@@ -110,8 +113,8 @@ export class NodeSync {
     this.#writePrefixLengths([...current.keys(), ...desired.keys()]);
     await this.#write(writes);
     await this.#remove(departed);
-    const desiredNodeIps = underlayAddresses(desired.values());
-    await this.#forgetNodes([...underlayAddresses(current.values())].filter((nodeIp) => !desiredNodeIps.has(nodeIp)));
+    const desiredNodeIps = vxlanSenders(desired.values());
+    await this.#forgetNodes([...vxlanSenders(current.values())].filter((nodeIp) => !desiredNodeIps.has(nodeIp)));
     this.#writePrefixLengths(desired.keys());
     if (this.#strayRoutesPossible) {
       await this.#removeStrayRoutes(desired);
@@ -143,7 +146,7 @@ export class NodeSync {
       const subnet = { nodeIp: remote.nodeIp, tunnel: remote.tunnel };
       if (remote.tunnel) await rtnl.addPermanentNeighbour(routeDevice, gatewayOf(remote), tunnelMac(remote.nodeIp));
       await rtnl.addRoute({ destination: remote.cidr, ifindex: routeDevice, gateway: gatewayOf(remote), onlink: true, protocol: TWILL_ROUTE_PROTOCOL }, { replace: true });
-      if (familyOf(remote.nodeIp) === 'ipv4') addNodeAddress(maps.nodeAddresses, remote.nodeIp);
+      if (isVxlanSender(remote.family, remote)) addNodeAddress(maps.nodeAddresses, remote.nodeIp);
       const codec = NODE_SUBNET_CODECS[remote.family];
       const { subnets, slots, layout } = this.#mapsOf(remote.family);
       subnets.update(codec.key(remote.cidr), codec.encode(subnet));
@@ -162,7 +165,7 @@ export class NodeSync {
     });
   }
 
-  /** IPv4 addresses no node has any more (it left, or its address changed): their VXLAN is refused, and their tunnel neighbours go. */
+  /** VXLAN senders' addresses no node has any more (it left, or its address changed): their VXLAN is refused, and their tunnel neighbours go. */
   async #forgetNodes(nodeIps: string[]): Promise<void> {
     const { mode, routeDevice, maps, rtnl } = this.#options;
     await rtnl.pipeline(nodeIps, async (nodeIp) => {

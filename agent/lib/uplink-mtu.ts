@@ -8,7 +8,6 @@
 import type { Logger } from 'pino';
 
 import type { Link, Rtnl } from '../netlink';
-import { VXLAN_OVERHEAD } from './host-network';
 
 const POLL_MS = 2000;
 
@@ -17,6 +16,8 @@ export interface UplinkMtuOptions {
   uplink: Link;
   /** The VXLAN device, in vxlan mode. */
   tunnel?: Link;
+  /** The bytes of tunnel headers around pods' packets: VXLAN_OVERHEAD of the underlay, 0 natively. */
+  overhead: number;
   /** An MTU the operator set for pods, which the agent then never changes. */
   configuredMtu?: number;
   /** How many pods run here now, for the log line. */
@@ -26,9 +27,9 @@ export interface UplinkMtuOptions {
   log: Logger;
 }
 
-/** The MTU pods get over an uplink of `uplinkMtu`: all of it natively, less the VXLAN headers over the tunnel. */
-export function podMtuFor(uplinkMtu: number, tunnelled: boolean): number {
-  return tunnelled ? uplinkMtu - VXLAN_OVERHEAD : uplinkMtu;
+/** The MTU pods get over an uplink of `uplinkMtu`, around whose packets tunnels put `overhead` bytes. */
+export function podMtuFor(uplinkMtu: number, overhead: number): number {
+  return uplinkMtu - overhead;
 }
 
 /** Polls the uplink's MTU and applies each change; returns a function that stops it. */
@@ -41,7 +42,7 @@ export function followUplinkMtu(options: UplinkMtuOptions): () => void {
     if (now === undefined || now === known) return;
     const previous = known;
     known = now;
-    const podMtu = podMtuFor(now, tunnel !== undefined);
+    const podMtu = podMtuFor(now, options.overhead);
     if (tunnel) await rtnl.setMtu(tunnel.index, podMtu);
     const context = { uplink: uplink.name, uplinkMtu: now, previousUplinkMtu: previous, pods: options.podCount() };
     if (configuredMtu !== undefined) {

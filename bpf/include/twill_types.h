@@ -181,7 +181,7 @@ struct node_subnet6_key {
 struct node_subnet6 {
 	/*
 	 * Where the node's IPv6 pods are reached: natively, its IPv6 address (the next hop);
-	 * tunnelled, its IPv4 address, the VXLAN underlay, as ::ffff:a.b.c.d.
+	 * tunnelled, its address on the VXLAN underlay: IPv6, or IPv4 as ::ffff:a.b.c.d.
 	 */
 	__u8 node_ip6[16];
 	__u32 flags; /* enum twill_subnet_flag */
@@ -198,10 +198,10 @@ enum twill_tunnel_mac {
 
 /*
  * Another node's address: the key of node_addresses, the set of outer sources VXLAN is
- * accepted from (its value is always 1).
+ * accepted from (its value is always 1). IPv6, or IPv4 as ::ffff:a.b.c.d.
  */
 struct node_address {
-	__u8 ip[4];
+	__u8 ip[16];
 };
 
 #endif /* TWILL_TYPES_H */

@@ -14,6 +14,7 @@ import { openDatapath, type DatapathSettings } from '../../bpf/open-datapath';
 import type { BpfMap, BpfObject, BpfProgram } from '../../bpf/tsbpf';
 import { needsRoot } from '../helpers/kernel';
 import { ipv4FromBytes } from '../../agent/netlink';
+import { ipv6FromBytes } from '../../bpf/addresses';
 import { arpFrame, ethernetFrame, icmpEchoRequest, icmpRedirect, icmpv6Redirect, ipv4ChecksumValid, ipv4Frame, ipv4Packet, ipv6Frame, neighbourSolicitation, routerAdvertisement, udpDatagram, vxlanPacket, type Ipv4Fields, type VxlanOptions } from '../helpers/packets';
 
 const TC_ACT_OK = 0;
@@ -57,6 +58,7 @@ const subnets: Array<[string, number, string, number]> = [
 const fromPodA = (destination: string, fields: Partial<Ipv4Fields> = {}, destinationPort = 8080): Buffer =>
   ipv4Frame({ source: podA.ip, destination, protocol: 17, payload: udpDatagram({ source: podA.ip, destination, sourcePort: 40000, destinationPort }, Buffer.alloc(16)), ...fields });
 const VXLAN_PORT = 8472;
+const VNI = 7;
 const icmpRouterAdvertisement = Buffer.from([9, 0, 0xf6, 0xff, 0, 0, 0, 0]);
 
 const rows: Row[] = [
@@ -127,14 +129,14 @@ const macOf = (packet: Buffer, offset: number): string => Array.from(packet.suba
 // node_slots, an array, when the agent has a cluster CIDR; the /16 stays in the hash.
 const CLUSTER_CIDR = '10.0.0.0/8';
 
-/** The datapath loaded for this node, with its pods and the other nodes' subnets (IPv6 ones: `subnets6`, CIDR and node address: IPv6, or IPv4 for a subnet in the tunnel). */
-function loadNode(settings: Omit<DatapathSettings, 'podCIDRs' | 'nodeIp'>, podCIDRs: PodCidrs = { ipv4: POD_CIDR }, pods: Endpoint[] = [podA, podB, podC], subnets6: Array<[string, string]> = []): { object: BpfObject; counters: BpfMap; programs: Map<ProgramName, BpfProgram> } {
+/** The datapath loaded for this node, with its pods and the other nodes' subnets (IPv6 ones: `subnets6`, CIDR, node address and whether it is tunnelled: by default, when the address is IPv4). */
+function loadNode(settings: Omit<DatapathSettings, 'podCIDRs'>, podCIDRs: PodCidrs = { ipv4: POD_CIDR }, pods: Endpoint[] = [podA, podB, podC], subnets6: Array<[string, string, boolean?]> = []): { object: BpfObject; counters: BpfMap; programs: Map<ProgramName, BpfProgram> } {
   const opened = openDatapath({ podCIDRs, nodeIp: NODE_IP, clusterCIDR: CLUSTER_CIDR, ...settings });
   const object = opened.object.load();
   const maps = { endpoints: object.map('endpoints'), ...nodeSubnetMapsOf(object) };
   for (const pod of pods) writeEndpoint(maps.endpoints, podCIDRs, pod);
   for (const [address, prefixLength, nodeIp, flags] of subnets) maps.nodeSubnets.update(nodeSubnetKey(`${address}/${prefixLength}`), encodeNodeSubnet({ nodeIp, tunnel: flags === SUBNET_FLAGS.TWILL_SUBNET_TUNNEL }));
-  for (const [cidr, nodeIp] of subnets6) maps.nodeSubnets6.update(nodeSubnet6Key(cidr), encodeNodeSubnet6({ nodeIp, tunnel: !nodeIp.includes(':') }));
+  for (const [cidr, nodeIp, tunnel = !nodeIp.includes(':')] of subnets6) maps.nodeSubnets6.update(nodeSubnet6Key(cidr), encodeNodeSubnet6({ nodeIp, tunnel }));
   rebuildFromNodeSubnets(maps, opened.slotLayouts);
   Object.values(maps).forEach((map) => map.close());
   return { object, counters: object.map('counters'), programs: new Map(PROGRAMS.map((name) => [name, object.program(name)])) };
@@ -190,7 +192,6 @@ for (const [where, clusterCIDR] of [['node_slots and the hash', CLUSTER_CIDR], [
 // unwrapped by from_netdev on the uplink; the VXLAN device (ifindex 2 here) is only a
 // fallback. Node 3 (192.168.60.3) owns the tunnelled 10.244.2.0/24.
 describe('VXLAN wrapped and unwrapped by the programs', needsRoot, () => {
-  const VNI = 7;
   const NODE3 = '192.168.60.3';
   let node: ReturnType<typeof loadNode>;
   before(() => {
@@ -431,6 +432,32 @@ describe('datapath verdicts in an IPv6-only node', needsRoot, () => {
   for (const row of rows) test(row.name, () => checkRow(row, runCounted(node, row.program, row.packet, row.counted)));
 });
 
+/** Pod A's IPv6 packet to node 3's tunnelled subnet, and what from_pod made of it: forwarded, `overhead` bytes of `headers` longer. */
+function wrappedToNode3(node: ReturnType<typeof loadNode>, overhead: number, headers: string): [Buffer, Buffer] {
+  const packet = fromPodA6('fd00:10:244:2::7');
+  const result = runCounted(node, 'from_pod', packet, ['TWILL_FORWARDED_REMOTE', 'TWILL_FROM_POD']);
+  assert.equal(result.retval, TC_ACT_REDIRECT);
+  assert.equal(result.packet.length, packet.length + overhead, headers);
+  return [packet, result.packet];
+}
+
+/** The frame a wrap carries: the pod's IPv6 packet `sent`, one off its hop limit, addresses and payload as they were. */
+function assertWrappedAsSent6(innerFrame: Buffer, sent: Buffer): void {
+  assert.equal(hopLimitOf(innerFrame), 63, 'inner hop limit down by one');
+  assert.deepEqual(innerFrame.subarray(14 + 8), sent.subarray(14 + 8), 'addresses and payload unchanged');
+}
+
+/** An unwrapped IPv6 frame `inner` redirected into pod B: the outer headers gone, pod B's MACs, one off the hop limit. */
+function assertUnwrappedIntoPodB(result: { retval: number; packet: Buffer }, inner: Buffer): void {
+  assert.equal(result.retval, TC_ACT_REDIRECT);
+  assert.equal(result.packet.length, inner.length);
+  assert.deepEqual([macOf(result.packet, 0), macOf(result.packet, 6), result.packet.readUInt16BE(12)], [podB.podMac, podB.hostMac, 0x86dd], "pod B's MACs, and the Ethernet header says IPv6");
+  assertWrappedAsSent6(result.packet, inner);
+}
+
+/** IPv6 from a pod of node 3's tunnelled fd00:10:244:2::/64, as it comes out of a tunnel. */
+const remote6 = (destination: string, options: { hopLimit?: number; nextHeader?: number } = {}): Buffer => ipv6Frame({ source: 'fd00:10:244:2::7', destination, nextHeader: options.nextHeader ?? 17, payload: Buffer.alloc(16), hopLimit: options.hopLimit });
+
 // IPv6 pods of a vxlan node: their packets to another node's IPv6 subnet are wrapped
 // in VXLAN over IPv4, to the node's IPv4 address, and unwrapped on arrival, as IPv4
 // pods' are. Node 3 (192.168.60.3) owns the tunnelled fd00:10:244:2::/64.
@@ -442,14 +469,9 @@ describe('IPv6 in a vxlan node', needsRoot, () => {
   });
   after(() => unload(node));
   const fromNode3 = (inner: Buffer, outerSource = NODE3): Buffer => vxlanPacket(outerSource, NODE_IP, inner, { port: VXLAN_PORT });
-  const remote6 = (destination: string, options: { hopLimit?: number; nextHeader?: number } = {}): Buffer => ipv6Frame({ source: 'fd00:10:244:2::7', destination, nextHeader: options.nextHeader ?? 17, payload: Buffer.alloc(16), hopLimit: options.hopLimit });
 
   test('an IPv6 pod to a tunnelled IPv6 subnet: wrapped in VXLAN over IPv4 to its node, hop limit down, redirected to the uplink', () => {
-    const packet = fromPodA6('fd00:10:244:2::7');
-    const result = runCounted(node, 'from_pod', packet, ['TWILL_FORWARDED_REMOTE', 'TWILL_FROM_POD']);
-    assert.equal(result.retval, TC_ACT_REDIRECT);
-    const wrapped = result.packet;
-    assert.equal(wrapped.length, packet.length + 50, 'outer IPv4, UDP, VXLAN and inner Ethernet');
+    const [packet, wrapped] = wrappedToNode3(node, 50, 'outer IPv4, UDP, VXLAN and inner Ethernet');
     const [ip, udp, inner] = [14, 34, 50];
     assert.equal(wrapped.readUInt16BE(12), 0x0800, 'outer IPv4');
     assert.deepEqual([ipv4FromBytes(wrapped.subarray(ip + 12, ip + 16)), ipv4FromBytes(wrapped.subarray(ip + 16, ip + 20))], [NODE_IP, NODE3]);
@@ -457,20 +479,12 @@ describe('IPv6 in a vxlan node', needsRoot, () => {
     assert.equal(wrapped.readUInt16BE(udp + 2), VXLAN_PORT);
     assert.equal(wrapped.readUInt16BE(udp + 4), wrapped.length - 34, 'UDP length');
     assert.deepEqual([macOf(wrapped, inner), macOf(wrapped, inner + 6), wrapped.readUInt16BE(inner + 12)], ['02:76:c0:a8:3c:03', '02:76:c0:a8:3c:01', 0x86dd], 'inner Ethernet: the VXLAN devices, IPv6');
-    const innerFrame = wrapped.subarray(inner);
-    assert.equal(hopLimitOf(innerFrame), 63, 'inner hop limit down by one');
-    assert.deepEqual(innerFrame.subarray(14 + 8), packet.subarray(14 + 8), 'addresses and payload unchanged');
+    assertWrappedAsSent6(wrapped.subarray(inner), packet);
   });
 
   test('IPv6 in VXLAN from the node owning its source, for a pod here: unwrapped, hop limit down, redirected into the pod', () => {
     const inner = remote6(pod6B.ip6);
-    const result = runCounted(node, 'from_netdev', fromNode3(inner), ['TWILL_DELIVERED_LOCAL', 'TWILL_FROM_NETDEV'], 'TWILL_IPV6');
-    assert.equal(result.retval, TC_ACT_REDIRECT);
-    assert.equal(result.packet.length, inner.length);
-    assert.equal(result.packet.readUInt16BE(12), 0x86dd, 'the Ethernet header says IPv6 again');
-    assert.deepEqual([macOf(result.packet, 0), macOf(result.packet, 6)], [podB.podMac, podB.hostMac]);
-    assert.equal(hopLimitOf(result.packet), 63);
-    assert.deepEqual(result.packet.subarray(14 + 8), inner.subarray(14 + 8), 'addresses and payload unchanged');
+    assertUnwrappedIntoPodB(runCounted(node, 'from_netdev', fromNode3(inner), ['TWILL_DELIVERED_LOCAL', 'TWILL_FROM_NETDEV'], 'TWILL_IPV6'), inner);
   });
 
   const declined: Array<[string, Buffer]> = [
@@ -496,4 +510,81 @@ describe('IPv6 in a vxlan node', needsRoot, () => {
     { name: 'to the tunnel, IPv6 for no node subnet: dropped', program: 'to_tunnel', packet: ipv6Frame({ source: 'fd00:10:244::', destination: 'ff02::16', nextHeader: 0, payload: Buffer.alloc(16) }), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_NO_TUNNEL', 'TWILL_TO_TUNNEL'] },
   ];
   for (const row of rows) test(row.name, () => checkRow(row, runCounted(node, row.program, row.packet, row.counted)));
+});
+
+// An IPv6-only vxlan node: VXLAN runs over the nodes' IPv6 addresses, wrapped and
+// unwrapped by the programs as over IPv4. This node is fd00:192:168:60::1; node 3
+// (fd00:192:168:60::3) owns the tunnelled fd00:10:244:2::/64.
+describe('VXLAN over an IPv6 underlay', needsRoot, () => {
+  const NODE_IP6 = 'fd00:192:168:60::1';
+  const NODE3 = 'fd00:192:168:60::3';
+  const only6 = (pod: Endpoint): Endpoint => ({ ...pod, ip: undefined });
+  let node: ReturnType<typeof loadNode>;
+  before(() => {
+    node = loadNode({ uplinkIfindex: 1, tunnelIfindex: 2, vni: VNI, vxlanPort: VXLAN_PORT, nodeIp: NODE_IP6, clusterCIDR: undefined }, { ipv6: POD_CIDR6 }, [only6(pod6A), only6(pod6B)], [['fd00:10:244:2::/64', NODE3, true]]);
+  });
+  after(() => unload(node));
+  const fromNode3 = (inner: Buffer, options: VxlanOptions = {}, outerSource = NODE3, outerDestination = NODE_IP6): Buffer => vxlanPacket(outerSource, outerDestination, inner, { port: VXLAN_PORT, vni: VNI, ...options });
+
+  test('an IPv6 pod to a tunnelled subnet: wrapped in VXLAN over IPv6 to its node, no UDP checksum, hop limit down, redirected to the uplink', () => {
+    const [packet, wrapped] = wrappedToNode3(node, 70, 'outer IPv6, UDP, VXLAN and inner Ethernet');
+    const [ip6, udp, vxlan, inner] = [14, 54, 62, 70];
+    assert.equal(wrapped.readUInt16BE(12), 0x86dd, 'outer IPv6');
+    assert.deepEqual([wrapped[ip6] >> 4, wrapped.readUInt16BE(ip6 + 4), wrapped[ip6 + 6], wrapped[ip6 + 7]], [6, wrapped.length - 54, 17, 64], 'version, payload length, UDP, hop limit 64');
+    assert.deepEqual([ipv6FromBytes(wrapped.subarray(ip6 + 8, ip6 + 24)), ipv6FromBytes(wrapped.subarray(ip6 + 24, ip6 + 40))], [NODE_IP6, NODE3]);
+    assert.ok(wrapped.readUInt16BE(udp) >= 0xc000, 'source port from the flow, in 49152-65535');
+    assert.deepEqual([wrapped.readUInt16BE(udp + 2), wrapped.readUInt16BE(udp + 4), wrapped.readUInt16BE(udp + 6)], [VXLAN_PORT, wrapped.length - 54, 0], 'UDP port, length, checksum 0');
+    assert.deepEqual([wrapped.readUInt32BE(vxlan), wrapped.readUInt32BE(vxlan + 4)], [0x08000000, VNI << 8], 'VXLAN flags and VNI');
+    assert.deepEqual([macOf(wrapped, inner), macOf(wrapped, inner + 6), wrapped.readUInt16BE(inner + 12)], ['02:76:00:00:00:03', '02:76:00:00:00:01', 0x86dd], 'inner Ethernet: the VXLAN devices, their MACs from the IPv6 addresses');
+    assertWrappedAsSent6(wrapped.subarray(inner), packet);
+  });
+
+  test('VXLAN over IPv6 from the node owning the inner source, for a pod here: unwrapped, hop limit down, redirected into the pod', () => {
+    const inner = remote6(pod6B.ip6);
+    assertUnwrappedIntoPodB(runCounted(node, 'from_netdev', fromNode3(inner), ['TWILL_DELIVERED_LOCAL', 'TWILL_FROM_NETDEV']), inner);
+  });
+
+  const declined: Array<[string, Buffer]> = [
+    ['from a node that does not own the inner source', fromNode3(remote6(pod6B.ip6), {}, 'fd00:192:168:60::5')],
+    ['to another node', fromNode3(remote6(pod6B.ip6), {}, NODE3, 'fd00:192:168:60::2')],
+    ['a UDP checksum', fromNode3(remote6(pod6B.ip6), { udpChecksum: 0x1234 })],
+    ['another VNI', fromNode3(remote6(pod6B.ip6), { vni: VNI + 1 })],
+    ['another port', fromNode3(remote6(pod6B.ip6), { port: 4789 })],
+    ['an inner destination that is no pod', fromNode3(remote6('fd00:10:244::99'))],
+    ['an inner hop limit of 1', fromNode3(remote6(pod6B.ip6, { hopLimit: 1 }))],
+    ['an inner extension header', fromNode3(remote6(pod6B.ip6, { nextHeader: 60 }))],
+    // A rogue matching the end of node 3's address in IPv4, to this node's 0.0.0.0.
+    ['an outer IPv4 header', vxlanPacket('0.0.0.3', '0.0.0.0', remote6(pod6B.ip6), { port: VXLAN_PORT, vni: VNI })],
+  ];
+  for (const [what, packet] of declined) {
+    test(`VXLAN over IPv6 with ${what}: left whole to the stack and the VXLAN device`, () => {
+      const result = runCounted(node, 'from_netdev', packet, ['TWILL_PASSED_NOT_POD', 'TWILL_FROM_NETDEV']);
+      assert.equal(result.retval, TC_ACT_OK);
+      assert.deepEqual(result.packet, packet, 'the packet is unchanged');
+    });
+  }
+
+  const rows: Row[] = [
+    { name: 'unwrapped from the network, an IPv6 source in a tunnelled subnet: dropped', program: 'from_netdev', packet: remote6(pod6B.ip6), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_NOT_WRAPPED', 'TWILL_FROM_NETDEV'] },
+    { name: "a pod's IPv6 datagram to a node's VXLAN port: dropped", program: 'from_pod', packet: fromPodA6(NODE3, { destinationPort: VXLAN_PORT }), verdict: TC_ACT_SHOT, counted: ['TWILL_DROPPED_TUNNEL_FROM_POD', 'TWILL_FROM_POD'] },
+    { name: 'to the tunnel, IPv6 for a tunnelled subnet: key set to its node, sent on', program: 'to_tunnel', packet: ipv6Frame({ source: 'fd00:10:244::', destination: 'fd00:10:244:2::7', nextHeader: 17, payload: Buffer.alloc(16) }), verdict: TC_ACT_OK, counted: ['TWILL_FORWARDED_REMOTE', 'TWILL_TO_TUNNEL'] },
+  ];
+  for (const row of rows) test(row.name, () => checkRow(row, runCounted(node, row.program, row.packet, row.counted)));
+});
+
+// On the VXLAN device of an IPv6-underlay node (the test-run device, ifindex 1), a frame
+// without a tunnel key from a node is forged, whichever family it carries.
+describe('frames on an IPv6-underlay VXLAN device without a node as their sender', needsRoot, () => {
+  let node: ReturnType<typeof loadNode>;
+  before(() => {
+    node = loadNode({ uplinkIfindex: 3, tunnelIfindex: 1, vxlanPort: VXLAN_PORT, nodeIp: 'fd00:192:168:60::1', clusterCIDR: undefined }, { ipv6: POD_CIDR6 }, [], [['fd00:10:244:2::/64', 'fd00:192:168:60::3', true]]);
+  });
+  after(() => unload(node));
+
+  for (const [what, packet] of [['IPv6 from a tunnelled subnet', ipv6Frame({ source: 'fd00:10:244:2::7', destination: pod6B.ip6, nextHeader: 17, payload: Buffer.alloc(16) })], ['IPv4', ipv4Packet('10.244.2.7', '10.244.0.3')]] as const) {
+    test(`${what}: dropped as forged`, () => {
+      const result = runCounted(node, 'from_netdev', packet, ['TWILL_DROPPED_FORGED_TUNNEL', 'TWILL_FROM_NETDEV']);
+      assert.equal(result.retval, TC_ACT_SHOT);
+    });
+  }
 });

@@ -1,8 +1,8 @@
-// Three nodes of a dual-stack cluster natively routed and in vxlan mode, and of an
-// IPv6-only one natively routed: every pod reaches every pod at each of its addresses;
-// IPv6 between nodes is forwarded by the programs (bpf_redirect_neigh towards the other
-// node's IPv6 address, or wrapped in VXLAN over IPv4 to its IPv4 address) and counted as
-// IPv6; IPv6 pods leave the cluster masqueraded by ip6tables; a Service DNATed by
+// Three nodes of a dual-stack cluster and of an IPv6-only one, each natively routed and
+// in vxlan mode: every pod reaches every pod at each of its addresses; IPv6 between
+// nodes is forwarded by the programs (bpf_redirect_neigh towards the other node's IPv6
+// address, or wrapped in VXLAN to its underlay address: IPv4 in a dual-stack cluster,
+// IPv6 in an IPv6-only one) and counted as IPv6; IPv6 pods leave the cluster masqueraded by ip6tables; a Service DNATed by
 // ip6tables reaches backends on the same and another node; nodes leaving and joining
 // update both families' maps and routes; a node's refused IPv6 claim leaves its IPv4
 // one, and the other nodes, as they were; and in vxlan mode, a pod's IPv6 packet too big
@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { addressesByFamily } from '../../bpf/addresses';
-import { TUNNEL_DEVICE, tunnelAddress } from '../../agent/lib/host-network';
+import { TUNNEL_DEVICE, VXLAN_OVERHEAD, tunnelAddress } from '../../agent/lib/host-network';
 import { tunnelGateway6 } from '../../agent/lib/node-sync';
 import { readNodeSettings } from '../../agent/lib/node-settings';
 import { packetsFor } from '../../bpf/counters';
@@ -43,15 +43,18 @@ const ipv6Routes = (node: TestNode): string => inNetns(node.ns, 'ip', ['-6', 'ro
 /** Packets the node's VXLAN device has sent. */
 const tunnelDeviceSent = (node: TestNode): number => (JSON.parse(inNetns(node.ns, 'ip', ['-s', '-j', 'link', 'show', 'dev', TUNNEL_DEVICE])) as Array<{ stats64: { tx: { packets: number } } }>)[0].stats64.tx.packets;
 
-const LABS: Array<[LabIpFamily, LabMode]> = [['dual', 'native'], ['ipv6', 'native'], ['dual', 'vxlan']];
+const LABS: Array<[LabIpFamily, LabMode]> = [['dual', 'native'], ['ipv6', 'native'], ['dual', 'vxlan'], ['ipv6', 'vxlan']];
 
 for (const [ipFamily, mode] of LABS) {
   describe(`three nodes, ${ipFamily === 'dual' ? 'dual-stack' : 'IPv6 only'}, ${mode === 'native' ? 'native routing' : 'vxlan'}`, needsRoot, () => {
     let lab: Lab;
     const pod = (name: string) => lab.pods.find((p) => p.name === name) as LabPod;
+    /** VXLAN runs over IPv4 where pods have it, else over IPv6. */
+    const underlay = ipFamily === 'dual' ? 'ipv4' : 'ipv6';
+    const underlayOf = (node: TestNode): string => (underlay === 'ipv4' ? ipv4Of(node) : nodeIpv6(node));
     /** The host route to `node`'s IPv6 pod subnet: via its IPv6 address natively, via its tunnel gateway into the VXLAN device. */
     const route6 = (node: TestNode): RegExp =>
-      new RegExp(mode === 'native' ? `${podCidr6(node)} via ${nodeIpv6(node)} dev eth0` : `${podCidr6(node)} via ${tunnelGateway6(ipv4Of(node))} dev ${TUNNEL_DEVICE}`);
+      new RegExp(mode === 'native' ? `${podCidr6(node)} via ${nodeIpv6(node)} dev eth0` : `${podCidr6(node)} via ${tunnelGateway6(underlayOf(node))} dev ${TUNNEL_DEVICE}`);
 
     before(async () => {
       lab = await labUp({ nodes: 3, podsPerNode: 2, mode, ipFamily, prefix: `${TEST_NETNS_PREFIX}${process.pid}-${ipFamily[0]}6${mode[0]}`, directory: fs.mkdtempSync(path.join(os.tmpdir(), 'twill-lab-')), outside: true });
@@ -64,7 +67,7 @@ for (const [ipFamily, mode] of LABS) {
       assert.deepEqual(connectivityMatrix(lab).filter((cell) => !cell.ok), []);
     });
 
-    test(`each node holds the others' IPv6 pod subnets, routed to their ${mode === 'native' ? 'IPv6 addresses' : 'IPv4 addresses through the VXLAN device'}`, () => {
+    test(`each node holds the others' IPv6 pod subnets, routed to their ${mode === 'native' ? 'IPv6 addresses' : `${underlay === 'ipv4' ? 'IPv4' : 'IPv6'} addresses through the VXLAN device`}`, () => {
       const [node1, node2, node3] = lab.nodes;
       const expected = [...(ipFamily === 'dual' ? ['10.244.2.0/24', '10.244.3.0/24'] : []), 'fd00:10:244:2::/64', 'fd00:10:244:3::/64'];
       assert.deepEqual(pinnedNodeSubnets(node1.bpffsRoot), expected);
@@ -178,9 +181,9 @@ for (const [ipFamily, mode] of LABS) {
         try {
           // node3, a real node, speaks for node2's pods: right VNI and port, right tunnel MACs.
           const forgedSource = podCidr6(node2).replace('::/64', '::99');
-          const inner = ipv6Frame({ source: forgedSource, destination: ipv6Of(victim), nextHeader: 17, payload: udpDatagram({ source: forgedSource, destination: ipv6Of(victim), sourcePort: 40000, destinationPort: 7020 }, Buffer.from('forged')), sourceMac: tunnelMac(ipv4Of(node3)), destinationMac: tunnelMac(ipv4Of(node1)) });
+          const inner = ipv6Frame({ source: forgedSource, destination: ipv6Of(victim), nextHeader: 17, payload: udpDatagram({ source: forgedSource, destination: ipv6Of(victim), sourcePort: 40000, destinationPort: 7020 }, Buffer.from('forged')), sourceMac: tunnelMac(underlayOf(node3)), destinationMac: tunnelMac(underlayOf(node1)) });
           const vxlan = Buffer.concat([Buffer.from([0x08, 0, 0, 0, 0, 0, 1, 0]), inner]);
-          for (let i = 0; i < 3; i++) sendUdp(node3.ns, ipv4Of(node1), 8472, vxlan);
+          for (let i = 0; i < 3; i++) sendUdp(node3.ns, underlayOf(node1), 8472, vxlan);
           await waitFor('the forged frames to be counted', () => forged() - before >= 3n, 5000);
           assert.deepEqual(listener.received(), [], 'nothing reached the pod');
         } finally {
@@ -193,8 +196,9 @@ for (const [ipFamily, mode] of LABS) {
         const [node1] = lab.nodes;
         const [client, server] = [pod('node1-pod1'), pod('node2-pod1')];
         for (const node of lab.nodes) inNetns(node.ns, 'ip', ['link', 'set', 'eth0', 'mtu', '1400']);
-        await waitFor('the agents to follow', () => lab.nodes.every((node) => readNodeSettings(node.stateDir)?.mtu === 1350), 10_000);
-        // 1,352 bytes of ping data: 1,400 inside, 1,450 wrapped.
+        const podMtu = 1400 - VXLAN_OVERHEAD[underlay];
+        await waitFor('the agents to follow', () => lab.nodes.every((node) => readNodeSettings(node.stateDir)?.mtu === podMtu), 10_000);
+        // 1,352 bytes of ping data: 1,400 inside, more than the uplink's 1,400 wrapped.
         const tooBig = (() => {
           try {
             return inNetns(client.ns, 'ping', ['-M', 'do', '-s', '1352', '-c', '2', '-i', '0.2', '-W', '1', ipv6Of(server)]);
@@ -202,7 +206,7 @@ for (const [ipFamily, mode] of LABS) {
             return String((error as { stdout?: Buffer }).stdout ?? error);
           }
         })();
-        assert.match(tooBig, /[Pp]acket too big.*mtu ?= ?1350|message too long, mtu=1350/);
+        assert.match(tooBig, new RegExp(`[Pp]acket too big.*mtu ?= ?${podMtu}|message too long, mtu=${podMtu}`));
         assert.ok(packetsFor(counted(node1), 'TWILL_PASSED_TOO_BIG', 'TWILL_FROM_POD', 'TWILL_IPV6') > 0n, 'handed to the stack under passed_too_big');
         assert.equal(ping(client.ns, ipv6Of(server), 2), 2, 'small packets still flow');
         const size = 4 << 20;

@@ -216,9 +216,9 @@ describe('IPv6 pods on an IPv6-only node', needsRoot, () => {
     assert.equal(ping(added[0].ns.name, bare(added[1].ips[0]) as string, 3), 3);
   });
 
-  test('vxlan mode refuses a pod CIDR without IPv4, naming it: VXLAN runs over the nodes\' IPv4 addresses', async () => {
+  test('vxlan mode with IPv6 pods alone refuses a node without an IPv6 address, naming it: VXLAN then runs over IPv6', async () => {
     await node.stopAgent('SIGTERM');
-    await assert.rejects(node.startAgent(['--mode', 'vxlan', '--cluster-cidr', 'fd00:10:246::/56', '--node-ip', '192.168.50.1']), /mode vxlan carries IPv6 pods beside IPv4 ones, over the nodes' IPv4 addresses; fd00:10:246::\/64 has no IPv4 pod CIDR/);
+    await assert.rejects(node.startAgent(['--mode', 'vxlan', '--cluster-cidr', 'fd00:10:246::/56', '--node-ip', '192.168.50.1']), /mode vxlan needs an IPv6 address of node \S+, the tunnel's end \(VXLAN runs over IPv6 where pods have only IPv6\); 192\.168\.50\.1 has none/);
   });
 
 });

@@ -339,12 +339,25 @@ export interface VxlanOptions {
   vni?: number;
   /** The VXLAN flags byte; 0x08 (the VNI is valid) alone is what a VXLAN device sends. */
   flags?: number;
+  /** IPv4 only: the outer header's fragment field. */
   fragment?: number;
+  /** IPv6 only: the UDP checksum, 0 (none) as Twill's nodes send it unless given. */
+  udpChecksum?: number;
 }
 
-/** `inner`, an Ethernet frame, in VXLAN over UDP from node `source` to node `destination`. */
+/** `inner`, an Ethernet frame, in VXLAN over UDP from node `source` to node `destination`, over IPv4 or IPv6 as the addresses are. */
 export function vxlanPacket(source: string, destination: string, inner: Buffer, options: VxlanOptions = {}): Buffer {
-  const { port = 8472, vni = 1, flags = 0x08, fragment = 0 } = options;
+  const { port = 8472, vni = 1, flags = 0x08, fragment = 0, udpChecksum = 0 } = options;
+  if (source.includes(':')) {
+    const headers = Buffer.alloc(16);
+    headers.writeUInt16BE(49152, 0);
+    headers.writeUInt16BE(port, 2);
+    headers.writeUInt16BE(headers.length + inner.length, 4);
+    headers.writeUInt16BE(udpChecksum, 6);
+    headers[8] = flags;
+    headers.writeUIntBE(vni, 12, 3);
+    return ipv6Frame({ source, destination, nextHeader: 17, payload: Buffer.concat([headers, inner]) });
+  }
   const frame = ipv4Packet(source, destination, { payloadLength: 8 + inner.length, fragment });
   const udp = 14 + 20;
   frame.writeUInt16BE(port, udp + 2);

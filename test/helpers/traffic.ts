@@ -113,7 +113,7 @@ export async function startUdpListener(ns: string, address: string, port: number
   return { received, takeUntil, stop };
 }
 
-const UDP_SENDER = `const socket = require('dgram').createSocket('udp4');
+const UDP_SENDER = `const socket = require('dgram').createSocket(process.argv[1].includes(':') ? 'udp6' : 'udp4');
 socket.send(Buffer.from(process.argv[3], 'hex'), Number(process.argv[2]), process.argv[1], (error) => process.exit(error ? 1 : 0));`;
 
 /** Sends one UDP datagram from an ordinary socket in `ns`, as any process there may. */

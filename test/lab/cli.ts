@@ -77,7 +77,6 @@ async function up(argv: string[]): Promise<void> {
   if (mode !== 'native' && mode !== 'vxlan') throw new Error('--mode must be native or vxlan');
   const ipFamily = values['ip-family'] as LabIpFamily;
   if (!LAB_IP_FAMILIES.includes(ipFamily)) throw new Error(`--ip-family must be one of ${LAB_IP_FAMILIES.join(', ')}`);
-  if (ipFamily === 'ipv6' && mode === 'vxlan') throw new Error('--mode vxlan runs over the nodes\' IPv4 addresses: use --ip-family dual with it, or --mode native for IPv6 alone');
   const nodes = Number(values.nodes);
   const podsPerNode = Number(values.pods);
   if (!Number.isInteger(nodes) || nodes < 2 || nodes > 8) throw new Error('--nodes must be 2 to 8');

@@ -35,10 +35,15 @@ export function vethLinkInfo(peer: LinkSettings, peerNetnsFd: number): Buffer {
   return toBuffer(ifla.formatInfo({ kind: 'veth', data }));
 }
 
-/** IFLA_LINKINFO { kind "vxlan", data { collect metadata, UDP port, no learning } }. */
+/**
+ * IFLA_LINKINFO { kind "vxlan", data { collect metadata, UDP port, no learning, zero UDP
+ * checksums taken over IPv6 } }: Twill's nodes send VXLAN over IPv6 without a UDP
+ * checksum, as over IPv4 (RFC 6935 allows it for tunnels), and the device otherwise
+ * drops it.
+ */
 export function vxlanLinkInfo(udpPort: number): Buffer {
   const port = Buffer.alloc(2);
   port.writeUInt16BE(udpPort);
-  const data = toBuffer(ifla.formatVxlan({ collectMetadata: 1, port, learning: 0 }));
+  const data = toBuffer(ifla.formatVxlan({ collectMetadata: 1, port, learning: 0, udpZeroCsum6Rx: 1 }));
   return toBuffer(ifla.formatInfo({ kind: 'vxlan', data }));
 }
