@@ -4,7 +4,9 @@
 // - between pods on two nodes, natively routed: an IPv6-only two-node lab beside the
 //   wire (again one veth between two namespaces, as the lab's nodes are joined);
 // - between pods on two nodes in VXLAN over IPv4: a dual-stack two-node vxlan lab
-//   beside Flannel-style nodes whose VXLAN devices carry the pods' IPv6 the same way.
+//   beside Flannel-style nodes whose VXLAN devices carry the pods' IPv6 the same way;
+// - between pods on two nodes in VXLAN over IPv6: an IPv6-only two-node vxlan lab
+//   beside Flannel-style nodes whose IPv6 VXLAN devices (flannel-v6.1) carry it.
 // Twill's round trips and TCP must go through the programs (their IPv6 counters).
 import fs from 'node:fs';
 import os from 'node:os';
@@ -22,6 +24,7 @@ import { startServers, type Host } from './traffic';
 export const IPV6_SAME_NODE = 'pod to pod, same node, IPv6';
 export const IPV6_CROSS_NODE = 'pod to pod, across nodes, IPv6';
 export const IPV6_VXLAN = 'pod to pod, across nodes in VXLAN over IPv4, IPv6';
+export const IPV6_VXLAN6 = 'pod to pod, across nodes in VXLAN over IPv6, IPv6';
 export const IPV6_SUBJECTS = {
   veth: 'limit: one veth between the pods (IPv6)',
   twill: 'Twill, dual-stack node (IPv6)',
@@ -29,6 +32,8 @@ export const IPV6_SUBJECTS = {
   twillNative: 'Twill native, IPv6-only nodes',
   flannelVxlan: 'Flannel vxlan style, dual-stack nodes (IPv6)',
   twillVxlan: 'Twill vxlan, dual-stack nodes (IPv6)',
+  flannelVxlan6: 'Flannel vxlan style, IPv6 underlay (flannel-v6.1)',
+  twillVxlan6: 'Twill vxlan, IPv6-only nodes',
 };
 
 const POD_CIDRS = '10.244.0.0/24,fd00:10:244::/64';
@@ -44,12 +49,13 @@ export function ipv6PathsSuite(options: { seconds: number }): Suite {
 
   return {
     name: 'IPv6 paths',
-    baselines: { [IPV6_SAME_NODE]: IPV6_SUBJECTS.veth, [IPV6_CROSS_NODE]: IPV6_SUBJECTS.wire, [IPV6_VXLAN]: IPV6_SUBJECTS.flannelVxlan },
+    baselines: { [IPV6_SAME_NODE]: IPV6_SUBJECTS.veth, [IPV6_CROSS_NODE]: IPV6_SUBJECTS.wire, [IPV6_VXLAN]: IPV6_SUBJECTS.flannelVxlan, [IPV6_VXLAN6]: IPV6_SUBJECTS.flannelVxlan6 },
     async setUp() {
       const [veth, wire] = [directVeth(), directVeth()];
       topologies.push(veth, wire);
       const flannel = flannelNodes('vxlan', { dualStack: true });
-      topologies.push(flannel);
+      const flannel6 = flannelNodes('vxlan', { dualStack: true, ipv6Underlay: true });
+      topologies.push(flannel, flannel6);
       node = standaloneNode('b6', POD_CIDRS);
       await node.startAgent();
       const hosts: Host[] = [];
@@ -61,10 +67,11 @@ export function ipv6PathsSuite(options: { seconds: number }): Suite {
         if (!ipv6) throw new Error(`the dual-stack node gave no IPv6 address: ${JSON.stringify(result.ips)}`);
         hosts.push({ ns: ns.name, ip: ipv6.address.split('/')[0] });
       }
-      const twoNodes = (mode: LabMode, ipFamily: LabIpFamily) => labUp({ nodes: 2, podsPerNode: 1, mode, ipFamily, prefix: `${TEST_NETNS_PREFIX}${process.pid}-b6${mode[0]}`, directory: fs.mkdtempSync(path.join(os.tmpdir(), 'twill-bench-lab-')) });
+      const twoNodes = (mode: LabMode, ipFamily: LabIpFamily) => labUp({ nodes: 2, podsPerNode: 1, mode, ipFamily, prefix: `${TEST_NETNS_PREFIX}${process.pid}-b6${mode[0]}${ipFamily[0]}`, directory: fs.mkdtempSync(path.join(os.tmpdir(), 'twill-bench-lab-')) });
       labs.push(await twoNodes('native', 'ipv6'));
       labs.push(await twoNodes('vxlan', 'dual'));
-      const [native, vxlan] = labs;
+      labs.push(await twoNodes('vxlan', 'ipv6'));
+      const [native, vxlan, vxlan6] = labs;
       const { cli } = node.executables;
       pairs = [
         [
@@ -73,6 +80,7 @@ export function ipv6PathsSuite(options: { seconds: number }): Suite {
         ],
         [{ group: IPV6_CROSS_NODE, subject: IPV6_SUBJECTS.wire, from: wire.hosts.client6, to: wire.hosts.server6, evidence: [] }, twillPaths(native, { group: IPV6_CROSS_NODE, subject: IPV6_SUBJECTS.twillNative })[0]],
         [{ group: IPV6_VXLAN, subject: IPV6_SUBJECTS.flannelVxlan, from: flannel.hosts.pod1v6, to: flannel.hosts.remotev6, evidence: [] }, twillPaths(vxlan, { group: IPV6_VXLAN, subject: IPV6_SUBJECTS.twillVxlan }, undefined, 'ipv6')[0]],
+        [{ group: IPV6_VXLAN6, subject: IPV6_SUBJECTS.flannelVxlan6, from: flannel6.hosts.pod1v6, to: flannel6.hosts.remotev6, evidence: [] }, twillPaths(vxlan6, { group: IPV6_VXLAN6, subject: IPV6_SUBJECTS.twillVxlan6 }, undefined, 'ipv6')[0]],
       ];
       for (const podPath of pairs.flat()) servers.push(await startServers(podPath.to, ['iperf3', 'pairedRoundTrips']));
     },

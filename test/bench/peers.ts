@@ -22,6 +22,7 @@ const FLANNEL_VNI = 1;
 const FLANNEL_PORT = 8472;
 const WIRE_MTU = 1500;
 const VXLAN_MTU = WIRE_MTU - 50;
+const VXLAN6_MTU = WIRE_MTU - 70;
 
 export type FlannelBackend = 'host-gw' | 'vxlan';
 
@@ -100,17 +101,20 @@ function addedAddress(result: Record<string, unknown>, ipv6 = false): string {
 /**
  * Two Flannel-style nodes on a wire, pods on node 1 (two) and node 2 (one).
  * Hosts: node1, node2 (the wire), pod1 and pod2 on node 1, remote on node 2; with
- * `dualStack` (vxlan only), the pods have IPv6 addresses too, which the same VXLAN
- * devices carry over the IPv4 wire, and the hosts pod1v6 and remotev6 are those.
+ * `dualStack` (vxlan only), the pods have IPv6 addresses too, and the hosts pod1v6 and
+ * remotev6 are those. The same VXLAN devices carry them over the IPv4 wire or, with
+ * `ipv6Underlay`, second ones over IPv6 (flannel-v6.1, as Flannel's dual-stack vxlan
+ * backend does), pods then getting the MTU of the smaller.
  */
-export function flannelNodes(backend: FlannelBackend, { dualStack = false } = {}): Topology {
+export function flannelNodes(backend: FlannelBackend, { dualStack = false, ipv6Underlay = false } = {}): Topology {
   if (dualStack && backend !== 'vxlan') throw new Error('dual-stack Flannel-style nodes are built for vxlan only');
+  if (ipv6Underlay && !dualStack) throw new Error('an IPv6 underlay carries the IPv6 pods of dual-stack nodes');
   return building((namespaces, directories) => {
     const clusterCidr = '10.246.0.0/16';
     const clusterCidr6 = 'fd00:246::/48';
-    const mtu = backend === 'vxlan' ? VXLAN_MTU : WIRE_MTU;
+    const mtu = backend === 'host-gw' ? WIRE_MTU : ipv6Underlay ? VXLAN6_MTU : VXLAN_MTU;
     const nodes = [1, 2].map((n) => {
-      const node = { ns: new TestNetns(`fl${backend}-node${n}`), ip: `192.168.61.${10 + n}`, subnet: `10.246.${n}.0/24`, subnet6: `fd00:246:${n}::/64`, mac: `02:f1:00:00:00:0${n}`, ipamDir: '' };
+      const node = { ns: new TestNetns(`fl${backend}-node${n}`), ip: `192.168.61.${10 + n}`, ip6: `fd00:192:168:61::${10 + n}`, subnet: `10.246.${n}.0/24`, subnet6: `fd00:246:${n}::/64`, mac: `02:f1:00:00:00:0${n}`, mac6: `02:f6:00:00:00:0${n}`, ipamDir: '' };
       namespaces.push(node.ns);
       node.ipamDir = fs.mkdtempSync(path.join(os.tmpdir(), 'twill-bench-host-local-'));
       directories.push(node.ipamDir);
@@ -120,6 +124,7 @@ export function flannelNodes(backend: FlannelBackend, { dualStack = false } = {}
     one.ns.exec('ip', ['link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', two.ns.name]);
     for (const node of nodes) {
       node.ns.exec('ip', ['addr', 'add', `${node.ip}/24`, 'dev', 'eth0']);
+      if (ipv6Underlay) node.ns.exec('ip', ['-6', 'addr', 'add', `${node.ip6}/64`, 'dev', 'eth0', 'nodad']);
       node.ns.exec('ip', ['link', 'set', 'eth0', 'up']);
       node.ns.exec('sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
       // Bridged frames skip iptables: the bridge's fastest honest setting. (kubeadm
@@ -135,7 +140,7 @@ export function flannelNodes(backend: FlannelBackend, { dualStack = false } = {}
       // Flannel gives each VXLAN device the network address of its node's pod subnet.
       const vtep = self.subnet.split('/')[0];
       const otherVtep = other.subnet.split('/')[0];
-      self.ns.exec('ip', ['link', 'add', 'flannel.1', 'address', self.mac, 'mtu', String(mtu), 'type', 'vxlan', 'id', String(FLANNEL_VNI), 'local', self.ip, 'dev', 'eth0', 'dstport', String(FLANNEL_PORT), 'nolearning']);
+      self.ns.exec('ip', ['link', 'add', 'flannel.1', 'address', self.mac, 'mtu', String(VXLAN_MTU), 'type', 'vxlan', 'id', String(FLANNEL_VNI), 'local', self.ip, 'dev', 'eth0', 'dstport', String(FLANNEL_PORT), 'nolearning']);
       self.ns.exec('ip', ['addr', 'add', `${vtep}/32`, 'dev', 'flannel.1']);
       self.ns.exec('ip', ['link', 'set', 'flannel.1', 'up']);
       self.ns.exec('ip', ['neigh', 'replace', otherVtep, 'lladdr', other.mac, 'dev', 'flannel.1', 'nud', 'permanent']);
@@ -144,9 +149,16 @@ export function flannelNodes(backend: FlannelBackend, { dualStack = false } = {}
       if (dualStack) {
         // As for IPv4: the device holds its pod subnet's network address, the other's is its neighbour.
         const [vtep6, otherVtep6] = [self.subnet6.split('/')[0], other.subnet6.split('/')[0]];
-        self.ns.exec('ip', ['-6', 'addr', 'add', `${vtep6}/128`, 'dev', 'flannel.1', 'nodad']);
-        self.ns.exec('ip', ['-6', 'neigh', 'replace', otherVtep6, 'lladdr', other.mac, 'dev', 'flannel.1', 'nud', 'permanent']);
-        self.ns.exec('ip', ['-6', 'route', 'add', other.subnet6, 'via', otherVtep6, 'dev', 'flannel.1', 'onlink']);
+        let [device6, otherMac6] = ['flannel.1', other.mac];
+        if (ipv6Underlay) {
+          [device6, otherMac6] = ['flannel-v6.1', other.mac6];
+          self.ns.exec('ip', ['link', 'add', device6, 'address', self.mac6, 'mtu', String(VXLAN6_MTU), 'type', 'vxlan', 'id', String(FLANNEL_VNI), 'local', self.ip6, 'dev', 'eth0', 'dstport', String(FLANNEL_PORT), 'nolearning']);
+          self.ns.exec('ip', ['link', 'set', device6, 'up']);
+          self.ns.exec('bridge', ['fdb', 'append', other.mac6, 'dev', device6, 'dst', other.ip6]);
+        }
+        self.ns.exec('ip', ['-6', 'addr', 'add', `${vtep6}/128`, 'dev', device6, 'nodad']);
+        self.ns.exec('ip', ['-6', 'neigh', 'replace', otherVtep6, 'lladdr', otherMac6, 'dev', device6, 'nud', 'permanent']);
+        self.ns.exec('ip', ['-6', 'route', 'add', other.subnet6, 'via', otherVtep6, 'dev', device6, 'onlink']);
       }
     }
     const addPod = (node: (typeof nodes)[number], tag: string): Record<string, unknown> => {

@@ -1,7 +1,8 @@
 // Nanoseconds per packet of each datapath path under BPF_PROG_TEST_RUN, next to an
 // empty TC program (what the test-run harness alone costs), and the node-subnet
 // lookups with 10 versus 5,000 node subnets in the map. IPv4 paths run on a node with
-// only an IPv4 pod CIDR, as before IPv6 came; IPv6 paths on a dual-stack one.
+// only an IPv4 pod CIDR, as before IPv6 came; IPv6 paths on a dual-stack one, and VXLAN
+// over an IPv6 underlay on an IPv6-only one.
 //
 // The harness repeats a run on the same packet. A path that wraps or unwraps VXLAN
 // would meet its own output on the second run, so those paths run once per call, in
@@ -32,8 +33,10 @@ const REPEAT = 250;
 const TTL = 255;
 
 const NODE_IP = '192.168.60.1';
+const NODE_IP6 = 'fd00:60::1';
 const POD_CIDR = '10.244.0.0/24';
 const DUAL_STACK: PodCidrs = { ipv4: POD_CIDR, ipv6: 'fd00:10:244::/64' };
+const IPV6_ONLY: PodCidrs = { ipv6: DUAL_STACK.ipv6 };
 // As the lab's agents run: node subnets laid out over the cluster CIDR (node_slots).
 // and IPv6 node subnets over the IPv6 cluster CIDR (node_slots6).
 const CLUSTER_CIDR = '10.0.0.0/8,fd00:10:244::/48';
@@ -54,7 +57,7 @@ function node(n: number): { cidr: string; ip: string } {
   return { cidr: `10.${100 + (n >> 8)}.${n & 0xff}.0/24`, ip: `192.168.${n >> 8}.${n & 0xff}` };
 }
 const podOn = (n: number): string => node(n).cidr.replace('.0/24', '.7');
-/** Other node n's IPv6 pod subnet and address, on the dual-stack node (whose own is fd00:10:244::/64). */
+/** Other node n's IPv6 pod subnet and address (this node's IPv6 pods are in fd00:10:244::/64). */
 function node6(n: number): { cidr: string; ip: string } {
   return { cidr: `fd00:10:244:${n.toString(16)}::/64`, ip: `fd00:60::${n.toString(16)}` };
 }
@@ -101,19 +104,38 @@ const oneRunPaths: Path[] = [
   { subject: 'from_netdev: VXLAN from another node into a pod (unwraps it)', program: 'from_netdev', packet: vxlanPacket(node(TUNNEL_FLAG_NODE).ip, NODE_IP, ipv4Packet(TUNNEL_NODE_POD, receiver.ip, { ttl: TTL })) },
 ];
 
-/** The datapath loaded with `count` other nodes' subnets (of each family of `podCIDRs`) and pods with addresses of `podCIDRs`' families, and its programs. */
+/** IPv6 in VXLAN, run once per call: over IPv4 on the dual-stack node, over IPv6 on the IPv6-only one. */
+const ipv6OneRunPaths = (['IPv4', 'IPv6'] as const).map((underlay) => {
+  const [self, other] = underlay === 'IPv4' ? [NODE_IP, node(TUNNEL_FLAG_NODE).ip] : [NODE_IP6, node6(TUNNEL_FLAG_NODE).ip];
+  return {
+    underlay,
+    paths: [
+      { subject: `from_pod: IPv6 to another node, vxlan over ${underlay} (wraps it)`, program: 'from_pod', packet: ipv6Packet(sender6, podOn6(TUNNEL_FLAG_NODE)) },
+      { subject: `from_netdev: IPv6 in VXLAN over ${underlay} into a pod (unwraps it)`, program: 'from_netdev', packet: vxlanPacket(other, self, ipv6Packet(podOn6(TUNNEL_FLAG_NODE), receiver6)) },
+    ] satisfies Path[],
+  };
+});
+export const IPV6_ONE_RUN_SUBJECTS = ipv6OneRunPaths.flatMap(({ paths }) => paths.map((p) => p.subject));
+
+/**
+ * The datapath loaded with `count` other nodes' subnets (of each family of `podCIDRs`) and
+ * pods with addresses of `podCIDRs`' families, and its programs. Node TUNNEL_FLAG_NODE's
+ * subnets are tunnelled: over its IPv4 address, or without IPv4 pods, its IPv6 one.
+ */
 function loadDatapath(count: number, podCIDRs: PodCidrs = { ipv4: POD_CIDR }): { object: BpfObject; programs: Map<Path['program'], BpfProgram> } {
-  const opened = openDatapath({ podCIDRs, nodeIp: NODE_IP, clusterCIDR: CLUSTER_CIDR, uplinkIfindex: 1, tunnelIfindex: 2, vxlanPort: VXLAN_PORT });
+  const opened = openDatapath({ podCIDRs, nodeIp: podCIDRs.ipv4 ? NODE_IP : NODE_IP6, clusterCIDR: CLUSTER_CIDR, uplinkIfindex: 1, tunnelIfindex: 2, vxlanPort: VXLAN_PORT });
   const object = opened.object.load();
   const programs = new Map<Path['program'], BpfProgram>();
   try {
     const endpoints = object.map('endpoints');
-    const pods: Endpoint[] = podCIDRs.ipv6 ? [{ ...sender, ip6: sender6 }, { ...receiver, ip6: receiver6 }] : [sender, receiver, receiverUsingStack];
+    const withIpv6 = (pod: Endpoint, ip6: string): Endpoint => ({ ...pod, ip: podCIDRs.ipv4 ? pod.ip : undefined, ip6 });
+    const pods: Endpoint[] = podCIDRs.ipv6 ? [withIpv6(sender, sender6), withIpv6(receiver, receiver6)] : [sender, receiver, receiverUsingStack];
     for (const pod of pods) writeEndpoint(endpoints, podCIDRs, pod);
     endpoints.close();
     const maps = nodeSubnetMapsOf(object);
-    for (let n = 1; n <= count; n++) maps.nodeSubnets.update(nodeSubnetKey(node(n).cidr), encodeNodeSubnet({ nodeIp: node(n).ip, tunnel: n === TUNNEL_FLAG_NODE }));
-    if (podCIDRs.ipv6) for (let n = 1; n <= count; n++) maps.nodeSubnets6.update(nodeSubnet6Key(node6(n).cidr), encodeNodeSubnet6({ nodeIp: node6(n).ip, tunnel: false }));
+    const tunnelEnd = (n: number): string => (podCIDRs.ipv4 ? node(n).ip : node6(n).ip);
+    if (podCIDRs.ipv4) for (let n = 1; n <= count; n++) maps.nodeSubnets.update(nodeSubnetKey(node(n).cidr), encodeNodeSubnet({ nodeIp: node(n).ip, tunnel: n === TUNNEL_FLAG_NODE }));
+    if (podCIDRs.ipv6) for (let n = 1; n <= count; n++) maps.nodeSubnets6.update(nodeSubnet6Key(node6(n).cidr), encodeNodeSubnet6(n === TUNNEL_FLAG_NODE ? { nodeIp: tunnelEnd(n), tunnel: true } : { nodeIp: node6(n).ip, tunnel: false }));
     rebuildFromNodeSubnets(maps, opened.slotLayouts);
     Object.values(maps).forEach((map) => map.close());
     for (const name of ['from_pod', 'from_netdev', 'to_tunnel'] as const) programs.set(name, object.program(name));
@@ -150,6 +172,8 @@ export function programCostSuite(options: { calls: number }): Suite {
       loaded.push(many.object, ...many.programs.values());
       const dual = loadDatapath(FEW_NODES, DUAL_STACK);
       loaded.push(dual.object, ...dual.programs.values());
+      const ipv6Only = loadDatapath(FEW_NODES, IPV6_ONLY);
+      loaded.push(ipv6Only.object, ...ipv6Only.programs.values());
       const programOf = (datapath: typeof few, name: Path['program']): BpfProgram => (name === 'empty' ? emptyProgram : (datapath.programs.get(name) as BpfProgram));
       const manyNodes = `${MANY_NODES.toLocaleString('en')} node subnets`;
       const run = (group: string, subject: string, datapath: typeof few, measured: Path, repeat = REPEAT): Run => ({ group, subject, program: programOf(datapath, measured.program), packet: measured.packet, repeat });
@@ -157,6 +181,7 @@ export function programCostSuite(options: { calls: number }): Suite {
         ...paths.map((p) => run(PROGRAM_GROUP, p.subject, few, p)),
         ...ipv6Paths.map((p) => run(PROGRAM_GROUP, p.subject, dual, p)),
         ...oneRunPaths.map((p) => run(ONE_RUN_GROUP, p.subject, few, p, 1)),
+        ...ipv6OneRunPaths.flatMap(({ underlay, paths: onePaths }) => onePaths.map((p) => run(ONE_RUN_GROUP, p.subject, underlay === 'IPv4' ? dual : ipv6Only, p, 1))),
         run(NODE_MAP_GROUPS.fromPod, `${FEW_NODES} node subnets`, few, nativeRemote),
         run(NODE_MAP_GROUPS.fromPod, manyNodes, many, nativeRemote),
         run(NODE_MAP_GROUPS.fromNetdev, `${FEW_NODES} node subnets`, few, delivery),

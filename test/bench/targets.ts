@@ -4,11 +4,11 @@ import { BANDWIDTH_GROUP, LIMITED_RATES, rateLabel } from './bandwidth';
 import { CNI_BURST_GROUP, CNI_CHURN, burstMetric } from './cni-bursts';
 import { CNI_BASELINE, CNI_BRIDGE, CNI_GROUP, CNI_TWILL } from './cni-latency';
 import { NODE_SCALE_GROUP, NODE_SCALE_SUBJECT } from './node-scale';
-import { IPV6_CROSS_NODE, IPV6_SAME_NODE, IPV6_SUBJECTS, IPV6_VXLAN } from './ipv6-paths';
+import { IPV6_CROSS_NODE, IPV6_SAME_NODE, IPV6_SUBJECTS, IPV6_VXLAN, IPV6_VXLAN6 } from './ipv6-paths';
 import { CROSS_NODE, SAME_NODE, SUBJECTS } from './pod-paths';
 import { BESIDE_METRICS } from './beside';
 import { PREVIOUS_BUILD, PREVIOUS_CROSS_NODE, PREVIOUS_SAME_NODE, THIS_BUILD } from './previous-build';
-import { EMPTY, IPV6_PROGRAM_SUBJECTS, NODE_MAP_GROUPS, ONE_RUN_GROUP, PROGRAM_GROUP, WRAPPING } from './program-cost';
+import { EMPTY, IPV6_ONE_RUN_SUBJECTS, IPV6_PROGRAM_SUBJECTS, NODE_MAP_GROUPS, ONE_RUN_GROUP, PROGRAM_GROUP, WRAPPING } from './program-cost';
 import { lookup, type Result } from './results';
 
 export interface TargetOutcome {
@@ -67,12 +67,13 @@ const TARGETS: Target[] = [
   { target: `IPv6 same node: ${BESIDE_METRICS.tcp} vs the IPv6 limit`, unit: '×', limit: 0.95, atLeast: true, measure: ratio(IPV6_SAME_NODE, IPV6_SUBJECTS.twill, IPV6_SUBJECTS.veth, BESIDE_METRICS.tcp) },
   { target: `IPv6 across nodes, native: ${BESIDE_METRICS.roundTrip} vs the IPv6 wire`, unit: '×', limit: 1.15, measure: ratio(IPV6_CROSS_NODE, IPV6_SUBJECTS.twillNative, IPV6_SUBJECTS.wire, BESIDE_METRICS.roundTrip) },
   { target: `IPv6 across nodes, vxlan: ${BESIDE_METRICS.roundTrip} vs Flannel vxlan style`, unit: '×', limit: 0.8, measure: ratio(IPV6_VXLAN, IPV6_SUBJECTS.twillVxlan, IPV6_SUBJECTS.flannelVxlan, BESIDE_METRICS.roundTrip) },
+  { target: `IPv6 across nodes, vxlan over IPv6: ${BESIDE_METRICS.roundTrip} vs Flannel vxlan style`, unit: '×', limit: 0.8, measure: ratio(IPV6_VXLAN6, IPV6_SUBJECTS.twillVxlan6, IPV6_SUBJECTS.flannelVxlan6, BESIDE_METRICS.roundTrip) },
   ...[PREVIOUS_SAME_NODE, PREVIOUS_CROSS_NODE].flatMap((group): Target[] => [
     { target: `${group}: ${BESIDE_METRICS.tcp}`, unit: '×', limit: 0.97, atLeast: true, measure: ratio(group, THIS_BUILD, PREVIOUS_BUILD, BESIDE_METRICS.tcp) },
     { target: `${group}: ${BESIDE_METRICS.roundTrip}`, unit: '×', limit: 1.03, measure: ratio(group, THIS_BUILD, PREVIOUS_BUILD, BESIDE_METRICS.roundTrip) },
   ]),
   ...[...fromPodPaths, ...IPV6_PROGRAM_SUBJECTS].map((subject): Target => ({ target: `${subject} vs an empty program`, unit: '×', limit: 2.5, measure: ratio(PROGRAM_GROUP, subject, EMPTY, NS) })),
-  { target: `${WRAPPING} vs an empty program, one run per call`, unit: '×', limit: 2.5, measure: ratio(ONE_RUN_GROUP, WRAPPING, EMPTY, NS) },
+  ...[WRAPPING, ...IPV6_ONE_RUN_SUBJECTS].map((subject): Target => ({ target: `${subject} vs an empty program, one run per call`, unit: '×', limit: 2.5, measure: ratio(ONE_RUN_GROUP, subject, EMPTY, NS) })),
   ...Object.values(NODE_MAP_GROUPS).map((group): Target => ({ target: `${group}: 5,000 vs 10`, unit: '×', limit: 1.1, measure: ratio(group, '5,000 node subnets', '10 node subnets', NS) })),
   { target: 'CNI ADD p50 above a bare `node -e 0`', unit: ' ms', limit: 10, measure: aboveBareNode('ADD p50') },
   { target: 'CNI DEL p50 above a bare `node -e 0`', unit: ' ms', limit: 10, measure: aboveBareNode('DEL p50') },

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 
 import { needsRoot, repoRoot } from '../helpers/kernel';
-import { IPV6_CROSS_NODE, IPV6_SAME_NODE, IPV6_SUBJECTS, IPV6_VXLAN } from '../bench/ipv6-paths';
+import { IPV6_CROSS_NODE, IPV6_SAME_NODE, IPV6_SUBJECTS, IPV6_VXLAN, IPV6_VXLAN6 } from '../bench/ipv6-paths';
 import { PREVIOUS_BUILD, PREVIOUS_CROSS_NODE, PREVIOUS_SAME_NODE, THIS_BUILD } from '../bench/previous-build';
 import type { Result } from '../bench/results';
 import type { TargetOutcome } from '../bench/targets';
@@ -33,7 +33,7 @@ test('npm run bench measures every subject and evaluates every target', { ...nee
     assert.deepEqual(subjects('pod to pod, same node'), ['limit: one veth between the pods', 'bridge + host-local (Flannel on a node)', 'Twill']);
     assert.deepEqual(subjects('pod to pod, across nodes').sort(), ['Flannel host-gw style', 'Flannel vxlan style', 'Twill native', 'Twill vxlan', 'limit: node to node on the wire']);
     for (const group of [PREVIOUS_SAME_NODE, PREVIOUS_CROSS_NODE]) assert.deepEqual(subjects(group), [THIS_BUILD, PREVIOUS_BUILD]);
-    assert.deepEqual([IPV6_SAME_NODE, IPV6_CROSS_NODE, IPV6_VXLAN].flatMap(subjects).sort(), Object.values(IPV6_SUBJECTS).sort());
+    assert.deepEqual([IPV6_SAME_NODE, IPV6_CROSS_NODE, IPV6_VXLAN, IPV6_VXLAN6].flatMap(subjects).sort(), Object.values(IPV6_SUBJECTS).sort());
     for (const result of results) {
       assert.ok(Number.isFinite(result.median) && result.median > 0, `${result.group} / ${result.subject} / ${result.metric}: ${result.median}`);
     }
