@@ -560,7 +560,8 @@ struct vxlan6_headers {
 	struct vxlan_tail tail;
 } __attribute__((packed));
 
-// How many bytes VXLAN adds to a pod's packet over this cluster's underlay.
+// How many bytes VXLAN adds to a pod's packet over this cluster's underlay (IPv4
+// wherever pods have IPv4, so an IPv4 pod's packet always goes in vxlan_headers).
 #define VXLAN_OVERHEAD (underlay_ipv6 ? sizeof(struct vxlan6_headers) : sizeof(struct vxlan_headers))
 
 // The checksum of an IPv4 header without options.
@@ -613,12 +614,12 @@ static __always_inline __be16 tunnel_source_port6(struct __sk_buff *skb, struct 
 }
 
 // Room for VXLAN between the Ethernet header and the pod's IP header, marked as a
-// UDP tunnel of Ethernet so that GSO can still cut a large packet into segments
-// (FIXED_GSO: the pod MTU already leaves room for the headers).
-#define VXLAN_ROOM_FLAGS                                                                                  \
+// UDP tunnel of Ethernet in an outer header of `outer_l3` (BPF_F_ADJ_ROOM_ENCAP_L3_*)
+// so that GSO can still cut a large packet into segments (FIXED_GSO: the pod MTU
+// already leaves room for the headers).
+#define VXLAN_ROOM_FLAGS(outer_l3)                                                                      \
 	(BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_ENCAP_L4_UDP | BPF_F_ADJ_ROOM_ENCAP_L2_ETH |         \
-	 BPF_F_ADJ_ROOM_ENCAP_L2(sizeof(struct ethhdr)) |                                                \
-	 (underlay_ipv6 ? BPF_F_ADJ_ROOM_ENCAP_L3_IPV6 : BPF_F_ADJ_ROOM_ENCAP_L3_IPV4))
+	 BPF_F_ADJ_ROOM_ENCAP_L2(sizeof(struct ethhdr)) | (outer_l3))
 
 // UDP, VXLAN and inner Ethernet headers for the node whose underlay address ends in
 // `remote_end`, around `udp_length` bytes of UDP. The UDP checksum is 0, as the VXLAN
@@ -726,7 +727,8 @@ static __always_inline int forward_remote(struct __sk_buff *skb, struct ethhdr *
 		// The VXLAN device needs these MACs; wrapped here, the neighbour replaces them.
 		tunnel_mac(eth->h_dest, remote->node_ip);
 		own_tunnel_mac(eth->h_source);
-		if (!uplink_ifindex || bpf_skb_adjust_room(skb, VXLAN_OVERHEAD, BPF_ADJ_ROOM_MAC, VXLAN_ROOM_FLAGS))
+		if (!uplink_ifindex || bpf_skb_adjust_room(skb, sizeof(struct vxlan_headers), BPF_ADJ_ROOM_MAC,
+							  VXLAN_ROOM_FLAGS(BPF_F_ADJ_ROOM_ENCAP_L3_IPV4)))
 			return bpf_redirect(tunnel_ifindex, 0);
 		if (!write_vxlan_headers(skb, remote->node_ip, source_port, bpf_htons(ETH_P_IP)))
 			return TC_ACT_SHOT;
@@ -904,7 +906,10 @@ static __always_inline int forward_remote6(struct __sk_buff *skb, struct ethhdr 
 
 		tunnel_mac(eth->h_dest, underlay_end);
 		own_tunnel_mac(eth->h_source);
-		if (!uplink_ifindex || bpf_skb_adjust_room(skb, VXLAN_OVERHEAD, BPF_ADJ_ROOM_MAC, VXLAN_ROOM_FLAGS))
+		if (!uplink_ifindex ||
+		    bpf_skb_adjust_room(skb, VXLAN_OVERHEAD, BPF_ADJ_ROOM_MAC,
+					underlay_ipv6 ? VXLAN_ROOM_FLAGS(BPF_F_ADJ_ROOM_ENCAP_L3_IPV6) :
+							VXLAN_ROOM_FLAGS(BPF_F_ADJ_ROOM_ENCAP_L3_IPV4)))
 			return bpf_redirect(tunnel_ifindex, 0);
 		written = underlay_ipv6 ? write_vxlan6_headers(skb, remote->node_ip6, source_port) :
 					  write_vxlan_headers(skb, underlay_end, source_port, bpf_htons(ETH_P_IPV6));
