@@ -33,7 +33,7 @@ export interface ClaimRules {
   podCIDR: string;
   nodeIp?: string;
   clusterCIDR?: string;
-  /** The family of the node address every family's subnet is routed to (vxlan: the IPv4 underlay); each family's own when absent. */
+  /** The family of the node address every family's subnet is routed to (vxlan: the underlay's, IPv4 wherever pods have it); each family's own when absent. */
   underlay?: IpFamily;
 }
 

@@ -149,6 +149,13 @@ describe('node claims', () => {
     assert.deepEqual(sharing.refused.map((node) => [node.family, node.reason]), [['ipv4', 'address'], ['ipv6', 'address']], "another node's IPv4 address, in either family");
   });
 
+  test('in an IPv6-only vxlan cluster the underlay is IPv6: subnets are admitted with their nodes\' IPv6 addresses, and a node with only IPv4 is refused', () => {
+    const vxlan6: ClaimRules = { self: 'node1', podCIDR: 'fd00:10:244:1::/64', nodeIp: 'fd00:60::11', clusterCIDR: 'fd00:10:244::/56', underlay: 'ipv6' };
+    const judgement = judgeClaims([...real, { name: 'v4addr', podCIDR: 'fd00:10:244:9::/64', internalIP: '192.168.60.19' }], vxlan6);
+    assert.deepEqual(judgement.admitted, [REAL_ADMITTED_DUAL[1], REAL_ADMITTED_DUAL[3]]);
+    assert.deepEqual(judgement.refused.map((node) => [node.name, node.reason, node.detail]), [['v4addr', 'missing_family', 'node v4addr lists no IPv6 internalIP (only 192.168.60.19) to route its IPv6 pod subnet fd00:10:244:9::/64 to']]);
+  });
+
   test('the nodes file takes podCIDRs and internalIPs as lists, one per family, beside the single fields', () => {
     const parsed = parseNodeList(
       [
