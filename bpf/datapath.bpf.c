@@ -380,6 +380,14 @@ static __always_inline void own_tunnel_mac(__u8 mac[ETH_ALEN])
 	tunnel_mac(mac, &self);
 }
 
+// A node's IPv4 address as node_subnet6 and node_addresses hold it: ::ffff:a.b.c.d.
+static __always_inline void ipv4_mapped(struct node_address *address, __be32 ipv4)
+{
+	__be32 words[4] = { 0, 0, bpf_htonl(0xffff), ipv4 };
+
+	__builtin_memcpy(address->ip, words, sizeof(address->ip));
+}
+
 static __always_inline bool ipv6_equal(const void *a, const void *b)
 {
 	const __u32 *x = a, *y = b;
@@ -1262,12 +1270,13 @@ static __always_inline int deliver_unwrapped6(struct __sk_buff *skb, __u32 room,
 static __always_inline bool unwrap6_for_pod(struct __sk_buff *skb, struct iphdr *outer, int *verdict)
 {
 	struct vxlan_headers *tunnel = (void *)outer;
-	__be32 underlay[4] = { 0, 0, bpf_htonl(0xffff), outer->saddr }; /* as node_subnet6 holds it */
+	struct node_address underlay;
 	struct endpoint *receiver;
 	__u32 slot;
 
+	ipv4_mapped(&underlay, outer->saddr);
 	receiver = unwrapped6_receiver(skb, (void *)(tunnel + 1), skb->len - sizeof(struct ethhdr) - sizeof(*tunnel),
-				       underlay, &slot);
+				       underlay.ip, &slot);
 	if (!receiver)
 		return false;
 	*verdict = deliver_unwrapped6(skb, sizeof(*tunnel), BPF_F_ADJ_ROOM_DECAP_L3_IPV6, receiver, slot);
@@ -1360,13 +1369,10 @@ static __always_inline bool tunnel_sender(struct __sk_buff *skb, struct node_add
 	if (bpf_skb_get_tunnel_key(skb, &key, sizeof(key), underlay_ipv6 ? BPF_F_TUNINFO_IPV6 : 0) < 0 ||
 	    key.tunnel_id != tunnel_vni)
 		return false;
-	if (underlay_ipv6) {
+	if (underlay_ipv6)
 		__builtin_memcpy(sender->ip, key.remote_ipv6, sizeof(sender->ip));
-	} else {
-		__be32 mapped[4] = { 0, 0, bpf_htonl(0xffff), bpf_htonl(key.remote_ipv4) };
-
-		__builtin_memcpy(sender->ip, mapped, sizeof(sender->ip));
-	}
+	else
+		ipv4_mapped(sender, bpf_htonl(key.remote_ipv4));
 	return bpf_map_lookup_elem(&node_addresses, sender) != NULL;
 }
 

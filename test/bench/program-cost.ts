@@ -133,9 +133,8 @@ function loadDatapath(count: number, podCIDRs: PodCidrs = { ipv4: POD_CIDR }): {
     for (const pod of pods) writeEndpoint(endpoints, podCIDRs, pod);
     endpoints.close();
     const maps = nodeSubnetMapsOf(object);
-    const tunnelEnd = (n: number): string => (podCIDRs.ipv4 ? node(n).ip : node6(n).ip);
     if (podCIDRs.ipv4) for (let n = 1; n <= count; n++) maps.nodeSubnets.update(nodeSubnetKey(node(n).cidr), encodeNodeSubnet({ nodeIp: node(n).ip, tunnel: n === TUNNEL_FLAG_NODE }));
-    if (podCIDRs.ipv6) for (let n = 1; n <= count; n++) maps.nodeSubnets6.update(nodeSubnet6Key(node6(n).cidr), encodeNodeSubnet6(n === TUNNEL_FLAG_NODE ? { nodeIp: tunnelEnd(n), tunnel: true } : { nodeIp: node6(n).ip, tunnel: false }));
+    if (podCIDRs.ipv6) for (let n = 1; n <= count; n++) maps.nodeSubnets6.update(nodeSubnet6Key(node6(n).cidr), encodeNodeSubnet6({ nodeIp: n === TUNNEL_FLAG_NODE && podCIDRs.ipv4 ? node(n).ip : node6(n).ip, tunnel: n === TUNNEL_FLAG_NODE }));
     rebuildFromNodeSubnets(maps, opened.slotLayouts);
     Object.values(maps).forEach((map) => map.close());
     for (const name of ['from_pod', 'from_netdev', 'to_tunnel'] as const) programs.set(name, object.program(name));

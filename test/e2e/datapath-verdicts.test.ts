@@ -415,8 +415,10 @@ for (const [where, clusterCIDR] of [['node_slots6 and the hash', `${CLUSTER_CIDR
   });
 }
 
+/** A pod of an IPv6-only node: its IPv6 address alone. */
+const only6 = (pod: Endpoint): Endpoint => ({ ...pod, ip: undefined });
+
 describe('datapath verdicts in an IPv6-only node', needsRoot, () => {
-  const only6 = (pod: Endpoint): Endpoint => ({ ...pod, ip: undefined });
   let node: ReturnType<typeof loadNode>;
   before(() => {
     node = loadNode({ clusterCIDR: undefined }, { ipv6: 'fd00:10:244::/112' }, [only6(pod6A), only6(pod6B)]);
@@ -513,12 +515,12 @@ describe('IPv6 in a vxlan node', needsRoot, () => {
 });
 
 // An IPv6-only vxlan node: VXLAN runs over the nodes' IPv6 addresses, wrapped and
-// unwrapped by the programs as over IPv4. This node is fd00:192:168:60::1; node 3
-// (fd00:192:168:60::3) owns the tunnelled fd00:10:244:2::/64.
+// unwrapped by the programs as over IPv4. This node is NODE_IP6; node 3 (NODE3_IP6)
+// owns the tunnelled fd00:10:244:2::/64.
+const NODE_IP6 = 'fd00:192:168:60::1';
+const NODE3_IP6 = 'fd00:192:168:60::3';
 describe('VXLAN over an IPv6 underlay', needsRoot, () => {
-  const NODE_IP6 = 'fd00:192:168:60::1';
-  const NODE3 = 'fd00:192:168:60::3';
-  const only6 = (pod: Endpoint): Endpoint => ({ ...pod, ip: undefined });
+  const NODE3 = NODE3_IP6;
   let node: ReturnType<typeof loadNode>;
   before(() => {
     node = loadNode({ uplinkIfindex: 1, tunnelIfindex: 2, vni: VNI, vxlanPort: VXLAN_PORT, nodeIp: NODE_IP6, clusterCIDR: undefined }, { ipv6: POD_CIDR6 }, [only6(pod6A), only6(pod6B)], [['fd00:10:244:2::/64', NODE3, true]]);
@@ -577,7 +579,7 @@ describe('VXLAN over an IPv6 underlay', needsRoot, () => {
 describe('frames on an IPv6-underlay VXLAN device without a node as their sender', needsRoot, () => {
   let node: ReturnType<typeof loadNode>;
   before(() => {
-    node = loadNode({ uplinkIfindex: 3, tunnelIfindex: 1, vxlanPort: VXLAN_PORT, nodeIp: 'fd00:192:168:60::1', clusterCIDR: undefined }, { ipv6: POD_CIDR6 }, [], [['fd00:10:244:2::/64', 'fd00:192:168:60::3', true]]);
+    node = loadNode({ uplinkIfindex: 3, tunnelIfindex: 1, vxlanPort: VXLAN_PORT, nodeIp: NODE_IP6, clusterCIDR: undefined }, { ipv6: POD_CIDR6 }, [], [['fd00:10:244:2::/64', NODE3_IP6, true]]);
   });
   after(() => unload(node));
 
